@@ -1,0 +1,199 @@
+"""One call: a channel in Stasis, its event pump, its flow, and an explicit state.
+
+The call owns two tasks: the pump (reads the channel's ordered event queue) and the flow. A
+hangup seen by the pump cancels the flow; when either ends, everything the call owns is
+cancelled and released, so a caller who hangs up mid-prompt leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from ..ari import (
+    AriError,
+    ChannelDestroyed,
+    ChannelDtmfReceived,
+    ChannelHandle,
+    ChannelHangupRequest,
+    NotInStasis,
+    ResourceGone,
+    StasisEnd,
+    Subscription,
+)
+from ..ari.models import Channel
+from ..flow.interpreter import FlowState, run_flow
+from ..flow.model import Flow
+from ..media.prompts import PromptLibrary
+from .logs import call_id_var
+from .trace import CallTrace
+
+log = logging.getLogger(__name__)
+
+
+class CallState(enum.Enum):
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    PLAYING = "playing"
+    WAITING_INPUT = "waiting_input"
+    HANGING_UP = "hanging_up"
+    ENDED = "ended"
+
+
+class CallerHungUp(Exception):
+    """The channel went away while the flow needed it."""
+
+
+class Call:
+    def __init__(
+        self,
+        channel: Channel,
+        handle: ChannelHandle,
+        events: Subscription,
+        flow: Flow,
+        prompts: PromptLibrary,
+        *,
+        resumed: bool = False,
+    ) -> None:
+        self.id = channel.id
+        self.channel = channel
+        self.handle = handle
+        self.events = events
+        self.flow = flow
+        self.prompts = prompts
+        self.resumed = resumed
+        self.language = flow.default_language
+        self.state = CallState.RINGING
+        self.trace_log = CallTrace(channel.id)
+        self.flow_state = FlowState()
+        self.hangup_by = ""
+        self._digits: asyncio.Queue[str] = asyncio.Queue()
+        self._digit_arrived = asyncio.Event()
+        self._gone = asyncio.Event()
+
+    # CallIO -----------------------------------------------------------------------------
+
+    def trace(self, event: str, **fields: Any) -> None:
+        self.trace_log.add(event, **fields)
+
+    async def play(self, prompt_ids: Sequence[str], *, barge_in: bool) -> None:
+        for prompt_id in prompt_ids:
+            if barge_in and not self._digits.empty():
+                self.trace("skipped", prompt=prompt_id, reason="type-ahead")
+                return
+            if not await self._play_one(prompt_id, barge_in):
+                return
+
+    async def _play_one(self, prompt_id: str, barge_in: bool) -> bool:
+        """Play one prompt; False if a key interrupted it."""
+        self._ensure_alive()
+        if not self.prompts.has(prompt_id, self.language):
+            self.trace("missing_prompt", prompt=prompt_id, language=self.language)
+            return True
+        self.state = CallState.PLAYING
+        self._digit_arrived.clear()
+        playback = await self.handle.play(self.prompts.media_uri(prompt_id, self.language))
+        self.trace("play", prompt=prompt_id, language=self.language, playback=playback.id)
+        finished = asyncio.create_task(playback.finished())
+        keyed = asyncio.create_task(self._digit_arrived.wait()) if barge_in else None
+        try:
+            waiters = {finished} | ({keyed} if keyed else set())
+            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            if finished in done:
+                finished.result()
+                self.trace("played", prompt=prompt_id)
+                return True
+            self.trace("barge_in", prompt=prompt_id)
+            with contextlib.suppress(ResourceGone, NotInStasis):
+                await playback.stop()
+            return False
+        finally:
+            for task in (finished, keyed):
+                if task is not None and not task.done():
+                    task.cancel()
+            if playback.events is not None:
+                playback.events.close()
+
+    async def read_digit(self, timeout: float) -> str | None:
+        self._ensure_alive()
+        self.state = CallState.WAITING_INPUT
+        try:
+            return await asyncio.wait_for(self._digits.get(), timeout)
+        except TimeoutError:
+            return None
+
+    async def hangup(self) -> None:
+        if self._gone.is_set():
+            return
+        self.state = CallState.HANGING_UP
+        self.hangup_by = self.hangup_by or "ivr"
+        self.trace("hangup", by="ivr")
+        with contextlib.suppress(ResourceGone, NotInStasis):
+            await self.handle.hangup()
+
+    # lifecycle --------------------------------------------------------------------------
+
+    def _ensure_alive(self) -> None:
+        if self._gone.is_set():
+            raise CallerHungUp
+
+    async def _pump(self) -> None:
+        """Consume this channel's events in order until it leaves the application."""
+        async for event in self.events:
+            if isinstance(event, ChannelDtmfReceived):
+                self.trace("dtmf", digit=event.digit)
+                self._digits.put_nowait(event.digit)
+                self._digit_arrived.set()
+            elif isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
+                if not self.hangup_by:
+                    self.hangup_by = "caller"
+                    self.trace("hangup", by="caller", synthetic=event.synthetic)
+                self._gone.set()
+                return
+
+    async def run(self) -> None:
+        call_id_var.set(self.id)
+        self.trace("start", caller=self.channel.caller.number, channel=self.channel.name,
+                   flow=self.flow.name, version=self.flow.version, resumed=self.resumed)
+        pump = asyncio.create_task(self._pump(), name=f"pump-{self.id}")
+        flow_task: asyncio.Task[FlowState] | None = None
+        try:
+            if self.channel.state != "Up":
+                await self.handle.answer()
+            self.state = CallState.ANSWERED
+            self.trace("answered")
+            flow_task = asyncio.create_task(
+                run_flow(self.flow, self, self.flow_state), name=f"flow-{self.id}"
+            )
+            await asyncio.wait({pump, flow_task}, return_when=asyncio.FIRST_COMPLETED)
+            if flow_task.done() and not flow_task.cancelled():
+                self._log_flow_error(flow_task)
+        except (ResourceGone, NotInStasis):
+            self.hangup_by = self.hangup_by or "caller"
+        except AriError as exc:
+            log.warning("ARI error, ending call: %s", exc)
+        finally:
+            for task in (flow_task, pump):
+                if task is not None and not task.done():
+                    task.cancel()
+            for task in (flow_task, pump):
+                if task is not None:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+            if not self._gone.is_set() and not self.hangup_by:
+                await self.hangup()
+            self.events.close()
+            self.state = CallState.ENDED
+            self.trace("end", outcome=self.flow_state.outcome or "abandoned",
+                       hangup_by=self.hangup_by or "caller", path=self.flow_state.path)
+
+    def _log_flow_error(self, task: asyncio.Task[FlowState]) -> None:
+        exc = task.exception()
+        if exc is None or isinstance(exc, CallerHungUp | ResourceGone | NotInStasis):
+            return
+        log.error("flow failed", exc_info=exc)
+        self.trace("error", error=type(exc).__name__)

@@ -1,0 +1,146 @@
+"""The `ivr` command: serve, run (Asterisk + app), asterisk, call, prompts, check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from . import paths
+
+log = logging.getLogger("ivr")
+
+
+async def _serve() -> int:
+    from .config import ConfigError, load_config
+    from .logs import setup_logging
+    from .service import IvrService
+    from .web import build_app
+
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"ivr: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(config.log_format)
+    service = IvrService(config)
+    await service.start()
+    runner = web.AppRunner(build_app(service))
+    await runner.setup()
+    await web.TCPSite(runner, config.http_host, config.http_port).start()
+    log.info("ready: call sip:100@127.0.0.1 ; status on http://%s:%d/health",
+             config.http_host, config.http_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping")
+    await runner.cleanup()
+    await service.stop()
+    return 0
+
+
+def cmd_serve(_: argparse.Namespace) -> int:
+    return asyncio.run(_serve())
+
+
+def cmd_run(_: argparse.Namespace) -> int:
+    """Everything up for a person to call: prompts, Asterisk, the app; Ctrl-C stops both."""
+    from ..media.prompts import PromptLibrary
+    from ..media.render import build
+    from . import asterisk
+
+    build(PromptLibrary(paths.project_root() / "prompts"))
+    runtime = asterisk.up()
+    print(f"Asterisk ({runtime.mode}) is up; SIP on {runtime.sip_uri_host}", flush=True)
+    try:
+        return asyncio.run(_serve())
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        asterisk.down()
+
+
+def cmd_asterisk(args: argparse.Namespace) -> int:
+    from . import asterisk
+
+    return asterisk.cli(args.rest)
+
+
+def cmd_prompts(args: argparse.Namespace) -> int:
+    from ..media.prompts import PromptLibrary
+    from ..media.render import build
+
+    library = PromptLibrary(Path(args.dir) if args.dir else paths.project_root() / "prompts")
+    result = build(library, force=args.force)
+    print(f"rendered {len(result.rendered)} prompt(s); kept {len(result.kept)} recorded one(s)")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from ..flow.loader import FlowError, load_flow
+
+    targets = [Path(p) for p in args.paths] or [paths.project_root() / "flows"]
+    files = [f for t in targets for f in (sorted(t.glob("*.yaml")) if t.is_dir() else [t])]
+    failed = 0
+    for file in files:
+        try:
+            flow = load_flow(file)
+        except FlowError as exc:
+            failed += 1
+            print(exc, file=sys.stderr)
+        except OSError as exc:
+            failed += 1
+            print(f"{file}: {exc}", file=sys.stderr)
+        else:
+            print(f"{file}: ok ({flow.name} v{flow.version}, {len(flow.nodes)} nodes)")
+    return 1 if failed else 0
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    from ..testing import call_cli
+
+    return call_cli.main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ivr", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the IVR app against a configured Asterisk"
+                   ).set_defaults(func=cmd_serve)
+    sub.add_parser("run", help="Asterisk + the app + demo flow, ready for a call"
+                   ).set_defaults(func=cmd_run)
+    p = sub.add_parser("asterisk", help="provision and control the project's Asterisk 22")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="up | down | status | cli CMD")
+    p.set_defaults(func=cmd_asterisk)
+    p = sub.add_parser("prompts", help="render missing prompts (espeak-ng)")
+    p.add_argument("action", choices=["build"])
+    p.add_argument("--force", action="store_true", help="re-render prompts we rendered before")
+    p.add_argument("--dir", help="prompts folder (default: the project's)")
+    p.set_defaults(func=cmd_prompts)
+    p = sub.add_parser("check", help="validate flow files")
+    p.add_argument("paths", nargs="*")
+    p.set_defaults(func=cmd_check)
+    p = sub.add_parser("call", help="place a real SIP call with the test softphone")
+    with contextlib.suppress(ImportError):
+        from ..testing import call_cli
+
+        call_cli.build_parser(p)
+    p.set_defaults(func=cmd_call)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,72 @@
+"""Application configuration: environment first, then the file `ivr asterisk up` writes.
+
+No credential has a default in code: without IVR_ARI_* in the environment and without a
+provisioned Asterisk, the app refuses to start and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..ari import AriConfig
+from . import paths
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    ari: AriConfig
+    flow_path: Path
+    prompts_dir: Path
+    trace_dir: Path
+    http_host: str = "127.0.0.1"
+    http_port: int = 8090
+    log_format: str = "json"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
+    env = dict(os.environ if env is None else env)
+    provisioned = read_env_file(paths.ari_env_file())
+    merged = {**provisioned, **{k: v for k, v in env.items() if k.startswith("IVR_")}}
+    missing = [k for k in ("IVR_ARI_URL", "IVR_ARI_USERNAME", "IVR_ARI_PASSWORD")
+               if not merged.get(k)]
+    if missing:
+        raise ConfigError(
+            f"ARI is not configured ({', '.join(missing)} unset): run `ivr asterisk up` "
+            f"(writes {paths.ari_env_file()}) or set the IVR_ARI_* variables"
+        )
+    root = paths.project_root()
+    state = paths.state_dir()
+    return AppConfig(
+        ari=AriConfig(
+            url=merged["IVR_ARI_URL"],
+            username=merged["IVR_ARI_USERNAME"],
+            password=merged["IVR_ARI_PASSWORD"],
+            app=merged.get("IVR_ARI_APP", "ivr"),
+        ),
+        flow_path=Path(merged.get("IVR_FLOW", str(root / "flows" / "demo.yaml"))),
+        prompts_dir=Path(merged.get("IVR_PROMPTS", str(root / "prompts"))),
+        trace_dir=Path(merged.get("IVR_TRACE_DIR", str(state / "traces"))),
+        http_host=merged.get("IVR_HTTP_HOST", "127.0.0.1"),
+        http_port=int(merged.get("IVR_HTTP_PORT", "8090")),
+        log_format=merged.get("IVR_LOG_FORMAT", "json"),
+    )

@@ -1,0 +1,1 @@
+"""The YAML flow language: model, loader, and the per-call interpreter."""

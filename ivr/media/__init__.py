@@ -1,0 +1,1 @@
+"""Prompts (lookup by language, rendering), and later speech recognizers and audio streams."""
