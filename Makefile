@@ -1,0 +1,57 @@
+# Two commands do all the set-up on a fresh Debian 12 machine, as root:
+#   make run    Asterisk 22 + the IVR app + the demo flow, ready for a call to sip:100@127.0.0.1
+#   make test   everything the tests need, then the whole suite, end-to-end included
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := debootstrap espeak-ng sox
+PYTEST_ARGS ?=
+
+.PHONY: run test deps venv prompts lint unit e2e asterisk-up asterisk-down clean
+
+run: deps venv
+	$(BIN)/ivr run
+
+test: deps venv prompts lint
+	$(BIN)/pytest -p no:cacheprovider -ra $(PYTEST_ARGS)
+
+# System packages, installed only when missing (needs root on Debian).
+deps:
+	@missing=""; \
+	for pkg in $(APT_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,dev]'
+	touch $@
+
+prompts: venv
+	$(BIN)/ivr prompts build
+
+lint: venv
+	$(BIN)/ruff check ivr tests
+	$(BIN)/mypy ivr
+
+unit: venv prompts
+	$(BIN)/pytest -p no:cacheprovider -ra tests/unit
+
+e2e: venv prompts
+	$(BIN)/pytest -p no:cacheprovider -ra tests/e2e
+
+asterisk-up: venv
+	$(BIN)/ivr asterisk up
+
+asterisk-down: venv
+	$(BIN)/ivr asterisk down
+
+clean:
+	rm -rf $(VENV) *.egg-info
