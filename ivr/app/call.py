@@ -171,6 +171,8 @@ class Call:
             )
             await asyncio.wait({pump, flow_task}, return_when=asyncio.FIRST_COMPLETED)
             if flow_task.done() and not flow_task.cancelled():
+                if isinstance(flow_task.exception(), ResourceGone | NotInStasis):
+                    self.hangup_by = self.hangup_by or "caller"  # gone before its events came
                 self._log_flow_error(flow_task)
         except (ResourceGone, NotInStasis):
             self.hangup_by = self.hangup_by or "caller"

@@ -7,6 +7,7 @@ drops a WebSocket client that does not read within `websocket_write_timeout` (10
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import random
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from .errors import AriError, ResourceGone
+from .errors import AriError, AriHttpError, ResourceGone, error_for_status
 from .events import StasisEnd, StasisStart, parse_event
 from .handles import Ari
 from .models import Channel
@@ -25,6 +26,12 @@ from .router import EventRouter, Subscription, UnclaimedHandler
 log = logging.getLogger(__name__)
 
 ReconnectHook = Callable[[], Awaitable[None]]
+
+
+def basic_authorization(username: str, password: str) -> str:
+    """The Authorization header ARI expects, for REST and the WebSocket upgrade alike."""
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +61,7 @@ class AriClient:
         self._reconcilers: set[asyncio.Task[None]] = set()
         self._on_connected: list[ReconnectHook] = []
         self._closing = False
+        self._rejected: AriHttpError | None = None
         self._ari: Ari | None = None
 
     @property
@@ -98,17 +106,23 @@ class AriClient:
         from .transport import RestTransport
 
         self._closing = False
-        self._session = aiohttp.ClientSession()
-        auth = aiohttp.BasicAuth(self.config.username, self.config.password)
-        rest = RestTransport(self._session, self.config.url, auth, self.config.request_timeout)
+        self._rejected = None
+        self._session = aiohttp.ClientSession(
+            headers={"Authorization": basic_authorization(self.config.username,
+                                                          self.config.password)}
+        )
+        rest = RestTransport(self._session, self.config.url, self.config.request_timeout)
         self._ari = Ari(rest=rest, router=self.router, app=self.config.app)
-        self._reader = asyncio.create_task(self._read_forever(auth), name="ari-reader")
+        self._reader = asyncio.create_task(self._read_forever(), name="ari-reader")
         if wait is not None:
-            try:
-                await asyncio.wait_for(self.connected.wait(), wait)
-            except TimeoutError:
+            waiter = asyncio.ensure_future(self.connected.wait())
+            await asyncio.wait({waiter, self._reader}, timeout=wait,
+                               return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if not self.connected.is_set():
                 await self.close()
-                raise AriError(f"no ARI WebSocket at {self.config.url} within {wait} s") from None
+                raise self._rejected or AriError(
+                    f"no ARI WebSocket at {self.config.url} within {wait} s")
 
     async def close(self) -> None:
         self._closing = True
@@ -139,7 +153,7 @@ class AriClient:
         scheme = "wss" if base.startswith("https") else "ws"
         return scheme + base[base.index(":"):] + "/ari/events"
 
-    async def _read_forever(self, auth: aiohttp.BasicAuth) -> None:
+    async def _read_forever(self) -> None:
         assert self._session is not None
         delay = self.config.reconnect_min
         while not self._closing:
@@ -147,7 +161,6 @@ class AriClient:
                 async with self._session.ws_connect(
                     self._ws_url(),
                     params={"app": self.config.app, "subscribeAll": "false"},
-                    auth=auth,
                     heartbeat=20.0,
                 ) as ws:
                     delay = self.config.reconnect_min
@@ -160,6 +173,12 @@ class AriClient:
                         elif msg.type == aiohttp.WSMsgType.ERROR:
                             break
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                if (isinstance(exc, aiohttp.WSServerHandshakeError) and exc.status in (401, 403)
+                        and self.connections == 0):
+                    # Refused before ever connecting: a configuration error; report it now.
+                    self._rejected = error_for_status(exc.status, "GET", "/events", exc.message)
+                    log.error("ARI refused the credentials: %s", self._rejected)
+                    return
                 log.warning("ARI WebSocket unavailable: %s", exc or type(exc).__name__)
             self.connected.clear()
             if self._closing:

@@ -54,7 +54,20 @@ class Event:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnknownEvent(Event):
-    """An event type this client does not model (or could not parse); kept for logs."""
+    """An event type this client does not model (or could not parse).
+
+    It still reaches the subscribers of the resources it names, so a newer Asterisk's event
+    about a call's channel goes to that call rather than to the unclaimed handler.
+    """
+
+    def routing_keys(self) -> tuple[str, ...]:
+        keys: list[str] = []
+        for name, make_key in (("channel", channel_key), ("bridge", bridge_key),
+                               ("playback", playback_key)):
+            obj = self.raw.get(name)
+            if isinstance(obj, dict) and isinstance(obj.get("id"), str) and obj["id"]:
+                keys.append(make_key(obj["id"]))
+        return tuple(keys)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -241,6 +254,19 @@ class EndpointStateChange(Event):
         return (endpoint_key(self.endpoint.technology, self.endpoint.resource),)
 
 
+def _num(data: Json, key: str) -> int:
+    """Lenient integer: a garbage number becomes 0 rather than costing the whole event."""
+    try:
+        return int(data.get(key) or 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
+def _args(data: Json) -> tuple[str, ...]:
+    value = data.get("args")
+    return tuple(str(a) for a in value) if isinstance(value, list) else ()
+
+
 def _channel(data: Json, key: str) -> Channel | None:
     value = data.get(key)
     return Channel.from_json(value) if isinstance(value, dict) else None
@@ -270,7 +296,7 @@ def _channel_event(cls: type[ChannelEvent]) -> _Builder:
 _BUILDERS: dict[str, _Builder] = {
     "StasisStart": lambda d, base: StasisStart(
         channel=_required_channel(d),
-        args=tuple(str(a) for a in d.get("args") or ()),
+        args=_args(d),
         replace_channel=_channel(d, "replace_channel"),
         **base,
     ),
@@ -280,19 +306,19 @@ _BUILDERS: dict[str, _Builder] = {
     "ChannelTalkingStarted": _channel_event(ChannelTalkingStarted),
     "ChannelDestroyed": lambda d, base: ChannelDestroyed(
         channel=_required_channel(d),
-        cause=int(d.get("cause") or 0),
+        cause=_num(d, "cause"),
         cause_txt=str(d.get("cause_txt") or ""),
         **base,
     ),
     "ChannelDtmfReceived": lambda d, base: ChannelDtmfReceived(
         channel=_required_channel(d),
         digit=str(d.get("digit") or ""),
-        duration_ms=int(d.get("duration_ms") or 0),
+        duration_ms=_num(d, "duration_ms"),
         **base,
     ),
     "ChannelHangupRequest": lambda d, base: ChannelHangupRequest(
         channel=_required_channel(d),
-        cause=int(d.get("cause") or 0),
+        cause=_num(d, "cause"),
         soft=bool(d.get("soft", False)),
         **base,
     ),
@@ -303,7 +329,7 @@ _BUILDERS: dict[str, _Builder] = {
         **base,
     ),
     "ChannelTalkingFinished": lambda d, base: ChannelTalkingFinished(
-        channel=_required_channel(d), duration=int(d.get("duration") or 0), **base
+        channel=_required_channel(d), duration=_num(d, "duration"), **base
     ),
     "BridgeCreated": lambda d, base: BridgeCreated(
         bridge=Bridge.from_json(_required(d, "bridge")), **base
@@ -354,6 +380,6 @@ def parse_event(data: Json) -> Event:
         return UnknownEvent(**base)
     try:
         return builder(data, base)
-    except (TypeError, ValueError, KeyError) as exc:
-        log.warning("malformed %s event kept as unknown: %s", event_type, exc)
+    except Exception as exc:  # e.g. OverflowError from int(Infinity): must not kill the reader
+        log.warning("malformed %s event kept as unknown: %r", event_type, exc)
         return UnknownEvent(**base)

@@ -21,7 +21,7 @@ def _int(data: Json, key: str, default: int = 0) -> int:
     value = data.get(key, default)
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
 
 

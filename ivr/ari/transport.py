@@ -34,12 +34,10 @@ class RestTransport:
         self,
         session: aiohttp.ClientSession,
         base_url: str,
-        auth: aiohttp.BasicAuth,
         timeout: float,
     ) -> None:
         self._session = session
         self._api = base_url.rstrip("/") + "/ari"
-        self._auth = auth
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def request(
@@ -74,7 +72,6 @@ class RestTransport:
                 url,
                 params=_query(params),
                 json=dict(body) if body is not None else None,
-                auth=self._auth,
                 timeout=self._timeout,
             ) as resp:
                 payload = await resp.read()
