@@ -162,10 +162,11 @@ class Call:
         pump = asyncio.create_task(self._pump(), name=f"pump-{self.id}")
         flow_task: asyncio.Task[FlowState] | None = None
         try:
-            if self.channel.state != "Up":
+            already_up = self.channel.state == "Up"
+            if not already_up:
                 await self.handle.answer()
             self.state = CallState.ANSWERED
-            self.trace("answered")
+            self.trace("answered", already_up=already_up)
             flow_task = asyncio.create_task(
                 run_flow(self.flow, self, self.flow_state), name=f"flow-{self.id}"
             )

@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,8 @@ class RunningApp:
     trace_dir: Path
     log_file: Path
     runtime: asterisk.AsteriskRuntime
+    restart: Callable[[], None] | None = None
+    """Kill the app process (SIGKILL, no goodbye) and start a new one on the same port."""
 
     def get(self, path: str) -> Any:
         try:
@@ -97,44 +99,75 @@ class RunningApp:
         return status
 
 
+@dataclass
+class AppProcess:
+    """`ivr serve` in a process of its own, logging JSON lines to a file."""
+
+    proc: subprocess.Popen[bytes]
+    app: RunningApp
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start_app(runtime: asterisk.AsteriskRuntime, work: Path, port: int | None = None,
+              trace_dir: Path | None = None) -> AppProcess:
+    port = port or _free_port()
+    trace_dir = trace_dir or work / "traces"
+    env = {
+        **os.environ,
+        "IVR_ARI_URL": runtime.ari_url,
+        "IVR_ARI_USERNAME": runtime.ari_username,
+        "IVR_ARI_PASSWORD": runtime.ari_password,
+        "IVR_FLOW": str(project_root() / "flows" / "demo.yaml"),
+        "IVR_TRACE_DIR": str(trace_dir),
+        "IVR_HTTP_PORT": str(port),
+        "IVR_LOG_FORMAT": "json",
+    }
+    log_file = work / f"app-{port}.log"
+    with open(log_file, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "ivr.app.cli", "serve"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    running = AppProcess(proc, RunningApp(f"http://127.0.0.1:{port}", trace_dir, log_file,
+                                          runtime))
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"ivr serve exited: {log_file.read_text()[-2000:]}")
+        try:
+            if running.app.get("/health").get("ari_connected"):
+                return running
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        if time.monotonic() > deadline:
+            running.stop(signal.SIGKILL)
+            raise RuntimeError(f"ivr serve not ready: {log_file.read_text()[-2000:]}")
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="session")
 def ivr_app(
     asterisk_runtime: asterisk.AsteriskRuntime, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningApp]:
     work = tmp_path_factory.mktemp("app")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "IVR_ARI_URL": asterisk_runtime.ari_url,
-        "IVR_ARI_USERNAME": asterisk_runtime.ari_username,
-        "IVR_ARI_PASSWORD": asterisk_runtime.ari_password,
-        "IVR_FLOW": str(project_root() / "flows" / "demo.yaml"),
-        "IVR_TRACE_DIR": str(work / "traces"),
-        "IVR_HTTP_PORT": str(port),
-        "IVR_LOG_FORMAT": "json",
-    }
-    log_file = work / "app.log"
-    with open(log_file, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "ivr.app.cli", "serve"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-    app = RunningApp(f"http://127.0.0.1:{port}", work / "traces", log_file, asterisk_runtime)
+    running = start_app(asterisk_runtime, work)
+    port = int(running.app.base_url.rpartition(":")[2])
+
+    def restart() -> None:
+        nonlocal running
+        running.stop(signal.SIGKILL)
+        running = start_app(asterisk_runtime, work, port, running.app.trace_dir)
+        app.log_file = running.app.log_file
+
+    app = running.app
+    app.restart = restart
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"ivr serve exited: {log_file.read_text()[-2000:]}")
-            try:
-                if app.get("/health").get("ari_connected"):
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"ivr serve not ready: {log_file.read_text()[-2000:]}")
-            time.sleep(0.2)
         yield app
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        running.stop()

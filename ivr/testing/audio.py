@@ -1,0 +1,316 @@
+"""Audio checks for tests that assert what a caller heard (pure numpy, no pjsua2).
+
+Signals are float64 arrays in [-1, 1) at 8 kHz mono (the telephone rate our softphone records).
+Prompt detection is normalized cross-correlation computed with FFTs, per 0.2 s chunk of the
+prompt, each chunk allowed to slide +-25 ms: the score stays near 1.0 through a G.711 round trip
+and any constant gain, loses little to a 20 ms frame a jitter buffer drops or inserts, and
+unrelated speech stays far below (measured numbers in tests/unit/test_audio.py).
+
+Caveat for assertions: a one-word prompt ("two") also matches where the same word is spoken
+inside a longer prompt ("... press 2"); assert on order and offsets, not presence alone.
+"""
+
+from __future__ import annotations
+
+import math
+import wave
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+Signal: TypeAlias = npt.NDArray[np.float64]
+Audio: TypeAlias = "Signal | Path | str"
+
+RATE = 8000
+DEFAULT_THRESHOLD = 0.7  # played >= 0.78 (0.99 typical), absent <= 0.65: tests/unit/test_audio.py
+_CHUNK_S = 0.2  # prompt chunk correlated on its own
+_SLACK_S = 0.025  # how far each chunk may slide (a dropped/inserted 20 ms jitter-buffer frame)
+_QUANTILE = 0.1  # score = the level reached by 90 % of the prompt's energy
+_FLOOR_DBFS = -80.0  # chunks and windows quieter than this are silence
+
+
+# ----- files and sample rates
+def load_wav(path: Path | str, rate: int = RATE) -> Signal:
+    """Read a PCM WAV (8/16/32-bit, any channels) as mono float, resampled to ``rate``."""
+    with wave.open(str(path), "rb") as w:
+        width, channels, src_rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
+        raw = w.readframes(w.getnframes())
+    if width == 1:
+        x = (np.frombuffer(raw, dtype=np.uint8).astype(np.float64) - 128.0) / 128.0
+    elif width == 2:
+        x = np.frombuffer(raw, dtype="<i2").astype(np.float64) / 32768.0
+    elif width == 4:
+        x = np.frombuffer(raw, dtype="<i4").astype(np.float64) / 2147483648.0
+    else:
+        raise ValueError(f"{path}: unsupported sample width {width} bytes")
+    if channels > 1:
+        x = x.reshape(-1, channels).mean(axis=1)
+    return resample(x, src_rate, rate)
+
+
+def save_wav(path: Path | str, x: Signal, rate: int = RATE) -> None:
+    """Write mono 16-bit PCM (what Asterisk and the softphone play)."""
+    pcm = np.clip(np.round(x * 32768.0), -32768, 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+
+
+def _as_signal(audio: Audio, rate: int) -> Signal:
+    if isinstance(audio, np.ndarray):
+        return np.asarray(audio, dtype=np.float64)
+    return load_wav(audio, rate)
+
+
+def resample(x: Signal, src_rate: int, dst_rate: int, zero_crossings: int = 16) -> Signal:
+    """Rational-ratio resampling with a Kaiser-windowed sinc, evaluated polyphase.
+
+    Proper low-pass filtering matters: 22.05 kHz espeak output decimated naively aliases.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if src_rate == dst_rate or x.size == 0:
+        return x.copy()
+    g = math.gcd(src_rate, dst_rate)
+    up, down = dst_rate // g, src_rate // g
+    wide = max(up, down)
+    cutoff = 0.475 / wide  # cycles per sample at the upsampled rate, a little under Nyquist
+    half = zero_crossings * wide
+    n = np.arange(-half, half + 1, dtype=np.float64)
+    h = 2 * cutoff * np.sinc(2 * cutoff * n) * np.kaiser(n.size, 9.0) * up
+    taps = -(-h.size // up)
+    h = np.concatenate([h, np.zeros(taps * up - h.size)])
+    out_len = -(-x.size * up // down)
+    t = np.arange(out_len, dtype=np.int64) * down + half
+    last = t // up  # the newest input sample under the filter
+    phase = t - last * up
+    xp = np.concatenate([np.zeros(taps), x, np.zeros(taps)])
+    y = np.zeros(out_len)
+    for k in range(taps):
+        y += xp[last - k + taps] * h[phase + k * up]
+    return y
+
+
+# ----- G.711 mu-law (what a PCMU call does to audio)
+_BIAS, _CLIP = 0x84, 32635
+
+
+def ulaw_encode(x: Signal) -> npt.NDArray[np.uint8]:
+    """G.711 mu-law bytes for float samples (ITU-T G.711 segment encoding)."""
+    s = np.clip(np.round(np.asarray(x) * 32768.0), -32768, 32767).astype(np.int32)
+    sign = (s < 0).astype(np.int32)
+    mag = np.minimum(np.abs(s), _CLIP) + _BIAS
+    exponent = np.clip(np.floor(np.log2(mag)).astype(np.int32) - 7, 0, 7)
+    mantissa = (mag >> (exponent + 3)) & 0x0F
+    codes: npt.NDArray[np.uint8] = (~((sign << 7) | (exponent << 4) | mantissa) & 0xFF).astype(
+        np.uint8
+    )
+    return codes
+
+
+def ulaw_decode(codes: npt.NDArray[np.uint8]) -> Signal:
+    """Float samples for G.711 mu-law bytes."""
+    u = ~np.asarray(codes, dtype=np.int32) & 0xFF
+    exponent = (u >> 4) & 0x07
+    mag = ((((u & 0x0F) << 3) + _BIAS) << exponent) - _BIAS
+    return np.where(u & 0x80, -mag, mag).astype(np.float64) / 32768.0
+
+
+def ulaw_roundtrip(x: Signal) -> Signal:
+    """What the far end hears of ``x`` over a PCMU call."""
+    return ulaw_decode(ulaw_encode(x))
+
+
+# ----- levels and speech
+def rms_dbfs(x: Signal) -> float:
+    """RMS level in dB relative to full scale (-120 for digital silence or empty input)."""
+    if x.size == 0:
+        return -120.0
+    rms = float(np.sqrt(np.mean(np.square(x))))
+    return max(-120.0, 20.0 * math.log10(rms)) if rms > 0 else -120.0
+
+
+def is_silent(audio: Audio, threshold_dbfs: float = -50.0, rate: int = RATE) -> bool:
+    """True when no 20 ms frame rises above ``threshold_dbfs`` (a dead or muted line)."""
+    x = _as_signal(audio, rate)
+    return all(level < threshold_dbfs for level in _frame_dbfs(x, int(rate * 0.02)))
+
+
+def _frame_dbfs(x: Signal, frame: int) -> list[float]:
+    n = x.size // frame
+    if n == 0:
+        return [rms_dbfs(x)]
+    power = np.mean(np.square(x[: n * frame].reshape(n, frame)), axis=1)
+    return [float(v) for v in 10.0 * np.log10(np.maximum(power, 1e-12))]
+
+
+def speech_segments(
+    audio: Audio,
+    threshold_dbfs: float = -40.0,
+    min_speech_s: float = 0.08,
+    min_gap_s: float = 0.3,
+    rate: int = RATE,
+) -> list[tuple[float, float]]:
+    """(start, end) seconds of stretches louder than ``threshold_dbfs`` in 20 ms frames.
+
+    Gaps shorter than ``min_gap_s`` (pauses between words) are bridged; bursts shorter than
+    ``min_speech_s`` (clicks) are dropped.
+    """
+    x = _as_signal(audio, rate)
+    frame = int(rate * 0.02)
+    loud = [level >= threshold_dbfs for level in _frame_dbfs(x, frame)]
+    segments: list[tuple[float, float]] = []
+    start: int | None = None
+    for i, on in enumerate([*loud, False]):
+        if on and start is None:
+            start = i
+        elif not on and start is not None:
+            begin, end = start * frame / rate, i * frame / rate
+            if segments and begin - segments[-1][1] < min_gap_s:
+                begin = segments.pop()[0]
+            segments.append((begin, end))
+            start = None
+    return [(round(a, 3), round(b, 3)) for a, b in segments if b - a >= min_speech_s]
+
+
+# ----- prompt detection
+@dataclass(frozen=True)
+class Match:
+    """The prompt starts ``offset_s`` seconds into the recording; ``score`` 1.0 is identical."""
+
+    offset_s: float
+    score: float
+
+
+@dataclass
+class _Chunk:
+    start: int  # sample offset of the chunk inside the prompt
+    weight: float  # share of the prompt's energy
+    best: Signal  # best NCC within +-slack, indexed by prompt offset in the recording
+    exact: Signal  # NCC at exactly that offset (to pin the offset to the sample)
+
+
+def _xcorr(r: Signal, piece: Signal, nfft: int, r_spec: npt.NDArray[np.complex128]) -> Signal:
+    """sum_n r[k + n] * piece[n] for k in 0..len(r)-len(piece), via FFT."""
+    spec = r_spec * np.conj(np.fft.rfft(piece, nfft))
+    return np.fft.irfft(spec, nfft)[: r.size - piece.size + 1]
+
+
+def _sliding_max(x: Signal, radius: int) -> Signal:
+    """max(x[i-radius : i+radius+1]) for every i (van Herk / Gil-Werman, O(n))."""
+    w = 2 * radius + 1
+    xp = np.concatenate([np.full(radius, -np.inf), x, np.full(radius + w, -np.inf)])
+    blocks = xp[: (xp.size // w) * w].reshape(-1, w)
+    prefix = np.maximum.accumulate(blocks, axis=1).ravel()
+    suffix = np.maximum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
+    i = np.arange(x.size)
+    return np.maximum(suffix[i], prefix[i + w - 1])
+
+
+def _chunks(r: Signal, prompt: Signal, rate: int) -> Iterator[_Chunk]:
+    """Per-chunk normalized cross-correlation of the prompt against the recording."""
+    p = prompt - np.mean(prompt)
+    if r.size < p.size or not np.any(p):
+        return
+    nfft = 1 << math.ceil(math.log2(r.size + p.size))
+    r_spec = np.fft.rfft(r, nfft)
+    energy = np.concatenate([[0.0], np.cumsum(np.square(r))])
+    chunk, slack = int(rate * _CHUNK_S), int(rate * _SLACK_S)
+    n_offsets = r.size - p.size + 1
+    floor = 10 ** (_FLOOR_DBFS / 20) * math.sqrt(chunk)  # quieter windows count as silence
+    total = float(np.sum(np.square(p)))
+    for start in range(0, p.size, chunk):
+        piece = p[start : start + chunk]
+        norm = float(np.linalg.norm(piece))
+        if norm < floor:
+            continue
+        corr = _xcorr(r, piece, nfft, r_spec)
+        win = np.sqrt(np.maximum(energy[piece.size :] - energy[: -piece.size], 0.0))
+        ncc = corr / (norm * np.maximum(win[: corr.size], floor))
+        best = _sliding_max(ncc, slack)[start : start + n_offsets]
+        yield _Chunk(start, norm * norm / total, best, ncc[start : start + n_offsets])
+
+
+def prompt_score(recording: Audio, prompt: Audio, rate: int = RATE) -> Signal:
+    """Energy-weighted mean chunk score of ``prompt`` at every offset (cheap; for diagnosis)."""
+    r, p = _as_signal(recording, rate), _as_signal(prompt, rate)
+    total = np.zeros(max(0, r.size - p.size + 1))
+    for c in _chunks(r, p, rate):
+        total += c.weight * c.best
+    return total
+
+
+def _weighted_quantile(values: Signal, weights: Signal, q: float) -> Signal:
+    """Per column of ``values`` (chunks x offsets): the value below which ``q`` of weight lies."""
+    order = np.argsort(values, axis=0)
+    cum = np.cumsum(weights[order], axis=0)
+    first = np.argmax(cum >= q * cum[-1], axis=0)
+    ranked: Signal = np.take_along_axis(values, order, axis=0)[first, np.arange(values.shape[1])]
+    return ranked
+
+
+def find_prompt(
+    recording: Audio,
+    prompt: Audio,
+    threshold: float = DEFAULT_THRESHOLD,
+    rate: int = RATE,
+    head_s: float | None = None,
+) -> list[Match]:
+    """Where the whole ``prompt`` was heard in ``recording``, in time order (empty if never).
+
+    The score at an offset is the level that 90 % of the prompt's energy reaches: every 0.2 s
+    chunk's best normalized cross-correlation within +-25 ms (so a dropped or inserted jitter
+    buffer frame costs little), weighted by the chunk's energy. A prompt that only shares
+    words with what was heard ("you pressed two" vs "you pressed one") stays well below.
+    ``head_s`` matches only the prompt's first seconds (a prompt cut short by barge-in).
+    """
+    r, p = _as_signal(recording, rate), _as_signal(prompt, rate)
+    if head_s is not None:
+        p = p[: int(head_s * rate)]
+    # Pass 1, cheap: the weighted mean bounds the quantile (q90 >= T implies mean >= 0.9T - 0.1).
+    mean = np.zeros(max(0, r.size - p.size + 1))
+    for c in _chunks(r, p, rate):
+        mean += c.weight * c.best
+    candidates = np.flatnonzero(mean >= (1 - _QUANTILE) * threshold - _QUANTILE)
+    if candidates.size == 0:
+        return []
+    # Pass 2: the energy quantile and the exact-alignment score at the candidates only.
+    chunks = list(_chunks(r, p, rate))
+    weights = np.array([c.weight for c in chunks])
+    best = np.array([c.best[candidates] for c in chunks])
+    exact = weights @ np.array([c.exact[candidates] for c in chunks])
+    score = _weighted_quantile(best, weights, _QUANTILE)
+    ok = score >= threshold
+    offsets, score, exact = candidates[ok], score[ok], exact[ok]
+    if offsets.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(offsets) > 1) + 1
+    runs = [(int(np.argmax(exact[run])), run) for run in np.split(np.arange(offsets.size), breaks)]
+    found = [(int(offsets[run[i]]), float(np.max(score[run]))) for i, run in runs]
+    found.sort(key=lambda item: -item[1])
+    kept: list[tuple[int, float]] = []
+    for offset, value in found:  # runs closer than half a prompt are the same hearing
+        if all(abs(offset - k) >= p.size // 2 for k, _ in kept):
+            kept.append((offset, value))
+    return [Match(round(k / rate, 3), round(v, 3)) for k, v in sorted(kept)]
+
+
+def heard_sequence(
+    recording: Audio,
+    prompts: Mapping[str, Audio],
+    threshold: float = DEFAULT_THRESHOLD,
+    rate: int = RATE,
+) -> list[tuple[str, float]]:
+    """(name, offset_s) of every prompt heard, sorted by time: ``[("welcome", 0.5), ...]``."""
+    r = _as_signal(recording, rate)
+    heard = [
+        (name, m.offset_s)
+        for name, prompt in prompts.items()
+        for m in find_prompt(r, _as_signal(prompt, rate), threshold, rate)
+    ]
+    return sorted(heard, key=lambda item: item[1])
