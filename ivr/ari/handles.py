@@ -38,6 +38,23 @@ class Ari:
     app: str
 
 
+async def staged(
+    ari: Ari,
+    key: str,
+    path: str,
+    params: Mapping[str, str | int | float | bool | None] | None = None,
+    body: Mapping[str, object] | None = None,
+) -> Subscription:
+    """Stage, subscribe, execute: subscribe to `key` before the POST that creates it."""
+    sub = ari.router.subscribe(key)
+    try:
+        await ari.rest.request("POST", path, params=params, body=body)
+    except BaseException:
+        sub.close()
+        raise
+    return sub
+
+
 class PlaybackHandle:
     def __init__(self, ari: Ari, playback_id: str, events: Subscription | None = None) -> None:
         self._ari = ari
@@ -159,21 +176,17 @@ class ChannelHandle:
     ) -> PlaybackHandle:
         """Start a playback subscribed to its own events (await `.finished()`)."""
         pid = playback_id or new_id("pb-")
-        sub = self._ari.router.subscribe(playback_key(pid))
-        try:
-            await self._ari.rest.request(
-                "POST",
-                self._path(f"/play/{pid}"),
-                params={
-                    "media": _media_params(media),
-                    "lang": lang,
-                    "offsetms": offsetms,
-                    "skipms": skipms,
-                },
-            )
-        except BaseException:
-            sub.close()
-            raise
+        sub = await staged(
+            self._ari,
+            playback_key(pid),
+            self._path(f"/play/{pid}"),
+            params={
+                "media": _media_params(media),
+                "lang": lang,
+                "offsetms": offsetms,
+                "skipms": skipms,
+            },
+        )
         return PlaybackHandle(self._ari, pid, sub)
 
     async def record(
@@ -188,24 +201,20 @@ class ChannelHandle:
         terminate_on: str = "none",
     ) -> LiveRecordingHandle:
         rec_name = name or new_id("rec-")
-        sub = self._ari.router.subscribe(recording_key(rec_name))
-        try:
-            await self._ari.rest.request(
-                "POST",
-                self._path("/record"),
-                params={
-                    "name": rec_name,
-                    "format": fmt,
-                    "maxDurationSeconds": max_duration_seconds,
-                    "maxSilenceSeconds": max_silence_seconds,
-                    "ifExists": if_exists,
-                    "beep": beep,
-                    "terminateOn": terminate_on,
-                },
-            )
-        except BaseException:
-            sub.close()
-            raise
+        sub = await staged(
+            self._ari,
+            recording_key(rec_name),
+            self._path("/record"),
+            params={
+                "name": rec_name,
+                "format": fmt,
+                "maxDurationSeconds": max_duration_seconds,
+                "maxSilenceSeconds": max_silence_seconds,
+                "ifExists": if_exists,
+                "beep": beep,
+                "terminateOn": terminate_on,
+            },
+        )
         return LiveRecordingHandle(self._ari, rec_name, sub)
 
     async def get_var(self, name: str) -> str:
@@ -220,14 +229,21 @@ class ChannelHandle:
         )
 
     async def continue_in_dialplan(
-        self, context: str | None = None, extension: str | None = None,
-        priority: int | None = None, label: str | None = None,
+        self,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
+        label: str | None = None,
     ) -> None:
         await self._ari.rest.request(
             "POST",
             self._path("/continue"),
-            params={"context": context, "extension": extension, "priority": priority,
-                    "label": label},
+            params={
+                "context": context,
+                "extension": extension,
+                "priority": priority,
+                "label": label,
+            },
         )
 
     async def redirect(self, endpoint: str) -> None:
@@ -251,20 +267,20 @@ class ChannelHandle:
         )
 
     async def snoop(
-        self, *, spy: str = "in", whisper: str = "none", app_args: str | None = None,
+        self,
+        *,
+        spy: str = "in",
+        whisper: str = "none",
+        app_args: str | None = None,
         snoop_id: str | None = None,
     ) -> ChannelHandle:
         sid = snoop_id or new_id("snoop-")
-        sub = self._ari.router.subscribe(channel_key(sid))
-        try:
-            await self._ari.rest.request(
-                "POST",
-                self._path(f"/snoop/{sid}"),
-                params={"spy": spy, "whisper": whisper, "app": self._ari.app, "appArgs": app_args},
-            )
-        except BaseException:
-            sub.close()
-            raise
+        sub = await staged(
+            self._ari,
+            channel_key(sid),
+            self._path(f"/snoop/{sid}"),
+            params={"spy": spy, "whisper": whisper, "app": self._ari.app, "appArgs": app_args},
+        )
         return ChannelHandle(self._ari, sid, sub)
 
 
@@ -282,7 +298,8 @@ class BridgeHandle:
 
     async def add(self, *channel_ids: str, role: str | None = None) -> None:
         await self._ari.rest.request(
-            "POST", self._path("/addChannel"),
+            "POST",
+            self._path("/addChannel"),
             params={"channel": ",".join(channel_ids), "role": role},
         )
 
@@ -292,19 +309,19 @@ class BridgeHandle:
         )
 
     async def play(
-        self, media: str | Sequence[str], *, lang: str | None = None,
+        self,
+        media: str | Sequence[str],
+        *,
+        lang: str | None = None,
         playback_id: str | None = None,
     ) -> PlaybackHandle:
         pid = playback_id or new_id("pb-")
-        sub = self._ari.router.subscribe(playback_key(pid))
-        try:
-            await self._ari.rest.request(
-                "POST", self._path(f"/play/{pid}"),
-                params={"media": _media_params(media), "lang": lang},
-            )
-        except BaseException:
-            sub.close()
-            raise
+        sub = await staged(
+            self._ari,
+            playback_key(pid),
+            self._path(f"/play/{pid}"),
+            params={"media": _media_params(media), "lang": lang},
+        )
         return PlaybackHandle(self._ari, pid, sub)
 
     async def start_moh(self, moh_class: str | None = None) -> None:

@@ -11,6 +11,7 @@ from .handles import (
     ChannelHandle,
     _variables_body,
     new_id,
+    staged,
 )
 from .models import Application, AsteriskInfo, Bridge, Channel, Endpoint, StoredRecording
 
@@ -41,25 +42,21 @@ class Channels:
     ) -> ChannelHandle:
         """Dial `endpoint` straight into this application; subscribed before the POST."""
         cid = channel_id or new_id("ch-")
-        sub = self._ari.router.subscribe(channel_key(cid))
-        try:
-            await self._ari.rest.request(
-                "POST",
-                f"/channels/{cid}",
-                params={
-                    "endpoint": endpoint,
-                    "app": self._ari.app,
-                    "appArgs": app_args,
-                    "callerId": caller_id,
-                    "timeout": timeout,
-                    "otherChannelId": other_channel_id,
-                    "formats": formats,
-                },
-                body=_variables_body(variables),
-            )
-        except BaseException:
-            sub.close()
-            raise
+        sub = await staged(
+            self._ari,
+            channel_key(cid),
+            f"/channels/{cid}",
+            params={
+                "endpoint": endpoint,
+                "app": self._ari.app,
+                "appArgs": app_args,
+                "callerId": caller_id,
+                "timeout": timeout,
+                "otherChannelId": other_channel_id,
+                "formats": formats,
+            },
+            body=_variables_body(variables),
+        )
         return ChannelHandle(self._ari, cid, sub)
 
     async def create(
@@ -74,24 +71,20 @@ class Channels:
     ) -> ChannelHandle:
         """Create without dialing (then `handle.dial()`), e.g. to bridge before it rings."""
         cid = channel_id or new_id("ch-")
-        sub = self._ari.router.subscribe(channel_key(cid))
-        try:
-            await self._ari.rest.request(
-                "POST",
-                "/channels/create",
-                params={
-                    "endpoint": endpoint,
-                    "app": self._ari.app,
-                    "appArgs": app_args,
-                    "channelId": cid,
-                    "otherChannelId": other_channel_id,
-                    "formats": formats,
-                },
-                body=_variables_body(variables),
-            )
-        except BaseException:
-            sub.close()
-            raise
+        sub = await staged(
+            self._ari,
+            channel_key(cid),
+            "/channels/create",
+            params={
+                "endpoint": endpoint,
+                "app": self._ari.app,
+                "appArgs": app_args,
+                "channelId": cid,
+                "otherChannelId": other_channel_id,
+                "formats": formats,
+            },
+            body=_variables_body(variables),
+        )
         return ChannelHandle(self._ari, cid, sub)
 
     async def external_media(
@@ -107,25 +100,21 @@ class Channels:
     ) -> ChannelHandle:
         """A channel whose media flows to/from `external_host` (host:port), e.g. a recognizer."""
         cid = channel_id or new_id("em-")
-        sub = self._ari.router.subscribe(channel_key(cid))
-        try:
-            await self._ari.rest.request(
-                "POST",
-                "/channels/externalMedia",
-                params={
-                    "channelId": cid,
-                    "app": self._ari.app,
-                    "external_host": external_host,
-                    "format": fmt,
-                    "encapsulation": encapsulation,
-                    "transport": transport,
-                    "direction": direction,
-                },
-                body=_variables_body(variables),
-            )
-        except BaseException:
-            sub.close()
-            raise
+        sub = await staged(
+            self._ari,
+            channel_key(cid),
+            "/channels/externalMedia",
+            params={
+                "channelId": cid,
+                "app": self._ari.app,
+                "external_host": external_host,
+                "format": fmt,
+                "encapsulation": encapsulation,
+                "transport": transport,
+                "direction": direction,
+            },
+            body=_variables_body(variables),
+        )
         return ChannelHandle(self._ari, cid, sub)
 
 
@@ -141,19 +130,20 @@ class Bridges:
         return [Bridge.from_json(item) for item in data or []]
 
     async def create(
-        self, bridge_type: str = "mixing", *, name: str | None = None,
+        self,
+        bridge_type: str = "mixing",
+        *,
+        name: str | None = None,
         bridge_id: str | None = None,
     ) -> BridgeHandle:
         """`bridge_type` is a comma list: mixing, holding, dtmf_events, proxy_media, video_sfu."""
         bid = bridge_id or new_id("br-")
-        sub = self._ari.router.subscribe(bridge_key(bid))
-        try:
-            await self._ari.rest.request(
-                "POST", f"/bridges/{bid}", params={"type": bridge_type, "name": name}
-            )
-        except BaseException:
-            sub.close()
-            raise
+        sub = await staged(
+            self._ari,
+            bridge_key(bid),
+            f"/bridges/{bid}",
+            params={"type": bridge_type, "name": name},
+        )
         return BridgeHandle(self._ari, bid, sub)
 
 
@@ -179,7 +169,8 @@ class Recordings:
 
     async def copy_stored(self, name: str, destination: str) -> StoredRecording:
         data = await self._ari.rest.request(
-            "POST", f"/recordings/stored/{name}/copy",
+            "POST",
+            f"/recordings/stored/{name}/copy",
             params={"destinationRecordingName": destination},
         )
         return StoredRecording.from_json(data)
@@ -212,7 +203,5 @@ class System:
         return Application.from_json(data)
 
     async def get_global_var(self, name: str) -> str:
-        data = await self._ari.rest.request(
-            "GET", "/asterisk/variable", params={"variable": name}
-        )
+        data = await self._ari.rest.request("GET", "/asterisk/variable", params={"variable": name})
         return str(data.get("value", "")) if isinstance(data, dict) else ""
