@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -195,19 +194,11 @@ def place_call_subprocess(
     timeout: float = 30.0,
     **options: Unpack[PhoneOptions],
 ) -> CallReport:
-    """Run one call in a softphone subprocess and return its report (blocking)."""
-    spec = _spec(target, script, record, caller, timeout, options)
-    with tempfile.TemporaryDirectory(prefix="ivr-call-") as tmp:
-        report_path = Path(tmp) / "report.json"
-        start = time.monotonic()
-        proc = subprocess.run(
-            _command(spec, report_path),
-            capture_output=True,
-            text=True,
-            timeout=_process_deadline(spec),
-            check=False,
-        )
-        return _read_report(report_path, proc.returncode, proc.stderr, start)
+    """Run one call in a softphone subprocess and return its report (blocking).
+
+    Not for code already inside an event loop: await :func:`place_call` there.
+    """
+    return asyncio.run(place_call(target, script, record, caller, timeout, **options))
 
 
 def _process_deadline(spec: PhoneSpec) -> float:
