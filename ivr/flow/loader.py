@@ -1,181 +1,420 @@
-"""Load a flow from YAML, with errors that name the file, line, column and node.
+"""Load a flow from YAML into the model, with errors that name the file, line, column and node.
 
-This is the small first cut of the flow language (play, menu, hangup); the schema grows here.
+Three layers, each stopping the next when it fails: YAML syntax (with duplicate keys refused,
+because YAML silently keeps the last one and an operator who pastes option "1" twice loses a
+branch), the JSON Schema (flow.schema.json: fields, types, typos), then the per-file meaning the
+schema cannot express (schedules, language list, escalation shape). Graph rules that need the
+whole set of flows (targets, dead ends, prompts, variables, subflows) are in checker.py.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
+import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .model import AnyNode, Flow, HangupNode, MenuNode, PlayNode, Say
+from . import schema as flow_schema
+from .model import (
+    HANDOFF_KINDS,
+    AnyNode,
+    BranchNode,
+    CollectNode,
+    Condition,
+    Escalation,
+    Flow,
+    GotoNode,
+    HandoffNode,
+    HangupNode,
+    HoursNode,
+    HttpNode,
+    LanguageNode,
+    MenuNode,
+    MenuOption,
+    PlayNode,
+    Prompts,
+    ReturnNode,
+    Say,
+    Schedule,
+    SetNode,
+    SubflowNode,
+)
 
-NODE_TYPES = ("play", "menu", "hangup")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+HANDOFF_TARGET = {"queue": "queue", "voicemail": "mailbox", "callback": "queue", "transfer": "to"}
+KeyPath = tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class FlowErrorDetail:
+    """One finding, pointing at the exact place in a flow file. Warnings do not stop a load."""
+
     file: str
     line: int
     column: int
     node: str | None
     message: str
+    severity: str = "error"
+    """"error" (the flow set is refused) or "warning" (reported, still served)."""
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}"
         node = f" node {self.node!r}:" if self.node else ""
         return f"{where}:{node} {self.message}"
 
+    def report_line(self) -> str:
+        """The `ivr check` form, like a compiler's: file:line:col: error: node 'x': message."""
+        node = f" node {self.node!r}:" if self.node else ""
+        return f"{self.file}:{self.line}:{self.column}: {self.severity}:{node} {self.message}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
 
 class FlowError(Exception):
+    """A flow (or a set of flows) cannot be used; `details` says everything that is wrong."""
+
     def __init__(self, details: list[FlowErrorDetail]) -> None:
         self.details = details
         super().__init__("\n".join(str(d) for d in details))
 
 
-def _positions(text: str) -> dict[tuple[str, ...], tuple[int, int]]:
-    """Map key paths ('nodes', 'welcome', 'next') to 1-based (line, column) of their keys."""
-    positions: dict[tuple[str, ...], tuple[int, int]] = {}
+class _FlowLoader(yaml.SafeLoader):
+    """SafeLoader without YAML's date guessing: `2026-12-25` stays the text people wrote.
 
-    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+    PyYAML turns an unquoted ISO date into a `date`, and an impossible one (2026-02-30) into a
+    bare ValueError with no position; as text, the loader checks it and points at it.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.yaml_implicit_resolvers = _NO_DATES
+
+
+_NO_DATES = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class Positions:
+    """1-based (line, column) of every key path in a YAML file ('nodes', 'menu', 'options', '1').
+
+    Lookups climb to the nearest known ancestor, so a path into a value that has no key of its
+    own (an item given in short form, a merged anchor) still lands on the right line.
+    """
+
+    def __init__(self, marks: Mapping[KeyPath, tuple[int, int]] | None = None) -> None:
+        self.marks: dict[KeyPath, tuple[int, int]] = dict(marks or {})
+
+    def find(self, path: KeyPath) -> tuple[int, int]:
+        probe = path
+        while probe and probe not in self.marks:
+            probe = probe[:-1]
+        return self.marks.get(probe, (1, 1))
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.marks
+
+
+Duplicate = tuple[KeyPath, int, int, str]
+
+
+def _walk(root: yaml.Node | None) -> tuple[Positions, list[Duplicate]]:
+    """Positions of every key and list item, and duplicate keys (path, line, column, message)."""
+    marks: dict[KeyPath, tuple[int, int]] = {(): (1, 1)}
+    duplicates: list[Duplicate] = []
+    stack: list[tuple[yaml.Node, KeyPath, int]] = [(root, (), 0)] if root is not None else []
+    while stack:
+        node, path, depth = stack.pop()
+        if depth > 64:  # aliases can make a graph; flows are shallow
+            continue
         if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
             for key, value in node.value:
-                child = (*path, str(key.value))
-                positions[child] = (key.start_mark.line + 1, key.start_mark.column + 1)
-                walk(value, child)
+                if not isinstance(key, yaml.ScalarNode) or key.value == "<<":
+                    continue
+                name = str(key.value)
+                child = (*path, name)
+                where = (key.start_mark.line + 1, key.start_mark.column + 1)
+                if name in first:
+                    duplicates.append((child, *where, f"duplicate key {name!r} (first on line "
+                                                      f"{first[name]}); YAML keeps only the last"))
+                    continue
+                first[name] = where[0]
+                marks[child] = where
+                stack.append((value, child, depth + 1))
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 child = (*path, str(index))
-                positions[child] = (item.start_mark.line + 1, item.start_mark.column + 1)
-                walk(item, child)
+                marks[child] = (item.start_mark.line + 1, item.start_mark.column + 1)
+                stack.append((item, child, depth + 1))
+    return Positions(marks), duplicates
 
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is not None:
-        walk(root, ())
-    return positions
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    problem = str(getattr(exc, "problem", "") or exc).strip()
+    context = str(getattr(exc, "context", "") or "").strip()
+    started = getattr(exc, "context_mark", None)
+    if context and started is not None:
+        context += f" that started on line {started.line + 1}"
+    message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+    if "alias" in problem + context:
+        message += '; quote "*" and "#" menu keys, e.g. "*": main_menu'
+    elif "\\t" in problem:
+        message += "; indent with spaces, not tabs"
+    return message
 
 
 class _Builder:
-    def __init__(self, file: str, positions: dict[tuple[str, ...], tuple[int, int]]) -> None:
+    """Builds the model from schema-valid data, collecting the per-file semantic errors."""
+
+    def __init__(self, file: str, positions: Positions) -> None:
         self.file = file
         self.positions = positions
         self.errors: list[FlowErrorDetail] = []
 
-    def error(self, path: tuple[str, ...], message: str, node: str | None = None) -> None:
-        probe = path
-        while probe and probe not in self.positions:
-            probe = probe[:-1]
-        line, column = self.positions.get(probe, (1, 1))
+    def error(self, path: KeyPath, message: str, at: tuple[int, int] | None = None) -> None:
+        line, column = at or self.positions.find(path)
+        node = path[1] if len(path) >= 2 and path[0] == "nodes" else None
         self.errors.append(FlowErrorDetail(self.file, line, column, node, message))
 
-    def says(self, value: Any, path: tuple[str, ...], node: str) -> tuple[Say, ...]:
-        items = value if isinstance(value, list) else [value]
+    # -- prompt lists ----------------------------------------------------------------------------
+
+    def says(self, value: Any) -> Prompts:
+        items = [value] if isinstance(value, str) else list(value or [])
         out: list[Say] = []
-        for index, item in enumerate(items):
-            if isinstance(item, str):
-                out.append(Say("prompt", item))
-            elif isinstance(item, dict) and set(item) == {"digits"}:
-                out.append(Say("digits", str(item["digits"])))
+        for item in items:
+            if isinstance(item, dict):
+                [(kind, raw)] = item.items()
+                out.append(Say(str(kind), _text(raw)))
             else:
-                self.error((*path, str(index)),
-                           "a prompt is a prompt id or {digits: value}", node)
+                out.append(Say("prompt", str(item)))
         return tuple(out)
 
-    def node(self, node_id: str, raw: Any) -> AnyNode | None:
-        path = ("nodes", node_id)
-        if not isinstance(raw, dict):
-            self.error(path, "a node is a mapping with a 'type'", node_id)
-            return None
-        kind = raw.get("type")
-        line = self.positions.get(path, (0, 0))[0]
-        if kind == "play":
-            return PlayNode(
-                id=node_id, line=line,
-                prompts=self.says(raw.get("prompts", []), (*path, "prompts"), node_id),
-                next=raw.get("next"), barge_in=bool(raw.get("barge_in", False)),
-            )
-        if kind == "menu":
-            options = raw.get("options") or {}
-            if not isinstance(options, dict) or not options:
-                self.error((*path, "options"), "a menu needs options: key -> node", node_id)
-                options = {}
-            return MenuNode(
-                id=node_id, line=line,
-                prompt=self.says(raw.get("prompt", []), (*path, "prompt"), node_id),
-                options={str(k): str(v) for k, v in options.items()},
-                timeout=float(raw.get("timeout", 5)),
-                attempts=int(raw.get("attempts", 3)),
-                no_input=self.says(raw.get("no_input", []), (*path, "no_input"), node_id),
-                no_match=self.says(raw.get("no_match", []), (*path, "no_match"), node_id),
-                fallback=str(raw.get("fallback", "")),
-                store=raw.get("store"),
-            )
-        if kind == "hangup":
-            return HangupNode(id=node_id, line=line)
-        self.error((*path, "type"), f"unknown node type {kind!r} (one of {NODE_TYPES})",
-                   node_id)
-        return None
+    def handlers(self, value: Any, path: KeyPath) -> tuple[Prompts, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (self.says(value),)
+        lists = [isinstance(item, list) for item in value]
+        if all(lists):
+            return tuple(self.says(item) for item in value)
+        if any(lists):
+            self.error(path, f"'{path[-1]}' is either one prompt list [a, b] or a list of prompt "
+                             "lists [[a], [b]] (one per failure); it mixes both")
+        return (self.says(value),)
 
-    def targets(self, node: AnyNode) -> list[tuple[tuple[str, ...], str]]:
-        path = ("nodes", node.id)
-        if isinstance(node, PlayNode) and node.next:
-            return [((*path, "next"), node.next)]
-        if isinstance(node, MenuNode):
-            out: list[tuple[tuple[str, ...], str]] = [
-                ((*path, "options", key), target) for key, target in node.options.items()
-            ]
-            if not node.fallback:
-                self.error(path, "a menu needs a fallback node for when attempts run out",
-                           node.id)
-            else:
-                out.append(((*path, "fallback"), node.fallback))
-            return out
-        return []
+    def escalation(self, raw: dict[str, Any], path: KeyPath) -> Escalation:
+        return Escalation(
+            no_input=self.handlers(raw.get("no_input"), (*path, "no_input")),
+            no_match=self.handlers(raw.get("no_match"), (*path, "no_match")),
+            attempts=int(raw.get("attempts", 3)),
+            fallback=str(raw.get("fallback", "")),
+        )
+
+    # -- schedules -------------------------------------------------------------------------------
+
+    def schedule(self, raw: dict[str, Any], path: KeyPath) -> Schedule:
+        zone = str(raw["timezone"])
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            guess = difflib.get_close_matches(zone, sorted(zoneinfo.available_timezones()), 1)
+            tip = f"; did you mean {guess[0]!r}?" if guess else " (e.g. Asia/Seoul)"
+            self.error((*path, "timezone"), f"unknown time zone {zone!r}{tip}")
+        weekly: dict[str, tuple[tuple[str, str], ...]] = {}
+        given: dict[str, str] = {}
+        for days, ranges in raw["weekly"].items():
+            where = (*path, "weekly", days)
+            first, _, last = days.partition("-")
+            start, stop = DAYS.index(first), DAYS.index(last or first)
+            if stop < start:
+                split = (f"{first}-sun" if first != "sun" else "sun",
+                         f"mon-{last}" if last != "mon" else "mon")
+                self.error(where, f"day range {days!r} runs backwards (weeks run mon to sun); "
+                                  f"write {split[0]} and {split[1]}")
+                continue
+            intervals: list[tuple[str, str]] = []
+            for index, text in enumerate(ranges):
+                opens, closes = text.split("-")
+                if closes == opens:  # closing before opening is fine: it crosses midnight
+                    self.error((*where, str(index)), f"opening hours {text!r} open and close at "
+                                                     "the same time; for all day use 00:00-24:00")
+                intervals.append((opens, closes))
+            for day in DAYS[start:stop + 1]:
+                if day in given:
+                    self.error(where, f"{day} is given twice (in {given[day]!r} and {days!r})")
+                given[day] = days
+                weekly[day] = tuple(intervals)
+        holidays: list[str] = []
+        for index, text in enumerate(raw.get("holidays", [])):
+            try:
+                dt.date.fromisoformat(text)
+            except ValueError:
+                self.error((*path, "holidays", str(index)), f"holiday {text!r} is not a real date")
+            holidays.append(text)
+        ordered = {day: weekly[day] for day in DAYS if day in weekly}
+        return Schedule(timezone=zone, weekly=ordered, holidays=tuple(holidays))
+
+    # -- nodes -----------------------------------------------------------------------------------
+
+    def node(self, node_id: str, raw: dict[str, Any], schedules: dict[str, Schedule]) -> AnyNode:
+        path = ("nodes", node_id)
+        line, column = self.positions.find(path)
+        base: dict[str, Any] = {"id": node_id, "line": line, "column": column}
+        kind = raw["type"]
+        nxt = str(raw.get("next", ""))
+        if kind == "play":
+            return PlayNode(**base, prompts=self.says(raw["prompts"]), next=raw.get("next"),
+                            barge_in=bool(raw.get("barge_in", False)))
+        if kind == "menu":
+            return MenuNode(
+                **base, prompt=self.says(raw["prompt"]), reprompt=self.says(raw.get("reprompt")),
+                options={key: _option(value) for key, value in raw["options"].items()},
+                timeout=float(raw.get("timeout", 5)), barge_in=bool(raw.get("barge_in", True)),
+                store=raw.get("store"), escalation=self.escalation(raw, path))
+        if kind == "collect":
+            low, high = int(raw.get("min_length", 1)), int(raw.get("max_length", 20))
+            if low > high:
+                self.error((*path, "min_length"),
+                           f"min_length {low} is more than max_length {high}")
+            return CollectNode(
+                **base, prompt=self.says(raw["prompt"]), store=raw["store"],
+                min_length=low, max_length=high, terminator=str(raw.get("terminator", "#")),
+                first_digit_timeout=float(raw.get("first_digit_timeout", 5)),
+                inter_digit_timeout=float(raw.get("inter_digit_timeout", 3)),
+                barge_in=bool(raw.get("barge_in", True)), secure=bool(raw.get("secure", False)),
+                readback=self.says(raw.get("readback")), confirm=self.says(raw.get("confirm")),
+                next=nxt, escalation=self.escalation(raw, path))
+        if kind == "set":
+            return SetNode(**base, values=_expressions(raw["values"]), next=nxt)
+        if kind == "branch":
+            conditions = tuple(Condition(when=_expression(c["if"]), target=str(c["goto"]))
+                               for c in raw["conditions"])
+            return BranchNode(**base, conditions=conditions, otherwise=str(raw.get("else", "")))
+        if kind == "hours":
+            return HoursNode(**base, schedule=self.hours_schedule(raw["schedule"], path, schedules),
+                             open=raw["open"], closed=raw["closed"],
+                             holiday=str(raw.get("holiday", "")))
+        if kind == "http":
+            return HttpNode(
+                **base, url=raw["url"], method=str(raw.get("method", "GET")),
+                body=_expressions(raw.get("body", {})), timeout=float(raw.get("timeout", 3)),
+                retries=int(raw.get("retries", 1)), results=dict(raw.get("results", {})),
+                next=nxt, fallback=str(raw.get("fallback", "")))
+        if kind == "language":
+            return LanguageNode(**base, language=raw["language"], next=nxt)
+        if kind == "subflow":
+            return SubflowNode(**base, flow=raw["flow"], params=_expressions(raw.get("params", {})),
+                               returns=dict(raw.get("returns", {})), next=nxt)
+        if kind == "return":
+            return ReturnNode(**base)
+        if kind == "goto":
+            return GotoNode(**base, target=raw["target"])
+        if kind == "hangup":
+            return HangupNode(**base, prompts=self.says(raw.get("prompts")))
+        assert kind in HANDOFF_KINDS, kind  # the schema admits no other type
+        field = HANDOFF_TARGET[kind]
+        options = {k: _text(v) for k, v in raw.items() if k not in ("type", "next", field)}
+        return HandoffNode(**base, kind=kind, target=str(raw[field]), options=options, next=nxt)
+
+    def hours_schedule(self, value: Any, path: KeyPath, schedules: dict[str, Schedule]) -> Schedule:
+        if isinstance(value, dict):
+            return self.schedule(value, (*path, "schedule"))
+        if value not in schedules:
+            guess = difflib.get_close_matches(value, list(schedules), 1)
+            known = f"; did you mean {guess[0]!r}?" if guess else (
+                f" (defined: {', '.join(schedules)})" if schedules else
+                "; define it under 'schedules' or write the schedule here")
+            self.error((*path, "schedule"), f"schedule {value!r} is not defined{known}")
+            return Schedule()
+        return schedules[value]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _expression(value: Any) -> str:
+    """YAML scalars as expression text: 0 -> '0', true -> 'true', null -> 'null'."""
+    return "null" if value is None else _text(value)
+
+
+def _expressions(values: Mapping[str, Any]) -> dict[str, str]:
+    return {str(k): _expression(v) for k, v in values.items()}
+
+
+def _option(value: Any) -> MenuOption:
+    if isinstance(value, str):
+        return MenuOption(target=value)
+    phrases = {lang: tuple(str(p) for p in items)
+               for lang, items in (value.get("phrases") or {}).items()}
+    return MenuOption(target=str(value["target"]), phrases=phrases)
+
+
+def parse_flow_positions(text: str, file: str = "<flow>") -> tuple[Flow, Positions]:
+    """Parse one flow file's text; the positions let the checker point at any field."""
+    try:
+        loader = _FlowLoader(text)
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise FlowError([FlowErrorDetail(file, line, column, None, _yaml_message(exc))]) from None
+    positions, duplicates = _walk(root)
+    builder = _Builder(file, positions)
+    for path, line, column, message in duplicates:
+        builder.error(path, message, (line, column))
+    if data is None:
+        builder.error((), "the file is empty; a flow needs name, languages, entry and nodes")
+        raise FlowError(builder.errors)
+    data = flow_schema.plain(data)
+    for issue in flow_schema.validate(data):
+        builder.error(issue.path, issue.message)
+    if builder.errors:
+        raise FlowError(_sorted(builder.errors))
+    languages = tuple(data["languages"])
+    default_language = data.get("default_language", languages[0])
+    if default_language not in languages:
+        builder.error(("default_language",), f"default_language {default_language!r} is not "
+                                             f"one of languages ({', '.join(languages)})")
+    schedules = {name: builder.schedule(raw, ("schedules", name))
+                 for name, raw in data.get("schedules", {}).items()}
+    nodes = {node_id: builder.node(node_id, raw, schedules)
+             for node_id, raw in data["nodes"].items()}
+    if builder.errors:
+        raise FlowError(_sorted(builder.errors))
+    flow = Flow(
+        name=data["name"], version=_text(data.get("version", "1")), languages=languages,
+        default_language=default_language, entry=data["entry"], nodes=nodes,
+        params=tuple(data.get("params", [])), source=file,
+        description=str(data.get("description", "")),
+    )
+    return flow, positions
+
+
+def _sorted(details: list[FlowErrorDetail]) -> list[FlowErrorDetail]:
+    return sorted(details, key=lambda d: (d.file, d.line, d.column, d.message))
 
 
 def parse_flow(text: str, file: str = "<flow>") -> Flow:
-    try:
-        positions = _positions(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise FlowError([FlowErrorDetail(file, line, column, None, f"YAML: {exc}")]) from None
-    builder = _Builder(file, positions)
-    if not isinstance(data, dict):
-        builder.error((), "a flow file is a mapping with name, entry and nodes")
-        raise FlowError(builder.errors)
-    raw_nodes = data.get("nodes")
-    if not isinstance(raw_nodes, dict) or not raw_nodes:
-        builder.error(("nodes",), "'nodes' must map node ids to nodes")
-        raise FlowError(builder.errors)
-    nodes = {str(k): n for k, v in raw_nodes.items() if (n := builder.node(str(k), v))}
-    for node in nodes.values():
-        for path, target in builder.targets(node):
-            if target not in nodes:
-                builder.error(path, f"target {target!r} does not exist", node.id)
-    entry = str(data.get("entry", ""))
-    if entry not in nodes:
-        builder.error(("entry",), f"entry node {entry!r} does not exist")
-    languages = tuple(str(x) for x in data.get("languages", ["en"]))
-    default_language = str(data.get("default_language", languages[0] if languages else "en"))
-    if default_language not in languages:
-        builder.error(("default_language",), f"{default_language!r} is not in languages")
-    if builder.errors:
-        raise FlowError(builder.errors)
-    return Flow(
-        name=str(data.get("name", Path(file).stem)),
-        version=str(data.get("version", "1")),
-        languages=languages,
-        default_language=default_language,
-        entry=entry,
-        nodes=nodes,
-        source=file,
-    )
+    """One flow from YAML text; raises FlowError listing every problem found in this file."""
+    return parse_flow_positions(text, file)[0]
 
 
 def load_flow(path: Path) -> Flow:
+    """One flow file. Graph checks need the whole set: see library.load_folder."""
     return parse_flow(path.read_text(encoding="utf-8"), str(path))

@@ -1,0 +1,52 @@
+"""`ivr check`: every error and warning of a set of flow files, one line each, like a compiler.
+
+The files are checked together (subflows resolve across them), so checking one file of a folder
+that calls subflows in another reports them as unknown: check the folder.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from ..media.prompts import PromptLibrary
+from .library import flow_files, inspect_files
+
+
+def run_check(paths: list[Path], prompts_dir: Path, out: TextIO | None = None) -> int:
+    """Check flow files and folders; print findings and a summary; 1 if any error, else 0.
+
+    A missing `prompts_dir` skips the prompt check (with a note) rather than reporting every
+    prompt as missing.
+    """
+    stream = out or sys.stdout
+    files: list[Path] = []
+    problems = 0
+    for path in paths:
+        if path.is_dir():
+            found = flow_files(path)
+            if not found:
+                print(f"{path}: error: no flow files (*.yaml) in this folder", file=stream)
+                problems += 1
+            files += found
+        elif path.exists():
+            files.append(path)
+        else:
+            print(f"{path}: error: no such file or folder", file=stream)
+            problems += 1
+    prompts: PromptLibrary | None = None
+    if prompts_dir.is_dir():
+        prompts = PromptLibrary(prompts_dir)
+    else:
+        print(f"note: prompts folder {prompts_dir} not found; prompts not checked", file=stream)
+    inspection = inspect_files(list(dict.fromkeys(files)), prompts)  # a file named twice
+    for detail in inspection.details:
+        print(detail.report_line(), file=stream)
+    errors = len(inspection.errors) + problems
+    warnings = len(inspection.warnings)
+    flows = ", ".join(f"{f.name} v{f.version}" for f in inspection.flows.values()) or "none"
+    verdict = "failed" if errors else "ok"
+    print(f"{verdict}: {inspection.files} file(s), flows: {flows}; "
+          f"{errors} error(s), {warnings} warning(s)", file=stream)
+    return 1 if errors else 0
