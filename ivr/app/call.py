@@ -3,6 +3,9 @@
 The call owns two tasks: the pump (reads the channel's ordered event queue) and the flow. A
 hangup seen by the pump cancels the flow; when either ends, everything the call owns is
 cancelled and released, so a caller who hangs up mid-prompt leaves nothing behind.
+
+Keys are traced when the flow reads them (`dtmf`), not when they arrive: only then is it known
+whether they belong to a `secure` collect, whose digits are traced as `***`.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..ari import (
@@ -26,8 +29,9 @@ from ..ari import (
     Subscription,
 )
 from ..ari.models import Channel
-from ..flow.interpreter import FlowState, run_flow
-from ..flow.model import Flow
+from ..flow.expr import Value
+from ..flow.interpreter import FlowContext, FlowState, run_flow
+from ..flow.model import Flow, HandoffNode
 from ..media.prompts import PromptLibrary
 from .logs import call_id_var
 from .trace import CallTrace
@@ -44,6 +48,9 @@ class CallState(enum.Enum):
     ENDED = "ended"
 
 
+MASK = "***"
+
+
 class CallerHungUp(Exception):
     """The channel went away while the flow needed it."""
 
@@ -56,10 +63,14 @@ class Call:
         events: Subscription,
         flow: Flow,
         prompts: PromptLibrary,
+        ctx: FlowContext,
         *,
         resumed: bool = False,
     ) -> None:
         self.id = channel.id
+        self.call_id = channel.id
+        self.caller = channel.caller.number
+        self.ctx = ctx
         self.channel = channel
         self.handle = handle
         self.events = events
@@ -80,24 +91,26 @@ class Call:
     def trace(self, event: str, **fields: Any) -> None:
         self.trace_log.add(event, **fields)
 
-    async def play(self, prompt_ids: Sequence[str], *, barge_in: bool) -> None:
+    async def play(self, prompt_ids: Sequence[str], *, barge_in: bool,
+                   secure: bool = False) -> None:
         for prompt_id in prompt_ids:
             if barge_in and not self._digits.empty():
-                self.trace("skipped", prompt=prompt_id, reason="type-ahead")
+                self.trace("skipped", prompt=MASK if secure else prompt_id, reason="type-ahead")
                 return
-            if not await self._play_one(prompt_id, barge_in):
+            if not await self._play_one(prompt_id, barge_in, secure):
                 return
 
-    async def _play_one(self, prompt_id: str, barge_in: bool) -> bool:
-        """Play one prompt; False if a key interrupted it."""
+    async def _play_one(self, prompt_id: str, barge_in: bool, secure: bool) -> bool:
+        """Play one prompt; False if a key interrupted it. A secure prompt is traced masked."""
         self._ensure_alive()
+        shown = MASK if secure else prompt_id
         if not self.prompts.has(prompt_id, self.language):
-            self.trace("missing_prompt", prompt=prompt_id, language=self.language)
+            self.trace("missing_prompt", prompt=shown, language=self.language)
             return True
         self.state = CallState.PLAYING
         self._digit_arrived.clear()
         playback = await self.handle.play(self.prompts.media_uri(prompt_id, self.language))
-        self.trace("play", prompt=prompt_id, language=self.language, playback=playback.id)
+        self.trace("play", prompt=shown, language=self.language, playback=playback.id)
         finished = asyncio.create_task(playback.finished())
         keyed = asyncio.create_task(self._digit_arrived.wait()) if barge_in else None
         try:
@@ -105,9 +118,9 @@ class Call:
             done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             if finished in done:
                 finished.result()
-                self.trace("played", prompt=prompt_id)
+                self.trace("played", prompt=shown)
                 return True
-            self.trace("barge_in", prompt=prompt_id)
+            self.trace("barge_in", prompt=shown)
             with contextlib.suppress(ResourceGone, NotInStasis):
                 await playback.stop()
             return False
@@ -118,13 +131,20 @@ class Call:
             if playback.events is not None:
                 playback.events.close()
 
-    async def read_digit(self, timeout: float) -> str | None:
+    async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None:
         self._ensure_alive()
         self.state = CallState.WAITING_INPUT
         try:
-            return await asyncio.wait_for(self._digits.get(), timeout)
+            digit = await asyncio.wait_for(self._digits.get(), timeout)
         except TimeoutError:
             return None
+        self.trace("dtmf", digit=MASK if secure else digit)
+        return digit
+
+    async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> bool:
+        """No queue, voicemail, callback or transfer service exists yet: always declined."""
+        self.trace("handoff_unavailable", node=node.id, kind=node.kind, target=node.target)
+        return False
 
     async def hangup(self) -> None:
         if self._gone.is_set():
@@ -145,7 +165,6 @@ class Call:
         """Consume this channel's events in order until it leaves the application."""
         async for event in self.events:
             if isinstance(event, ChannelDtmfReceived):
-                self.trace("dtmf", digit=event.digit)
                 self._digits.put_nowait(event.digit)
                 self._digit_arrived.set()
             elif isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
@@ -168,7 +187,7 @@ class Call:
             self.state = CallState.ANSWERED
             self.trace("answered", already_up=already_up)
             flow_task = asyncio.create_task(
-                run_flow(self.flow, self, self.flow_state), name=f"flow-{self.id}"
+                run_flow(self.flow, self, self.ctx, self.flow_state), name=f"flow-{self.id}"
             )
             await asyncio.wait({pump, flow_task}, return_when=asyncio.FIRST_COMPLETED)
             if flow_task.done() and not flow_task.cancelled():
@@ -187,16 +206,21 @@ class Call:
                 if task is not None:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
-            if not self._gone.is_set() and not self.hangup_by:
-                await self.hangup()
+            handed_off = self.flow_state.outcome.startswith("handoff:")
+            if not self._gone.is_set() and not self.hangup_by and not handed_off:
+                await self.hangup()  # a service that took the call owns the channel now
             self.events.close()
+            if not self._digits.empty():  # pressed but never read: counted, not shown
+                self.trace("unread_dtmf", count=self._digits.qsize())
             self.state = CallState.ENDED
+            ended_by = self.hangup_by or ("service" if handed_off else "caller")
             self.trace("end", outcome=self.flow_state.outcome or "abandoned",
-                       hangup_by=self.hangup_by or "caller", path=self.flow_state.path)
+                       hangup_by=ended_by, path=self.flow_state.path)
 
     def _log_flow_error(self, task: asyncio.Task[FlowState]) -> None:
         exc = task.exception()
         if exc is None or isinstance(exc, CallerHungUp | ResourceGone | NotInStasis):
             return
         log.error("flow failed", exc_info=exc)
+        self.flow_state.outcome = self.flow_state.outcome or "error"
         self.trace("error", error=type(exc).__name__)

@@ -1,98 +1,283 @@
 """Runs one call through a flow. The interpreter talks to the call only through `CallIO`.
 
 `CallIO` is what a channel offers an IVR: play prompts (with barge-in), read a digit from the
-type-ahead buffer, hang up, and trace. The app implements it over ARI; tests and the simulator
-implement it in memory.
+type-ahead buffer, hand the call to a service, hang up, and trace. The app implements it over
+ARI (app/call.py); tests and the simulator implement it in memory.
+
+The interpreter is one explicit state machine over `FlowState`: the current flow and node, the
+variables, the stack of subflow frames, the path walked and, once set, the outcome. Each step
+runs one node (handlers in nodes.py and dialog.py) and applies what it returns: the next node,
+falling off the end (return from a subflow, or the end of the call), or the end with an outcome.
+Because all of it lives in FlowState, a test or a tool can inspect a call at any point.
+
+Errors the flow author can cause at run time (a bad expression, an unset variable, an unknown
+subflow) never escape: they are traced as `error` with the node and a message scrubbed of
+secrets, and the call goes to the node's fallback, or hangs up politely with outcome "error".
+Exceptions from the CallIO itself (the caller hung up, Asterisk went away) do propagate: they
+end the call, and the app owns that.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ..media.say import digit_prompts
-from .model import Flow, HangupNode, MenuNode, PlayNode, Say
+from ..media.say import say
+from . import dialog, nodes
+from .expr import Value
+from .http import HttpClient, UnavailableHttp
+from .model import (
+    AnyNode,
+    BranchNode,
+    CollectNode,
+    Flow,
+    GotoNode,
+    HandoffNode,
+    HangupNode,
+    HoursNode,
+    HttpNode,
+    LanguageNode,
+    MenuNode,
+    PlayNode,
+    ReturnNode,
+    SetNode,
+    SubflowNode,
+)
+from .runtime import RUNTIME_ERRORS, End, FlowRuntimeError, Next, Runtime
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.]*)\}")
+MAX_SUBFLOW_DEPTH = 8
+MAX_QUIET_STEPS = 1000
+"""Nodes in a row without playing or reading: beyond this the flow is looping on itself
+(and, never awaiting the caller, would hold the event loop that serves every other call)."""
+MAX_STEPS = 20_000
+"""Nodes in one call: far beyond any real caller's patience; a bound on a runaway flow."""
 
 
 class CallIO(Protocol):
     language: str
+    """The caller's current language; prompts are resolved in it. The `language` node sets it."""
+    caller: str
+    call_id: str
 
-    async def play(self, prompt_ids: Sequence[str], *, barge_in: bool) -> None:
-        """Play prompts in order; with barge_in, a key (typed now or before) stops them."""
+    async def play(self, prompt_ids: Sequence[str], *, barge_in: bool,
+                   secure: bool = False) -> None:
+        """Play prompts in order; with barge_in, a key (typed now or before) stops them and stays
+        in the buffer for the next read. `secure`: the ids speak a secret; trace them masked."""
 
-    async def read_digit(self, timeout: float) -> str | None:
-        """Next digit from the type-ahead buffer, waiting up to `timeout` s; None if none."""
+    async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None:
+        """Next digit from the type-ahead buffer, waiting up to `timeout` s; None if none.
+        `secure`: the digit belongs to a secret; never trace it."""
 
     async def hangup(self) -> None: ...
 
+    async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> bool:
+        """Give the call to a queue, voicemail, callback or transfer service. True: the service
+        has the call and the flow ends; False: it cannot, the flow goes on at `node.next`."""
+
     def trace(self, event: str, **fields: Any) -> None: ...
+
+
+def default_say(kind: str, value: str, language: str) -> list[str]:
+    """Prompt ids that speak `value` as `kind` in `language` (ivr.media.say; SayError on a
+    value it cannot say, which the interpreter reports as a flow error)."""
+    return say(kind, value, language)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class FlowContext:
+    """What the flows of a call may use beyond the call itself; shared by calls.
+
+    Everything with a side effect or a clock is injected so tests and the simulator run
+    without a network and on virtual time.
+    """
+
+    flows: Mapping[str, Flow] = field(default_factory=dict)
+    """Flows by name, for subflow nodes."""
+    http: HttpClient = field(default_factory=UnavailableHttp)
+    now: Callable[[], datetime] = utc_now
+    """An aware datetime; hours nodes judge schedules on it."""
+    say: Callable[[str, str, str], list[str]] = default_say
+    """(kind, value, language) -> prompt ids."""
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    """Backoff between http retries (virtual in the simulator)."""
+
+
+@dataclass
+class Frame:
+    """A caller's place while a subflow runs: where to come back and its own variables."""
+
+    flow: Flow
+    node: str
+    """The subflow node in `flow`; the caller goes on at its `next`."""
+    variables: dict[str, Value]
+    secure_vars: set[str]
 
 
 @dataclass
 class FlowState:
     node: str | None = None
-    variables: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, Value] = field(default_factory=dict)
+    """The current scope: the main flow's variables, or the running subflow's own."""
     path: list[str] = field(default_factory=list)
+    """Every node entered, in order; subflow nodes as `flowname:node`."""
     outcome: str = ""
+    """"" while running; then "completed", "error" or "handoff:<kind>"."""
+    secure_vars: set[str] = field(default_factory=set)
+    flow: str = ""
+    """The name of the flow `node` belongs to."""
+    frames: list[Frame] = field(default_factory=list)
 
 
-def substitute(text: str, variables: dict[str, str]) -> str:
-    return _VAR.sub(lambda m: variables.get(m.group(1), ""), text)
+Handler = Callable[[Runtime, Any], Awaitable[Next]]
+
+HANDLERS: dict[type, Handler] = {
+    PlayNode: nodes.run_play,
+    MenuNode: dialog.run_menu,
+    CollectNode: dialog.run_collect,
+    SetNode: nodes.run_set,
+    BranchNode: nodes.run_branch,
+    HoursNode: nodes.run_hours,
+    HttpNode: nodes.run_http,
+    LanguageNode: nodes.run_language,
+    GotoNode: nodes.run_goto,
+    HangupNode: nodes.run_hangup,
+    HandoffNode: nodes.run_handoff,
+}
 
 
-def prompt_ids(items: Sequence[Say], variables: dict[str, str]) -> list[str]:
-    out: list[str] = []
-    for item in items:
-        if item.kind == "digits":
-            out.extend(digit_prompts(substitute(item.value, variables)))
-        else:
-            out.append(substitute(item.value, variables))
-    return out
+async def run_flow(flow: Flow, io: CallIO, ctx: FlowContext,
+                   state: FlowState | None = None) -> FlowState:
+    """Run the call to its end; the final state (outcome set) is returned.
 
-
-async def run_menu(node: MenuNode, io: CallIO, state: FlowState) -> str:
-    """VoiceXML-style: prompt, wait, on no-input/no-match play the handler and try again."""
-    for attempt in range(1, node.attempts + 1):
-        await io.play(prompt_ids(node.prompt, state.variables), barge_in=True)
-        digit = await io.read_digit(node.timeout)
-        if digit is not None and digit in node.options:
-            io.trace("choice", node=node.id, key=digit, attempt=attempt)
-            if node.store:
-                state.variables[node.store] = digit
-            return node.options[digit]
-        if digit is None:
-            io.trace("no_input", node=node.id, attempt=attempt)
-            handler = node.no_input
-        else:
-            io.trace("no_match", node=node.id, key=digit, attempt=attempt)
-            handler = node.no_match
-        if attempt < node.attempts:
-            await io.play(prompt_ids(handler, state.variables), barge_in=True)
-    io.trace("attempts_exhausted", node=node.id)
-    return node.fallback
-
-
-async def run_flow(flow: Flow, io: CallIO, state: FlowState | None = None) -> FlowState:
-    state = state or FlowState()
-    state.node = flow.entry
-    while state.node is not None:
-        node = flow.nodes[state.node]
-        state.path.append(node.id)
-        io.trace("node", node=node.id)
-        if isinstance(node, PlayNode):
-            await io.play(prompt_ids(node.prompts, state.variables), barge_in=node.barge_in)
-            state.node = node.next
-        elif isinstance(node, MenuNode):
-            state.node = await run_menu(node, io, state)
-        elif isinstance(node, HangupNode):
-            state.outcome = "completed"
-            await io.hangup()
-            state.node = None
-    if not state.outcome:
-        state.outcome = "completed"
-        await io.hangup()
+    A fresh state starts at `flow.entry`; a state that already has a node resumes there.
+    """
+    state = state if state is not None else FlowState()
+    if state.outcome:
+        return state
+    if state.node is None:
+        state.flow, state.node = flow.name, flow.entry
+    current = ctx.flows.get(state.flow, flow) if state.frames else flow
+    rt = Runtime(current, io, ctx, state)
+    while not state.outcome:
+        await _step(rt)
     return state
+
+
+async def _step(rt: Runtime) -> None:
+    state = rt.state
+    if state.node is None:
+        await _apply(rt, None)
+        return
+    node = rt.flow.nodes.get(state.node)
+    if node is None:
+        _error(rt, state.node, f"node {state.node!r} does not exist in flow {rt.flow.name!r}")
+        await _apply(rt, End("error"))
+        return
+    qid = rt.qualify(node.id)
+    state.path.append(qid)
+    rt.trace("node", node=qid)
+    rt.quiet_steps += 1
+    runaway = ""
+    if rt.quiet_steps > MAX_QUIET_STEPS:
+        runaway = f"{MAX_QUIET_STEPS} nodes without a prompt or a key: a loop"
+    elif len(state.path) > MAX_STEPS:
+        runaway = f"more than {MAX_STEPS} nodes in one call"
+    if runaway:
+        _error(rt, node.id, runaway)
+        await _apply(rt, End("error"))
+        return
+    try:
+        result = await _run_node(rt, node)
+    except RUNTIME_ERRORS as exc:
+        fallback = fallback_of(node)
+        _error(rt, node.id, str(exc), fallback)
+        result = fallback or End("error")
+    await _apply(rt, result)
+
+
+def _error(rt: Runtime, node_id: str, message: str, fallback: str = "") -> None:
+    fields: dict[str, Any] = {"node": rt.qualify(node_id), "message": rt.scrub(message)}
+    if fallback:
+        fields["fallback"] = fallback
+    rt.trace("error", **fields)
+
+
+def fallback_of(node: AnyNode) -> str:
+    if isinstance(node, MenuNode | CollectNode):
+        return node.escalation.fallback
+    if isinstance(node, HttpNode):
+        return node.fallback
+    return ""
+
+
+async def _run_node(rt: Runtime, node: AnyNode) -> Next:
+    if isinstance(node, SubflowNode):
+        return _enter_subflow(rt, node)
+    if isinstance(node, ReturnNode):
+        return None
+    handler = HANDLERS.get(type(node))
+    if handler is None:
+        raise FlowRuntimeError(f"node type {type(node).__name__} is not supported")
+    return await handler(rt, node)
+
+
+async def _apply(rt: Runtime, result: Next) -> None:
+    state = rt.state
+    if isinstance(result, str):
+        state.node = result
+        return
+    if result is None:
+        if state.frames:
+            _return_from_subflow(rt)
+            return
+        result = End("completed")
+    state.node = None
+    state.outcome = result.outcome
+    if result.hangup:
+        await rt.io.hangup()
+
+
+def _enter_subflow(rt: Runtime, node: SubflowNode) -> Next:
+    """Push a frame; the subflow starts with only its params as variables."""
+    state = rt.state
+    if len(state.frames) >= MAX_SUBFLOW_DEPTH:
+        raise FlowRuntimeError(f"subflows nested deeper than {MAX_SUBFLOW_DEPTH}")
+    sub = rt.ctx.flows.get(node.flow)
+    if sub is None:
+        raise FlowRuntimeError(f"no flow named {node.flow!r}")
+    values: dict[str, Value] = {}
+    secret: set[str] = set()
+    for name, text in node.params.items():
+        values[name] = rt.evaluate(text)
+        if rt.reads_secret(text):
+            secret.add(name)
+    missing = [name for name in sub.params if name not in values]
+    if missing:
+        raise FlowRuntimeError(f"flow {sub.name!r} needs param {missing[0]!r}")
+    rt.trace("subflow", node=rt.qualify(node.id), flow=sub.name, depth=len(state.frames) + 1)
+    state.frames.append(Frame(rt.flow, node.id, state.variables, state.secure_vars))
+    state.variables, state.secure_vars = values, secret
+    state.flow, rt.flow = sub.name, sub
+    return sub.entry
+
+
+def _return_from_subflow(rt: Runtime) -> None:
+    """Pop a frame and copy `returns` back; a return the subflow never set arrives as null."""
+    state = rt.state
+    frame = state.frames.pop()
+    sub_name, sub_vars, sub_secure = rt.flow.name, state.variables, state.secure_vars
+    state.variables, state.secure_vars = frame.variables, frame.secure_vars
+    state.flow, rt.flow = frame.flow.name, frame.flow
+    node = frame.flow.nodes[frame.node]
+    assert isinstance(node, SubflowNode)
+    for here, there in node.returns.items():
+        rt.set_variable(here, sub_vars.get(there), secret=there in sub_secure)
+    rt.trace("return", node=rt.qualify(node.id), flow=sub_name, returned=sorted(node.returns))
+    state.node = node.next or None

@@ -1,7 +1,10 @@
-"""One call (ivr/app/call.py) through IvrService on the fake ARI, with the real demo flow.
+"""One call (ivr/app/call.py) on the fake ARI, with the demo flow.
 
-The flow is flows/demo.yaml with a 0.3 s menu timeout; prompts are dummy files in a temporary
-folder; the fake plays each prompt for 30 ms unless a test makes one longer.
+The flow is flows/demo.yaml (as dataclasses, see test_flow.demo_flow) with a 0.3 s menu
+timeout; prompts are dummy files in a temporary folder; the fake plays each prompt for 30 ms
+unless a test makes one longer. `CallHost` does for each new channel what IvrService does
+(subscribe inside the reader, build the Call with a FlowContext, run it, save its trace), so
+these tests follow Call itself while the service is being reworked around flow folders.
 """
 
 from __future__ import annotations
@@ -16,11 +19,19 @@ import pytest
 import yaml
 
 from ivr.app.call import Call, CallState
-from ivr.app.config import AppConfig
-from ivr.app.service import IvrService
-from ivr.ari import channel_key
-from ivr.flow.loader import parse_flow
+from ivr.ari import AriClient, Event, StasisStart, channel_key
+from ivr.flow.interpreter import FlowContext
+from ivr.flow.model import (
+    CollectNode,
+    Escalation,
+    Flow,
+    HandoffNode,
+    HangupNode,
+    PlayNode,
+)
+from ivr.media.prompts import PromptLibrary
 from tests.fakeari import FakeAri
+from tests.unit.test_flow import demo_flow, make_flow, says
 
 ROOT = Path(__file__).resolve().parents[2]
 MENU_TIMEOUT = 0.3
@@ -33,18 +44,56 @@ def media(prompt_id: str) -> str:
 WELCOME, MENU, GOODBYE = media("welcome"), media("main-menu"), media("goodbye")
 
 
-def demo_flow(menu_timeout: float = MENU_TIMEOUT, **welcome: Any) -> str:
-    """flows/demo.yaml with a short menu timeout (and welcome options overridden)."""
-    data = yaml.safe_load((ROOT / "flows" / "demo.yaml").read_text(encoding="utf-8"))
-    data["nodes"]["main_menu"]["timeout"] = menu_timeout
-    data["nodes"]["welcome"].update(welcome)
-    text = yaml.safe_dump(data, sort_keys=False)
-    parse_flow(text)  # still a valid flow
-    return text
+class CallHost:
+    """IvrService's call handling, and nothing else."""
+
+    def __init__(self, client: AriClient, flow: Flow, prompts: PromptLibrary,
+                 trace_dir: Path) -> None:
+        self.client = client
+        self.flow = flow
+        self.prompts = prompts
+        self.trace_dir = trace_dir
+        self.ctx = FlowContext(flows={flow.name: flow})
+        self.calls: dict[str, Call] = {}
+        self.finished_calls = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self.client.on_unclaimed(self._on_unclaimed)
+        await self.client.start(wait=5.0)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.client.close()
+
+    def _on_unclaimed(self, event: Event) -> None:
+        if not isinstance(event, StasisStart) or event.channel.id in self.calls:
+            return
+        channel = event.channel
+        events = self.client.subscribe(channel_key(channel.id))
+        call = Call(channel, self.client.channels.handle(channel.id), events, self.flow,
+                    self.prompts, self.ctx, resumed=event.synthetic)
+        self.calls[channel.id] = call
+        task = asyncio.create_task(self._run_call(call), name=f"call-{channel.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_call(self, call: Call) -> None:
+        try:
+            await call.run()
+        finally:
+            self.calls.pop(call.id, None)
+            self.finished_calls += 1
+            await call.trace_log.save(self.trace_dir)
+
+    def subscriptions(self) -> int:
+        return len(self.client.router.subscribed_keys())
 
 
 class Harness:
-    def __init__(self, fake: FakeAri, service: IvrService) -> None:
+    def __init__(self, fake: FakeAri, service: CallHost) -> None:
         self.fake = fake
         self.service = service
 
@@ -97,24 +146,22 @@ Start = Callable[..., Awaitable[Harness]]
 
 @pytest.fixture
 async def start(tmp_path: Path, prompts_dir: Path) -> AsyncIterator[Start]:
-    """start(menu_timeout=..., **welcome_overrides) -> Harness: fake ARI + IVR service on it."""
-    running: list[tuple[FakeAri, IvrService]] = []
+    """start(menu_timeout=..., flow=..., **welcome_overrides) -> Harness: fake ARI + a host."""
+    running: list[tuple[FakeAri, CallHost]] = []
 
-    async def _start(menu_timeout: float = MENU_TIMEOUT, **welcome: Any) -> Harness:
+    async def _start(menu_timeout: float = MENU_TIMEOUT, flow: Flow | None = None,
+                     **welcome: Any) -> Harness:
         fake = FakeAri()
         await fake.start()
-        flow_path = tmp_path / "flow.yaml"
-        flow_path.write_text(demo_flow(menu_timeout, **welcome), encoding="utf-8")
-        config = AppConfig(ari=fake.config(), flow_path=flow_path, prompts_dir=prompts_dir,
-                           trace_dir=tmp_path / "traces")
-        service = IvrService(config)
-        running.append((fake, service))
-        await service.start()
-        return Harness(fake, service)
+        host = CallHost(AriClient(fake.config()), flow or demo_flow(menu_timeout, **welcome),
+                        PromptLibrary(prompts_dir), tmp_path / "traces")
+        running.append((fake, host))
+        await host.start()
+        return Harness(fake, host)
 
     yield _start
-    for fake, service in running:
-        await service.stop()
+    for fake, host in running:
+        await host.stop()
         await fake.close()
 
 
@@ -141,7 +188,7 @@ async def test_caller_hangs_up_during_a_prompt(start: Start, tmp_path: Path) -> 
     assert not events(call, "error") and not events(call, "choice")
     saved = (tmp_path / "traces" / f"{cid}.jsonl").read_text(encoding="utf-8").splitlines()
     assert json.loads(saved[-1])["event"] == "end"
-    assert h.service.finished_calls == 1 and h.service.status()["subscriptions"] == 0
+    assert h.service.finished_calls == 1 and h.service.subscriptions() == 0
 
 
 async def test_caller_hangs_up_while_the_menu_waits_for_a_key(start: Start) -> None:
@@ -262,4 +309,43 @@ async def test_channel_gone_without_events_is_a_caller_hangup(start: Start) -> N
     last = call.trace_log.entries[-1]
     assert (last["event"], last["hangup_by"]) == ("end", "caller")
     assert not events(call, "error")
+    h.assert_released(call)
+
+
+def pin_flow() -> Flow:
+    return make_flow(
+        CollectNode("pin", prompt=says("enter-account"), store="pin", secure=True,
+                    min_length=4, max_length=4, first_digit_timeout=2.0,
+                    inter_digit_timeout=1.0,
+                    readback=says("you-entered", {"digits": "${pin}"}), next="agent",
+                    escalation=Escalation(attempts=1, fallback="end")),
+        HandoffNode("agent", kind="queue", target="general", next="sorry"),
+        PlayNode("sorry", prompts=says("agent-unavailable"), next="end"),
+        HangupNode("end", prompts=says("goodbye")),
+        name="pin")
+
+
+async def test_secure_digits_are_masked_in_the_trace_and_handoffs_are_declined(
+    start: Start, tmp_path: Path
+) -> None:
+    h = await start(flow=pin_flow())
+    cid, call = await h.call()
+    assert (call.caller, call.language, call.call_id) == ("1001", "en", cid)
+    await h.fake.wait_for_playback(cid, media("enter-account"))
+    for digit in "7391":  # typed during the prompt: barge-in, then type-ahead
+        await h.fake.send_dtmf(cid, digit)
+    await h.ended(call, timeout=3.0)
+
+    assert call.flow_state.variables == {"pin": "7391"}
+    assert [e["digit"] for e in events(call, "dtmf")] == ["***"] * 4
+    readback = [e["prompt"] for e in events(call, "play")]
+    assert readback.count("***") == 4  # the read-back digits, masked
+    assert h.fake.played_media(cid)[2:6] == [media(f"digit-{d}") for d in "7391"]
+    assert [(e["kind"], e["target"]) for e in events(call, "handoff_unavailable")] == [
+        ("queue", "general")]
+    assert call.flow_state.path == ["pin", "agent", "sorry", "end"]
+    saved = (tmp_path / "traces" / f"{cid}.jsonl").read_text(encoding="utf-8")
+    assert "7391" not in saved and "digit-7" not in saved
+    last = json.loads(saved.splitlines()[-1])
+    assert (last["event"], last["outcome"], last["hangup_by"]) == ("end", "completed", "ivr")
     h.assert_released(call)

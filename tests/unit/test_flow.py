@@ -1,47 +1,148 @@
-"""The flow loader and interpreter, with an in-memory caller (no telephony)."""
+"""The demo flow through the interpreter with an in-memory caller (no telephony), and the kit
+the other interpreter tests share: flows built straight from the model's dataclasses, so these
+tests do not depend on the YAML loader (one test checks the kit's demo against flows/demo.yaml).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ivr.flow.interpreter import run_flow
+from ivr.flow.expr import Value
+from ivr.flow.interpreter import FlowContext, FlowState, run_flow
+from ivr.flow.library import load_files
 from ivr.flow.loader import FlowError, load_flow, parse_flow
+from ivr.flow.model import (
+    AnyNode,
+    Escalation,
+    Flow,
+    HandoffNode,
+    HangupNode,
+    MenuNode,
+    MenuOption,
+    PlayNode,
+    Prompts,
+    Say,
+)
 
 DEMO = Path(__file__).resolve().parents[2] / "flows" / "demo.yaml"
 
+# --- the kit ------------------------------------------------------------------------------
+
+
+def says(*items: str | dict[str, str]) -> Prompts:
+    """says("welcome", {"digits": "${key}"}) -> a prompt list."""
+    out: list[Say] = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(Say("prompt", item))
+        else:
+            ((kind, value),) = item.items()
+            out.append(Say(kind, value))
+    return tuple(out)
+
+
+def make_flow(*nodes: AnyNode, name: str = "main", languages: Sequence[str] = ("en",),
+              entry: str | None = None, params: Sequence[str] = ()) -> Flow:
+    """A flow of these nodes; the first one is the entry unless told otherwise."""
+    return Flow(name=name, version="1", languages=tuple(languages),
+                default_language=languages[0], entry=entry or nodes[0].id,
+                nodes={node.id: node for node in nodes}, params=tuple(params))
+
+
+def options(targets: Mapping[str, str]) -> dict[str, MenuOption]:
+    """{"1": "sales"} -> menu options."""
+    return {key: MenuOption(target) for key, target in targets.items()}
+
+
+def demo_flow(menu_timeout: float = 5.0, **welcome: Any) -> Flow:
+    """flows/demo.yaml as dataclasses (welcome fields overridable)."""
+    return make_flow(
+        PlayNode("welcome", **{"prompts": says("welcome"), "barge_in": True,
+                               "next": "main_menu", **welcome}),
+        MenuNode("main_menu", prompt=says("main-menu"), timeout=menu_timeout, store="key",
+                 options=options({"1": "read_back", "2": "read_back", "3": "read_back"}),
+                 escalation=Escalation(no_input=(says("no-input"),),
+                                       no_match=(says("invalid"),),
+                                       attempts=3, fallback="goodbye")),
+        PlayNode("read_back", prompts=says("you-pressed", {"digits": "${key}"}),
+                 next="goodbye"),
+        PlayNode("goodbye", prompts=says("goodbye"), next="end"),
+        HangupNode("end"),
+        name="demo",
+    )
+
+
+def fake_say(kind: str, value: str, language: str) -> list[str]:
+    """Digits as digit-N (what the prompts hold); other kinds as one id that shows the inputs."""
+    if kind == "digits":
+        return [f"digit-{c}" for c in value if c.isdigit()]
+    if value == "boom":
+        raise ValueError(f"cannot say {value!r}")
+    return [f"{kind}:{value}:{language}"]
+
+
+def context(*flows: Flow, **overrides: Any) -> FlowContext:
+    return FlowContext(flows={f.name: f for f in flows}, say=fake_say, **overrides)
+
 
 class ScriptedCaller:
-    """Keys arrive from a script: each entry is pressed when the Nth digit is read."""
+    """CallIO in memory: each read takes the next scripted key (None: no input)."""
 
-    def __init__(self, keys: Sequence[str | None]) -> None:
-        self.language = "en"
+    def __init__(self, keys: Sequence[str | None] = (), *, language: str = "en",
+                 accept_handoff: bool = False) -> None:
+        self.language = language
+        self.caller = "01099998888"
+        self.call_id = "call-1"
         self.keys = list(keys)
+        self.accept_handoff = accept_handoff
         self.played: list[str] = []
+        self.plays: list[dict[str, Any]] = []
+        self.reads: list[dict[str, Any]] = []
         self.events: list[tuple[str, dict[str, Any]]] = []
+        self.handoffs: list[tuple[HandoffNode, dict[str, Value]]] = []
         self.hung_up = False
 
-    async def play(self, prompt_ids: Sequence[str], *, barge_in: bool) -> None:
+    async def play(self, prompt_ids: Sequence[str], *, barge_in: bool,
+                   secure: bool = False) -> None:
         self.played.extend(prompt_ids)
+        self.plays.append({"ids": list(prompt_ids), "barge_in": barge_in, "secure": secure,
+                           "language": self.language})
 
-    async def read_digit(self, timeout: float) -> str | None:
+    async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None:
         await asyncio.sleep(0)
+        self.reads.append({"timeout": timeout, "secure": secure})
         return self.keys.pop(0) if self.keys else None
 
     async def hangup(self) -> None:
         self.hung_up = True
 
+    async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> bool:
+        self.handoffs.append((node, dict(variables)))
+        return self.accept_handoff
+
     def trace(self, event: str, **fields: Any) -> None:
         self.events.append((event, fields))
+
+    def named(self, event: str) -> list[dict[str, Any]]:
+        return [fields for name, fields in self.events if name == event]
+
+
+async def run(flow: Flow, caller: ScriptedCaller, *others: Flow, **ctx: Any) -> FlowState:
+    return await run_flow(flow, caller, context(flow, *others, **ctx))
+
+
+# --- the demo -----------------------------------------------------------------------------
 
 
 async def test_key_is_read_back_then_goodbye() -> None:
     caller = ScriptedCaller(["2"])
-    state = await run_flow(load_flow(DEMO), caller)
+    state = await run(demo_flow(), caller)
     assert caller.played == ["welcome", "main-menu", "you-pressed", "digit-2", "goodbye"]
     assert state.path == ["welcome", "main_menu", "read_back", "goodbye", "end"]
     assert caller.hung_up and state.outcome == "completed"
@@ -50,7 +151,7 @@ async def test_key_is_read_back_then_goodbye() -> None:
 
 async def test_wrong_key_then_right_key() -> None:
     caller = ScriptedCaller(["9", "3"])
-    await run_flow(load_flow(DEMO), caller)
+    await run(demo_flow(), caller)
     assert caller.played == ["welcome", "main-menu", "invalid", "main-menu", "you-pressed",
                              "digit-3", "goodbye"]
     assert [e for e, _ in caller.events].count("no_match") == 1
@@ -58,7 +159,7 @@ async def test_wrong_key_then_right_key() -> None:
 
 async def test_no_input_escalates_to_fallback() -> None:
     caller = ScriptedCaller([None, None, None])
-    state = await run_flow(load_flow(DEMO), caller)
+    state = await run(demo_flow(), caller)
     assert caller.played == ["welcome", "main-menu", "no-input", "main-menu", "no-input",
                              "main-menu", "goodbye"]
     assert [e for e, _ in caller.events].count("no_input") == 3
@@ -66,13 +167,36 @@ async def test_no_input_escalates_to_fallback() -> None:
     assert "read_back" not in state.path
 
 
-def test_errors_name_file_line_and_node() -> None:
+async def test_the_real_digit_prompts_come_from_media_say() -> None:
+    caller = ScriptedCaller(["1"])
+    await run_flow(demo_flow(), caller, FlowContext())  # the default say
+    assert caller.played[2:4] == ["you-pressed", "digit-1"]
+
+
+def test_the_kit_demo_is_flows_demo_yaml() -> None:
+    """The dataclass demo these tests use is what the loader makes of the real file."""
+    def plain(flow: Flow) -> dict[str, Any]:
+        return {node_id: dataclasses.replace(node, line=0, column=0)
+                for node_id, node in flow.nodes.items()}
+
+    loaded = load_flow(DEMO)
+    kit = demo_flow()
+    assert (loaded.name, loaded.entry, loaded.languages) == (kit.name, kit.entry, kit.languages)
+    assert plain(loaded) == plain(kit)
+
+
+# --- load errors (kept from the first cut; the loader's and checker's own tests go further) --
+
+
+def test_errors_name_file_line_and_node(tmp_path: Path) -> None:
     text = DEMO.read_text().replace('"3": read_back', '"3": nowhere')
+    broken = tmp_path / "demo.yaml"
+    broken.write_text(text)
     with pytest.raises(FlowError) as info:
-        parse_flow(text, "demo.yaml")
+        load_files([broken], None)
     (detail,) = info.value.details
     line = next(i for i, row in enumerate(text.splitlines(), 1) if '"3": nowhere' in row)
-    assert (detail.file, detail.line, detail.node) == ("demo.yaml", line, "main_menu")
+    assert (detail.file, detail.line, detail.node) == (str(broken), line, "main_menu")
     assert "nowhere" in detail.message
 
 

@@ -1,0 +1,153 @@
+"""The nodes that wait for the caller: menu (one key) and collect (a string of digits).
+
+Both follow VoiceXML: prompt, wait, and on a failure play the escalating handler for that kind
+(the Nth no-input plays no_input handler N, the last repeating) and try again; after `attempts`
+failures in total, go to `fallback`. The handler is not played after the last failure: the
+fallback speaks next, and a "sorry" right before it would be noise.
+
+Barge-in and type-ahead come from CallIO: `play(..., barge_in=True)` stops at a key and leaves
+it in the buffer, and a key typed earlier skips the prompt, so the read that follows gets it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from .model import CollectNode, Escalation, MenuNode
+from .runtime import MASK, FlowRuntimeError, Next, Runtime
+
+Failure = Literal["no_input", "no_match"]
+
+
+class _Attempts:
+    """Counts failures per kind for the escalation handlers, and in total for `attempts`."""
+
+    def __init__(self, escalation: Escalation) -> None:
+        self.escalation = escalation
+        self.total = max(1, escalation.attempts)
+        self.counts: dict[Failure, int] = {"no_input": 0, "no_match": 0}
+
+    def fail(self, kind: Failure) -> int:
+        self.counts[kind] += 1
+        return self.counts[kind]
+
+    async def handle(self, rt: Runtime, kind: Failure, attempt: int, barge_in: bool) -> None:
+        if attempt < self.total:
+            handler = self.escalation.handler(kind, self.counts[kind])
+            await rt.play(handler, barge_in=barge_in)
+
+    def exhausted(self, rt: Runtime, node_id: str) -> Next:
+        rt.trace("attempts_exhausted", node=rt.qualify(node_id))
+        if not self.escalation.fallback:
+            raise FlowRuntimeError(f"{self.total} attempts failed and there is no fallback")
+        return self.escalation.fallback
+
+
+async def run_menu(rt: Runtime, node: MenuNode) -> Next:
+    qid = rt.qualify(node.id)
+    tries = _Attempts(node.escalation)
+    for attempt in range(1, tries.total + 1):
+        prompt = node.reprompt if attempt > 1 and node.reprompt else node.prompt
+        await rt.play(prompt, barge_in=node.barge_in)
+        key = await rt.read(node.timeout)
+        if key is not None and key in node.options:
+            rt.trace("choice", node=qid, key=key, attempt=attempt)
+            if node.store:
+                rt.set_variable(node.store, key, secret=False)
+            return node.options[key].target
+        if key is None:
+            tries.fail("no_input")
+            rt.trace("no_input", node=qid, attempt=attempt)
+            await tries.handle(rt, "no_input", attempt, node.barge_in)
+        else:
+            tries.fail("no_match")
+            rt.trace("no_match", node=qid, key=key, attempt=attempt)
+            await tries.handle(rt, "no_match", attempt, node.barge_in)
+    return tries.exhausted(rt, node.id)
+
+
+async def run_collect(rt: Runtime, node: CollectNode) -> Next:
+    """Digits until the terminator, max_length, or inter-digit silence; then readback/confirm.
+
+    The value is stored before the readback (which speaks it through ${store}); a rejected or
+    unconfirmed value is taken back so a failed collect leaves the variable as it was.
+    """
+    qid = rt.qualify(node.id)
+    tries = _Attempts(node.escalation)
+    had, before = node.store in rt.state.variables, rt.state.variables.get(node.store)
+    was_secret = node.store in rt.state.secure_vars
+    for attempt in range(1, tries.total + 1):
+        await rt.play(node.prompt, barge_in=node.barge_in)
+        digits, ended = await _read_digits(rt, node)
+        if ended == "timeout" and not digits:
+            tries.fail("no_input")
+            rt.trace("no_input", node=qid, attempt=attempt)
+            await tries.handle(rt, "no_input", attempt, node.barge_in)
+            continue
+        if len(digits) < node.min_length:
+            tries.fail("no_match")
+            rt.trace("no_match", node=qid, attempt=attempt, reason="too_short",
+                     length=len(digits), ended=ended)
+            await tries.handle(rt, "no_match", attempt, node.barge_in)
+            continue
+        rt.set_variable(node.store, digits, secret=node.secure)
+        verdict = await _confirm(rt, node, qid, attempt, ended)
+        if verdict == "ok":
+            rt.trace("collected", node=qid, value=MASK if node.secure else digits,
+                     length=len(digits), ended=ended, attempt=attempt)
+            return node.next or None
+        if had:
+            rt.set_variable(node.store, before, secret=was_secret)
+        else:
+            rt.state.variables.pop(node.store, None)
+            rt.state.secure_vars.discard(node.store)
+        if verdict == "rejected":
+            tries.fail("no_match")  # the caller chose to re-enter: no "invalid" prompt
+        else:
+            tries.fail(verdict)
+            await tries.handle(rt, verdict, attempt, node.barge_in)
+    return tries.exhausted(rt, node.id)
+
+
+async def _read_digits(rt: Runtime, node: CollectNode) -> tuple[str, str]:
+    """(digits, how the entry ended: "terminator" | "max_length" | "timeout")."""
+    digits = ""
+    timeout = node.first_digit_timeout
+    while True:
+        key = await rt.read(timeout, secure=node.secure)
+        if key is None:
+            return digits, "timeout"
+        if node.terminator and key == node.terminator:
+            return digits, "terminator"
+        digits += key
+        if len(digits) >= node.max_length:
+            return digits, "max_length"
+        timeout = node.inter_digit_timeout
+
+
+async def _confirm(rt: Runtime, node: CollectNode, qid: str, attempt: int,
+                   ended: str) -> Literal["ok", "rejected", "no_input", "no_match"]:
+    """Read the value back and ask for 1 (accept) or 2 (enter it again).
+
+    A caller who typed all max_length digits often adds the terminator out of habit; that key
+    finishes the entry, it is not an answer to the confirmation.
+    """
+    if node.readback:
+        await rt.play(node.readback, barge_in=node.barge_in)
+    if not node.confirm:
+        return "ok"
+    await rt.play(node.confirm, barge_in=node.barge_in)
+    key = await rt.read(node.first_digit_timeout)
+    if ended == "max_length" and node.terminator and key == node.terminator:
+        key = await rt.read(node.first_digit_timeout)
+    if key == "1":
+        rt.trace("confirmed", node=qid, attempt=attempt)
+        return "ok"
+    if key == "2":
+        rt.trace("confirm_rejected", node=qid, attempt=attempt)
+        return "rejected"
+    if key is None:
+        rt.trace("no_input", node=qid, attempt=attempt, stage="confirm")
+        return "no_input"
+    rt.trace("no_match", node=qid, attempt=attempt, stage="confirm", key=key)
+    return "no_match"
