@@ -46,6 +46,7 @@ class FakeChannel:
     state: str = "Up"
     caller_number: str = "1001"
     in_stasis: bool = True
+    stasis_args: tuple[str, ...] = ()
     created: str = field(default_factory=_now)
 
     def to_json(self, app: str) -> Json:
@@ -55,7 +56,7 @@ class FakeChannel:
             "caller": {"name": "", "number": self.caller_number},
             "connected": {"name": "", "number": ""}, "accountcode": "",
             "dialplan": {"context": "from-internal", "exten": "100", "priority": 2,
-                         "app_name": "Stasis", "app_data": app},
+                         "app_name": "Stasis", "app_data": ",".join((app, *self.stasis_args))},
             "creationtime": self.created, "language": "en",
         }
 

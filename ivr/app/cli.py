@@ -75,33 +75,53 @@ def cmd_asterisk(args: argparse.Namespace) -> int:
 
 
 def cmd_prompts(args: argparse.Namespace) -> int:
-    from ..media.prompts import PromptLibrary
-    from ..media.render import build
+    from ..media.prompts import PromptError, PromptLibrary
+    from ..media.render import RenderError, build
 
-    library = PromptLibrary(Path(args.dir) if args.dir else paths.project_root() / "prompts")
-    result = build(library, force=args.force)
-    print(f"rendered {len(result.rendered)} prompt(s); kept {len(result.kept)} recorded one(s)")
+    try:
+        library = PromptLibrary(Path(args.dir) if args.dir else paths.project_root() / "prompts")
+        result = build(library, force=args.force)
+    except (PromptError, RenderError) as exc:
+        print(f"ivr prompts: {exc}", file=sys.stderr)
+        return 1
+    print(result.summary())
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from ..flow.loader import FlowError, load_flow
+    from ..flow.check_cli import run_check
 
     targets = [Path(p) for p in args.paths] or [paths.project_root() / "flows"]
-    files = [f for t in targets for f in (sorted(t.glob("*.yaml")) if t.is_dir() else [t])]
-    failed = 0
-    for file in files:
-        try:
-            flow = load_flow(file)
-        except FlowError as exc:
-            failed += 1
-            print(exc, file=sys.stderr)
-        except OSError as exc:
-            failed += 1
-            print(f"{file}: {exc}", file=sys.stderr)
+    return run_check(targets, paths.project_root() / "prompts")
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from ..flow.graph import render
+    from ..flow.library import load_folder
+    from ..flow.loader import FlowError, load_flow
+
+    target = Path(args.flow)
+    try:
+        if target.exists():
+            flow = load_flow(target)
         else:
-            print(f"{file}: ok ({flow.name} v{flow.version}, {len(flow.nodes)} nodes)")
-    return 1 if failed else 0
+            flows = load_folder(Path(args.flows_dir), None).flows
+            if args.flow not in flows:
+                print(f"ivr graph: no flow named {args.flow!r} in {args.flows_dir}",
+                      file=sys.stderr)
+                return 2
+            flow = flows[args.flow]
+    except FlowError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    output = Path(args.output or f"{flow.name}.svg")
+    try:
+        render(flow, output)
+    except RuntimeError as exc:
+        print(f"ivr graph: {exc}", file=sys.stderr)
+        return 2
+    print(f"{output}: {flow.name} v{flow.version}, {len(flow.nodes)} nodes")
+    return 0
 
 
 def cmd_call(args: argparse.Namespace) -> int:
@@ -128,6 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="validate flow files")
     p.add_argument("paths", nargs="*")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("graph", help="draw a flow (Graphviz): nodes, keys, fallbacks")
+    p.add_argument("flow", help="a flow file, or the name of a flow in --flows-dir")
+    p.add_argument("-o", "--output", help="flow.svg (default <name>.svg), .png, .pdf or .dot")
+    p.add_argument("--flows-dir", default=str(paths.project_root() / "flows"))
+    p.set_defaults(func=cmd_graph)
+    p = sub.add_parser("simulate", help="walk a call through a flow without telephony")
+    from ..flow import simulate_cli
+
+    simulate_cli.build_parser(p)
+    p.set_defaults(func=simulate_cli.main)
     p = sub.add_parser("call", help="place a real SIP call with the test softphone")
     with contextlib.suppress(ImportError):
         from ..testing import call_cli

@@ -22,7 +22,8 @@ class ConfigError(Exception):
 @dataclass(frozen=True, slots=True)
 class AppConfig:
     ari: AriConfig
-    flow_path: Path
+    flows_dir: Path
+    default_flow: str
     prompts_dir: Path
     trace_dir: Path
     http_host: str = "127.0.0.1"
@@ -63,7 +64,8 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
             password=merged["IVR_ARI_PASSWORD"],
             app=merged.get("IVR_ARI_APP", "ivr"),
         ),
-        flow_path=Path(merged.get("IVR_FLOW", str(root / "flows" / "demo.yaml"))),
+        flows_dir=Path(merged.get("IVR_FLOWS_DIR", str(root / "flows"))),
+        default_flow=merged.get("IVR_DEFAULT_FLOW", "bank"),
         prompts_dir=Path(merged.get("IVR_PROMPTS", str(root / "prompts"))),
         trace_dir=Path(merged.get("IVR_TRACE_DIR", str(state / "traces"))),
         http_host=merged.get("IVR_HTTP_HOST", "127.0.0.1"),

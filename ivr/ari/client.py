@@ -49,6 +49,14 @@ class AriConfig:
         return f"AriConfig(url={self.url!r}, username={self.username!r}, app={self.app!r})"
 
 
+def stasis_args(channel: Channel) -> tuple[str, ...]:
+    """The arguments the dialplan gave Stasis(app,arg1,...), recovered from the channel."""
+    if channel.dialplan.app_name.lower() != "stasis":
+        return ()
+    parts = [part.strip() for part in channel.dialplan.app_data.split(",")]
+    return tuple(parts[1:])
+
+
 class AriClient:
     def __init__(self, config: AriConfig) -> None:
         self.config = config
@@ -235,7 +243,7 @@ class AriClient:
                     continue
                 self.router.dispatch(
                     StasisStart(type=StasisStart.TYPE, application=self.config.app,
-                                synthetic=True, channel=channel)
+                                synthetic=True, channel=channel, args=stasis_args(channel))
                 )
         except AriError as exc:
             log.warning("ARI reconciliation failed: %s", exc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -50,6 +51,8 @@ class RunningApp:
     trace_dir: Path
     log_file: Path
     runtime: asterisk.AsteriskRuntime
+    flows_dir: Path = Path()
+    """The app's own copy of flows/, which tests may edit (hot reload)."""
     restart: Callable[[], None] | None = None
     """Kill the app process (SIGKILL, no goodbye) and start a new one on the same port."""
 
@@ -118,14 +121,18 @@ class AppProcess:
 
 def start_app(runtime: asterisk.AsteriskRuntime, work: Path, port: int | None = None,
               trace_dir: Path | None = None) -> AppProcess:
+    """Serve a copy of flows/ from `work`, so a test may edit flows while the app runs."""
     port = port or _free_port()
     trace_dir = trace_dir or work / "traces"
+    flows_dir = work / "flows"
+    if not flows_dir.exists():
+        shutil.copytree(project_root() / "flows", flows_dir)
     env = {
         **os.environ,
         "IVR_ARI_URL": runtime.ari_url,
         "IVR_ARI_USERNAME": runtime.ari_username,
         "IVR_ARI_PASSWORD": runtime.ari_password,
-        "IVR_FLOW": str(project_root() / "flows" / "demo.yaml"),
+        "IVR_FLOWS_DIR": str(flows_dir),
         "IVR_TRACE_DIR": str(trace_dir),
         "IVR_HTTP_PORT": str(port),
         "IVR_LOG_FORMAT": "json",
@@ -135,7 +142,7 @@ def start_app(runtime: asterisk.AsteriskRuntime, work: Path, port: int | None = 
         proc = subprocess.Popen([sys.executable, "-m", "ivr.app.cli", "serve"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
     running = AppProcess(proc, RunningApp(f"http://127.0.0.1:{port}", trace_dir, log_file,
-                                          runtime))
+                                          runtime, flows_dir=flows_dir))
     deadline = time.monotonic() + 30
     while True:
         if proc.poll() is not None:

@@ -27,7 +27,7 @@ def test_call_in_progress_is_adopted_after_an_app_restart(
     assert ivr_app.restart is not None
     caller = new_caller()
     with ThreadPoolExecutor(1) as pool:
-        call = pool.submit(place_call_subprocess, "100", "wait 9; dtmf 2; wait-hangup 25",
+        call = pool.submit(place_call_subprocess, "101", "wait 9; dtmf 2; wait-hangup 25",
                            record=tmp_path / "heard.wav", caller=caller)
         time.sleep(1.5)  # the welcome is playing
         ivr_app.restart()

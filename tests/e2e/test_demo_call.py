@@ -55,7 +55,7 @@ def test_key_pressed_during_menu_is_read_back(ivr_app: RunningApp, tmp_path: Pat
     caller = new_caller()
     press_at = seconds("welcome") + 1.5  # one and a half seconds into the menu prompt
     report = place_call_subprocess(
-        "100", f"wait {press_at:.1f}; dtmf 1; wait-hangup 20",
+        "101", f"wait {press_at:.1f}; dtmf 1; wait-hangup 20",
         record=tmp_path / "heard.wav", caller=caller,
     )
     assert report.ok and report.connected, report.error
@@ -85,7 +85,7 @@ def test_wrong_key_gets_invalid_then_the_right_key_works(
     menu_at = seconds("welcome") + 1.0
     second_at = seconds("invalid") + 1.0  # into the menu prompt played again
     report = place_call_subprocess(
-        "100", f"wait {menu_at:.1f}; dtmf 9; wait {second_at:.1f}; dtmf 3; wait-hangup 20",
+        "101", f"wait {menu_at:.1f}; dtmf 9; wait {second_at:.1f}; dtmf 3; wait-hangup 20",
         record=tmp_path / "heard.wav", caller=caller,
     )
     assert report.ok, report.error
@@ -103,7 +103,7 @@ def test_wrong_key_gets_invalid_then_the_right_key_works(
 def test_no_key_reprompts_then_says_goodbye(ivr_app: RunningApp, tmp_path: Path) -> None:
     caller = new_caller()
     report = place_call_subprocess(
-        "100", "wait-hangup 60", record=tmp_path / "heard.wav", caller=caller, timeout=10
+        "101", "wait-hangup 60", record=tmp_path / "heard.wav", caller=caller, timeout=10
     )
     assert report.ok, report.error
     assert report.hangup_by == "remote"
@@ -120,7 +120,7 @@ def test_caller_hanging_up_mid_prompt_leaves_nothing_behind(
     ivr_app: RunningApp, tmp_path: Path
 ) -> None:
     caller = new_caller()
-    report = place_call_subprocess("100", "wait 1.2; hangup", caller=caller)
+    report = place_call_subprocess("101", "wait 1.2; hangup", caller=caller)
     assert report.ok and report.hangup_by == "local"
 
     trace = ivr_app.trace_for_caller(caller)

@@ -311,7 +311,9 @@ async def test_reconnect_reconciles_what_happened_while_disconnected(
     await fake.wait_until(lambda: not client.connected.is_set())
     # While nobody listens: a tracked caller hangs up, a new caller enters the application.
     await fake.hangup_from_caller("goes")
-    await fake.emit_stasis_start(fake.add_channel("arrived", caller_number="2002"))
+    await fake.emit_stasis_start(
+        fake.add_channel("arrived", caller_number="2002", stasis_args=("bank", "vip"))
+    )
     await fake.wait_until(lambda: fake.ws_rejected >= 2)  # the client keeps trying, with backoff
 
     loop = asyncio.get_running_loop()
@@ -325,6 +327,7 @@ async def test_reconnect_reconciles_what_happened_while_disconnected(
     starts = [e for e in unclaimed if isinstance(e, StasisStart)]
     assert [(e.channel.id, e.synthetic) for e in starts] == [("arrived", True)]
     assert starts[0].channel.caller.number == "2002"  # fetched, not made up
+    assert starts[0].args == ("bank", "vip"), "Stasis() arguments recovered from the dialplan"
     await asyncio.sleep(0.05)
     assert subs["stays"].pending() == 0  # still there: nothing synthetic for it
     assert fake.ws_connections == 2

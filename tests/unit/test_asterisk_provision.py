@@ -158,11 +158,19 @@ def test_materialized_conf_includes_generated_secrets() -> None:
     assert fp != asterisk_conf.fingerprint(files, "chroot", "/other")
 
 
+def _context(text: str, name: str) -> str:
+    return text.split(f"[{name}]", 1)[1].split("\n[", 1)[0]
+
+
 def test_carrier_reaches_only_the_ivr() -> None:
     text = (CONF_DIR / "extensions.conf").read_text()
-    carrier = text.split("[from-carrier]", 1)[1].split("\n[", 1)[0]
-    assert re.findall(r"exten\s*=>\s*([^,]+),", carrier) == ["100"]
-    assert "Stasis(ivr)" in carrier and "Answer(" not in carrier
+    carrier = _context(text, "from-carrier")
+    assert re.findall(r"exten\s*=>", carrier) == [], "the carrier context holds no extension"
+    assert re.findall(r"include\s*=>\s*(\S+)", carrier) == ["ivr-extensions"]
+    ivr = _context(text, "ivr-extensions")
+    assert re.findall(r"exten\s*=>\s*([^,]+),", ivr) == ["100", "101"]
+    assert re.findall(r"Stasis\(([^)]*)\)", ivr) == ["ivr,bank", "ivr,demo"]
+    assert "Answer(" not in ivr and "Dial(" not in ivr
 
 
 def test_write_tree_replaces_samples(tmp_path: Path) -> None:

@@ -1,0 +1,101 @@
+"""The flows the service serves, reloaded when operations staff edit them.
+
+A valid edit is swapped in whole (new calls get it; calls in progress keep the Flow objects they
+started with). An invalid edit is refused with the checker's messages in the log, and the last
+good set keeps serving. Loading and checking run in a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from ..flow.library import FlowSet, load_folder
+from ..flow.loader import FlowError
+from ..flow.model import Flow
+from ..media.prompts import PromptLibrary
+
+log = logging.getLogger(__name__)
+
+Signature = tuple[tuple[str, int, int], ...]
+
+
+def folder_signature(folder: Path) -> Signature:
+    """Cheap change detection: name, size and mtime of every flow file."""
+    out: list[tuple[str, int, int]] = []
+    for path in sorted(folder.glob("*.y*ml")):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        out.append((path.name, stat.st_size, stat.st_mtime_ns))
+    return tuple(out)
+
+
+class FlowRegistry:
+    def __init__(self, folder: Path, prompts: PromptLibrary, poll_interval: float = 1.0) -> None:
+        self.folder = folder
+        self.prompts = prompts
+        self.poll_interval = poll_interval
+        self.reloads = 0
+        self.refused = 0
+        self._signature: Signature = ()
+        self._current: FlowSet | None = None
+
+    @property
+    def current(self) -> FlowSet:
+        if self._current is None:
+            raise RuntimeError("flows not loaded")
+        return self._current
+
+    def load_initial(self) -> FlowSet:
+        """At start-up a broken flow folder is fatal: there is no last good version yet."""
+        self._signature = folder_signature(self.folder)
+        self._current = load_folder(self.folder, self.prompts)
+        self._log_warnings(self._current)
+        return self._current
+
+    def get(self, name: str) -> Flow | None:
+        return self.current.flows.get(name)
+
+    def versions(self) -> dict[str, str]:
+        return {name: flow.version for name, flow in self.current.flows.items()}
+
+    async def watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            await self.reload_if_changed()
+
+    async def reload_if_changed(self) -> bool:
+        signature = await asyncio.to_thread(folder_signature, self.folder)
+        if signature == self._signature:
+            return False
+        self._signature = signature
+        try:
+            fresh = await asyncio.to_thread(load_folder, self.folder, self.prompts)
+        except FlowError as exc:
+            self.refused += 1
+            log.error(
+                "flow edit refused; the last good version keeps serving",
+                extra={"fields": {"errors": [str(d) for d in exc.details],
+                                  "serving": self.versions()}},
+            )
+            for detail in exc.details:
+                log.error("refused: %s", detail)
+            return False
+        except OSError as exc:
+            self.refused += 1
+            log.error("flow folder unreadable, keeping the last good version: %s", exc)
+            return False
+        if self._current is not None and fresh.fingerprint == self._current.fingerprint:
+            return False
+        self._current = fresh
+        self.reloads += 1
+        self._log_warnings(fresh)
+        log.info("flows reloaded", extra={"fields": {"versions": self.versions()}})
+        return True
+
+    def _log_warnings(self, flows: FlowSet) -> None:
+        for detail in flows.warnings:
+            log.warning("flow check: %s", detail)

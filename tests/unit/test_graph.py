@@ -1,0 +1,31 @@
+"""`ivr graph`: the picture shows every node, the keys of menus and the fallbacks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ivr.flow.graph import render, to_dot
+from ivr.flow.library import load_folder
+
+FLOWS = Path(__file__).resolve().parents[2] / "flows"
+
+
+def test_dot_has_nodes_keys_and_fallbacks() -> None:
+    bank = load_folder(FLOWS, None).flows["bank"]
+    dot = to_dot(bank)
+    declared = set(re.findall(r'^  "([a-z_]+)" \[label=', dot, re.M))
+    assert declared == set(bank.nodes)
+    assert '"main_menu" -> "hours_menu" [label="key 2"];' in dot
+    assert '"main_menu" -> "agent" [label="fallback", style=dashed];' in dot
+    assert '"branch_hours" -> "hours_closed" [label="closed", style=dashed];' in dot
+    assert '__start -> "choose_language";' in dot
+    assert "\\\\n" not in dot, "labels break lines, they do not show a backslash"
+
+
+def test_svg_is_drawn_by_graphviz(tmp_path: Path) -> None:
+    demo = load_folder(FLOWS, None).flows["demo"]
+    out = render(demo, tmp_path / "demo.svg")
+    svg = out.read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert svg.count('class="node"') == len(demo.nodes) + 1  # plus the start point

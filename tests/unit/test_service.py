@@ -1,0 +1,98 @@
+"""The service on a fake ARI: flows chosen by the dialplan's Stasis argument, and hot reload
+(a valid edit serves new calls, calls in progress keep their version, a broken edit is refused
+with the checker's message while the last good version keeps serving)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ivr.app.call import Call
+from ivr.app.config import AppConfig
+from ivr.app.service import IvrService
+from tests.fakeari import FakeAri
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def prompts_dir(tmp_path: Path) -> Path:
+    """The real manifests, with a dummy file for every prompt in both languages."""
+    root = tmp_path / "prompts"
+    root.mkdir()
+    for manifest in (ROOT / "prompts").glob("*.yaml"):
+        shutil.copy(manifest, root / manifest.name)
+        for prompt_id, texts in yaml.safe_load(manifest.read_text(encoding="utf-8")).items():
+            for language in texts:
+                (root / language).mkdir(exist_ok=True)
+                (root / language / f"{prompt_id}.wav").write_bytes(b"RIFF-dummy")
+    return root
+
+
+@pytest.fixture
+async def service(tmp_path: Path, prompts_dir: Path) -> AsyncIterator[tuple[FakeAri, IvrService]]:
+    fake = FakeAri(playback_duration=0.01)
+    await fake.start()
+    flows = tmp_path / "flows"
+    shutil.copytree(ROOT / "flows", flows)
+    config = AppConfig(ari=fake.config(), flows_dir=flows, default_flow="bank",
+                       prompts_dir=prompts_dir, trace_dir=tmp_path / "traces")
+    svc = IvrService(config, reload_interval=3600)  # reloads are driven by the tests
+    await svc.start()
+    yield fake, svc
+    await svc.stop()
+    await fake.close()
+
+
+async def _call(fake: FakeAri, svc: IvrService, *args: str) -> Call:
+    channel = fake.add_channel()
+    await fake.emit_stasis_start(channel, *args)
+    return await fake.wait_until(lambda: svc.calls.get(channel.id))
+
+
+async def test_the_stasis_argument_picks_the_flow(
+    service: tuple[FakeAri, IvrService], caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, svc = service
+    assert (await _call(fake, svc, "demo")).flow.name == "demo"
+    assert (await _call(fake, svc, "bank")).flow.name == "bank"
+    assert (await _call(fake, svc)).flow.name == "bank", "no argument: the default flow"
+    with caplog.at_level(logging.ERROR):
+        assert (await _call(fake, svc, "nope")).flow.name == "bank"
+    assert any("no flow named 'nope'" in r.getMessage() for r in caplog.records)
+
+
+async def test_hot_reload_swaps_valid_edits_and_refuses_broken_ones(
+    service: tuple[FakeAri, IvrService], caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, svc = service
+    demo = svc.config.flows_dir / "demo.yaml"
+    original = demo.read_text()
+    fake.durations = {"sound:ivr/en/welcome": 30.0}
+    before = await _call(fake, svc, "demo")
+
+    demo.write_text(original.replace('version: "1"', 'version: "2"'))
+    assert await svc.registry.reload_if_changed()
+    after = await _call(fake, svc, "demo")
+    assert (before.flow.version, after.flow.version) == ("1", "2")
+    assert svc.status()["flows"] == {"versions": {"bank": "1", "demo": "2"}, "reloads": 1,
+                                     "refused": 0}
+
+    broken = original.replace('version: "1"', 'version: "3"').replace(
+        '"2": read_back', '"2": nowhere')
+    demo.write_text(broken)
+    with caplog.at_level(logging.ERROR):
+        assert not await svc.registry.reload_if_changed()
+    line = next(i for i, row in enumerate(broken.splitlines(), 1) if '"2": nowhere' in row)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(f"demo.yaml:{line}:" in m and "node 'main_menu'" in m and "nowhere" in m
+               for m in messages), messages
+    assert svc.registry.versions()["demo"] == "2", "the last good version keeps serving"
+    assert (await _call(fake, svc, "demo")).flow.version == "2"
+    assert svc.status()["flows"]["refused"] == 1
+    assert not await svc.registry.reload_if_changed(), "an unchanged folder is not reloaded"
