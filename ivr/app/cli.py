@@ -55,9 +55,12 @@ def cmd_run(_: argparse.Namespace) -> int:
     """Everything up for a person to call: prompts, Asterisk, the app; Ctrl-C stops both."""
     from ..media.prompts import PromptLibrary
     from ..media.render import build
+    from ..services.accounts import init_database
     from . import asterisk
+    from .config import database_url
 
     build(PromptLibrary(paths.project_root() / "prompts"))
+    asyncio.run(init_database(database_url(), demo=True))
     runtime = asterisk.up()
     print(f"Asterisk ({runtime.mode}) is up; SIP on {runtime.sip_uri_host}", flush=True)
     try:
@@ -90,9 +93,32 @@ def cmd_prompts(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from ..flow.check_cli import run_check
+    from ..services.accounts import ACCOUNT_ACTION_SPECS
 
     targets = [Path(p) for p in args.paths] or [paths.project_root() / "flows"]
-    return run_check(targets, paths.project_root() / "prompts")
+    return run_check(targets, paths.project_root() / "prompts", actions=ACCOUNT_ACTION_SPECS)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from ..services.accounts import DEMO_ACCOUNTS, init_database
+    from ..services.db import DatabaseError, redact_url
+    from .config import database_url
+
+    url = args.url or database_url()
+    try:
+        done = asyncio.run(init_database(url, demo=args.demo, reset=args.reset))
+    except (DatabaseError, OSError) as exc:
+        print(f"ivr db: {exc}", file=sys.stderr)
+        return 1
+    print(f"{redact_url(url)}: migrations applied now: {done['migrations'] or 'none'}")
+    if args.demo or args.reset:
+        print(f"demo accounts created now: {done['accounts'] or 'none (already there)'}")
+        for demo in DEMO_ACCOUNTS:
+            state = " (locked)" if demo.locked else ""
+            phones = f", caller {', '.join(demo.phones)}" if demo.phones else ""
+            print(f"  {demo.account_no}  PIN {demo.pin}  {demo.currency} {demo.balance}"
+                  f"{phones}{state}")
+    return 0
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -148,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="validate flow files")
     p.add_argument("paths", nargs="*")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("db", help="create or migrate the database; seed the demo accounts")
+    p.add_argument("action", choices=["init"])
+    p.add_argument("--demo", action="store_true", help="add the demo accounts (idempotent)")
+    p.add_argument("--reset", action="store_true", help="re-create the demo accounts")
+    p.add_argument("--url", help="database URL (default: IVR_DATABASE_URL or the state folder)")
+    p.set_defaults(func=cmd_db)
     p = sub.add_parser("graph", help="draw a flow (Graphviz): nodes, keys, fallbacks")
     p.add_argument("flow", help="a flow file, or the name of a flow in --flows-dir")
     p.add_argument("-o", "--output", help="flow.svg (default <name>.svg), .png, .pdf or .dot")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..ari import AriConfig
@@ -26,6 +26,12 @@ class AppConfig:
     default_flow: str
     prompts_dir: Path
     trace_dir: Path
+    database_url: str = ""
+    """sqlite:///abs/path.db (default, in the state folder) or postgresql://user:pw@host/db."""
+    accounts_url: str = ""
+    """Accounts backend: empty for the database above, or the bank's http(s):// REST base."""
+    accounts_token: str = field(default="", repr=False)
+    """Bearer token for the bank's REST endpoint (IVR_ACCOUNTS_TOKEN)."""
     http_host: str = "127.0.0.1"
     http_port: int = 8090
     log_format: str = "json"
@@ -42,6 +48,11 @@ def read_env_file(path: Path) -> dict[str, str]:
         key, _, value = line.partition("=")
         values[key.strip()] = value.strip().strip("'\"")
     return values
+
+
+def database_url(env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    return env.get("IVR_DATABASE_URL") or f"sqlite:///{paths.state_dir() / 'ivr.db'}"
 
 
 def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
@@ -68,6 +79,9 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         default_flow=merged.get("IVR_DEFAULT_FLOW", "bank"),
         prompts_dir=Path(merged.get("IVR_PROMPTS", str(root / "prompts"))),
         trace_dir=Path(merged.get("IVR_TRACE_DIR", str(state / "traces"))),
+        database_url=database_url(merged),
+        accounts_url=merged.get("IVR_ACCOUNTS", ""),
+        accounts_token=merged.get("IVR_ACCOUNTS_TOKEN", ""),
         http_host=merged.get("IVR_HTTP_HOST", "127.0.0.1"),
         http_port=int(merged.get("IVR_HTTP_PORT", "8090")),
         log_format=merged.get("IVR_LOG_FORMAT", "json"),

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
+from ..flow.actions import ActionSpec
 from ..flow.library import FlowSet, load_folder
 from ..flow.loader import FlowError
 from ..flow.model import Flow
@@ -34,8 +36,10 @@ def folder_signature(folder: Path) -> Signature:
 
 
 class FlowRegistry:
-    def __init__(self, folder: Path, prompts: PromptLibrary, poll_interval: float = 1.0) -> None:
+    def __init__(self, folder: Path, prompts: PromptLibrary, poll_interval: float = 1.0,
+                 actions: Mapping[str, ActionSpec] | None = None) -> None:
         self.folder = folder
+        self.actions = actions
         self.prompts = prompts
         self.poll_interval = poll_interval
         self.reloads = 0
@@ -52,7 +56,7 @@ class FlowRegistry:
     def load_initial(self) -> FlowSet:
         """At start-up a broken flow folder is fatal: there is no last good version yet."""
         self._signature = folder_signature(self.folder)
-        self._current = load_folder(self.folder, self.prompts)
+        self._current = load_folder(self.folder, self.prompts, actions=self.actions)
         self._log_warnings(self._current)
         return self._current
 
@@ -73,7 +77,9 @@ class FlowRegistry:
             return False
         self._signature = signature
         try:
-            fresh = await asyncio.to_thread(load_folder, self.folder, self.prompts)
+            fresh = await asyncio.to_thread(
+                lambda: load_folder(self.folder, self.prompts, actions=self.actions)
+            )
         except FlowError as exc:
             self.refused += 1
             log.error(

@@ -7,12 +7,22 @@ import logging
 from typing import Any
 
 from ..ari import AriClient, Event, StasisStart, channel_key
+from ..flow.actions import Action
 from ..flow.http import AiohttpClient
 from ..flow.interpreter import FlowContext
 from ..media.prompts import PromptLibrary
+from ..services.accounts import (
+    ACCOUNT_ACTION_SPECS,
+    AccountStore,
+    account_actions,
+    open_account_store,
+)
+from ..services.db import Database, connect, redact_url
+from ..services.records import CallRecordStore
 from .call import Call
 from .config import AppConfig
 from .flows import FlowRegistry
+from .records import record_of
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +33,8 @@ class IvrService:
         self.config = config
         self.client = client or AriClient(config.ari)
         self.prompts = PromptLibrary(config.prompts_dir)
-        self.registry = FlowRegistry(config.flows_dir, self.prompts, reload_interval)
+        self.registry = FlowRegistry(config.flows_dir, self.prompts, reload_interval,
+                                     actions=ACCOUNT_ACTION_SPECS)
         self.registry.load_initial()
         if self.registry.get(config.default_flow) is None:
             raise ValueError(f"default flow {config.default_flow!r} is not in "
@@ -33,8 +44,20 @@ class IvrService:
         self.finished_calls = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._watcher: asyncio.Task[None] | None = None
+        self.db: Database | None = None
+        self.records: CallRecordStore | None = None
+        self.actions: dict[str, Action] = {}
+        self.accounts: AccountStore | None = None
 
     async def start(self) -> None:
+        self.db = await connect(self.config.database_url)
+        applied = await self.db.migrate()
+        log.info("database %s ready (migrations applied now: %s)",
+                 redact_url(self.config.database_url), applied or "none")
+        self.records = CallRecordStore(self.db)
+        self.accounts = open_account_store(self.db, self.config.accounts_url,
+                                           token=self.config.accounts_token or None)
+        self.actions = account_actions(self.accounts)
         self.client.on_unclaimed(self._on_unclaimed)
         await self.client.start(wait=30.0)
         info = await self.client.system.info()
@@ -51,6 +74,10 @@ class IvrService:
                              return_exceptions=True)
         await self.http.close()
         await self.client.close()
+        if self.accounts is not None:
+            await self.accounts.close()
+        if self.db is not None:
+            await self.db.close()
 
     def _on_unclaimed(self, event: Event) -> None:
         """Runs inside the reader: subscribe synchronously so no event of the call is lost."""
@@ -69,7 +96,7 @@ class IvrService:
             flow = flowset.flows[self.config.default_flow]
         events = self.client.subscribe(channel_key(channel.id))
         # The call keeps this flow set for its whole life: a reload never changes a call midway.
-        ctx = FlowContext(flows=flowset.flows, http=self.http)
+        ctx = FlowContext(flows=flowset.flows, http=self.http, actions=self.actions)
         call = Call(channel, self.client.channels.handle(channel.id), events, flow,
                     self.prompts, ctx, resumed=event.synthetic)
         self.calls[channel.id] = call
@@ -87,6 +114,16 @@ class IvrService:
                 await call.trace_log.save(self.config.trace_dir)
             except OSError:
                 log.exception("could not save the trace of %s", call.id)
+            await self._save_record(call)
+
+    async def _save_record(self, call: Call) -> None:
+        """A database that is down loses the record, never the call (which is over anyway)."""
+        if self.records is None:
+            return
+        try:
+            await self.records.save(record_of(call))
+        except Exception:
+            log.exception("could not save the call record of %s", call.id)
 
     def status(self) -> dict[str, Any]:
         return {

@@ -7,6 +7,7 @@ lines to `<trace_dir>/<call_id>.jsonl` when the call ends.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import time
@@ -20,12 +21,17 @@ class CallTrace:
     def __init__(self, call_id: str) -> None:
         self.call_id = call_id
         self.started = time.monotonic()
+        self.started_at = dt.datetime.now(dt.UTC)
+        """Wall clock at the start; entry times are offsets from it (monotonic, no jumps)."""
         self.entries: list[dict[str, Any]] = []
 
     def add(self, event: str, **fields: Any) -> None:
         entry = {"t": round(time.monotonic() - self.started, 3), "event": event, **fields}
         self.entries.append(entry)
         log.info(event, extra={"fields": fields})
+
+    def at(self, entry: dict[str, Any]) -> dt.datetime:
+        return self.started_at + dt.timedelta(seconds=float(entry["t"]))
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return [e for e in self.entries if e["event"] == name]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from aiohttp import web
 
+from ..services.records import CallRecord
 from .service import IvrService
 
 SERVICE_KEY = web.AppKey("service", IvrService)
@@ -32,10 +35,44 @@ async def call_trace(request: web.Request) -> web.Response:
     return web.json_response(call.trace_log.entries)
 
 
+async def records(request: web.Request) -> web.Response:
+    service = request.app[SERVICE_KEY]
+    if service.records is None:
+        raise web.HTTPServiceUnavailable(text="no database")
+    limit = min(int(request.query.get("limit", "100")), 1000)
+    found = await service.records.list(limit=limit)
+    return web.json_response([_record_json(r) for r in found])
+
+
+async def record(request: web.Request) -> web.Response:
+    service = request.app[SERVICE_KEY]
+    if service.records is None:
+        raise web.HTTPServiceUnavailable(text="no database")
+    found = await service.records.get(request.match_info["call_id"])
+    if found is None:
+        raise web.HTTPNotFound(text="no such call record")
+    return web.json_response(_record_json(found))
+
+
+def _record_json(rec: CallRecord) -> dict[str, object]:
+    def iso(value: dt.datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "call_id": rec.call_id, "flow": rec.flow, "flow_version": rec.flow_version,
+        "caller": rec.caller, "language": rec.language, "started_at": iso(rec.started_at),
+        "answered_at": iso(rec.answered_at), "ended_at": iso(rec.ended_at), "path": rec.path,
+        "keys": rec.keys, "outcome": rec.outcome, "hangup_by": rec.hangup_by,
+        "ring_s": rec.ring_s, "ivr_s": rec.ivr_s, "total_s": rec.total_s,
+    }
+
+
 def build_app(service: IvrService) -> web.Application:
     app = web.Application()
     app[SERVICE_KEY] = service
     app.router.add_get("/health", health)
     app.router.add_get("/calls", calls)
     app.router.add_get("/calls/{call_id}/trace", call_trace)
+    app.router.add_get("/records", records)
+    app.router.add_get("/records/{call_id}", record)
     return app

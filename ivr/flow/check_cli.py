@@ -7,18 +7,23 @@ that calls subflows in another reports them as unknown: check the folder.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
 from ..media.prompts import PromptLibrary
+from .actions import ActionSpec
 from .library import flow_files, inspect_files
+from .model import ActionNode
 
 
-def run_check(paths: list[Path], prompts_dir: Path, out: TextIO | None = None) -> int:
+def run_check(paths: list[Path], prompts_dir: Path, out: TextIO | None = None,
+              actions: Mapping[str, ActionSpec] | None = None) -> int:
     """Check flow files and folders; print findings and a summary; 1 if any error, else 0.
 
     A missing `prompts_dir` skips the prompt check (with a note) rather than reporting every
-    prompt as missing.
+    prompt as missing. `actions` (name -> spec) checks action nodes against the actions the
+    service offers; without it only what needs no spec is checked (with a note).
     """
     stream = out or sys.stdout
     files: list[Path] = []
@@ -40,7 +45,12 @@ def run_check(paths: list[Path], prompts_dir: Path, out: TextIO | None = None) -
         prompts = PromptLibrary(prompts_dir)
     else:
         print(f"note: prompts folder {prompts_dir} not found; prompts not checked", file=stream)
-    inspection = inspect_files(list(dict.fromkeys(files)), prompts)  # a file named twice
+    unique = list(dict.fromkeys(files))  # a file named twice
+    inspection = inspect_files(unique, prompts, actions)
+    if actions is None and any(isinstance(node, ActionNode) for flow in inspection.flows.values()
+                               for node in flow.nodes.values()):
+        print("note: no action specs given; action names, args, outcomes and results "
+              "not checked", file=stream)
     for detail in inspection.details:
         print(detail.report_line(), file=stream)
     errors = len(inspection.errors) + problems

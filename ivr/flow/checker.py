@@ -15,14 +15,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..media.prompts import PromptLibrary
-from ..media.say import SayError
-from ..media.say import reader as say_reader
-from ..media.say import say as say_ids
-from . import dataflow
+from . import check_actions, dataflow
+from .actions import ActionSpec
+from .check_prompts import PromptChecks
 from .expr import ExpressionError, parse
 from .loader import FlowErrorDetail, KeyPath, Positions
-from .model import AnyNode as Node
 from .model import (
+    ActionNode,
     BranchNode,
     CollectNode,
     Flow,
@@ -37,6 +36,7 @@ from .model import (
     SubflowNode,
     targets,
 )
+from .model import AnyNode as Node
 
 _TEMPLATE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
@@ -44,6 +44,7 @@ _TEMPLATE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 def check_flows(
     flows: Mapping[str, Flow], prompts: PromptLibrary | None, *,
     positions: Mapping[str, Positions] | None = None, complete: bool = True,
+    actions: Mapping[str, ActionSpec] | None = None,
 ) -> list[FlowErrorDetail]:
     """Every error and warning in a set of flows, sorted by file and position.
 
@@ -53,8 +54,10 @@ def check_flows(
     the exact field; without it they point at the node. `prompts` None skips the prompt check.
     `complete=False` says some files of the set failed to load, so a subflow that is not found
     may just be in one of them: those cross-file findings are left out.
+    `actions` (name -> spec of every action the service offers) checks action nodes against
+    their actions (check_actions.py); None checks only what needs no spec.
     """
-    checker = _Checker(prompts, positions or {}, complete)
+    checker = _Checker(prompts, positions or {}, complete, actions)
     checker.run(list(flows.values()))
     return sorted(checker.details,
                   key=lambda d: (d.file, d.line, d.column, d.severity, d.message))
@@ -74,12 +77,15 @@ class _Checker:
     prompts: PromptLibrary | None
     positions: Mapping[str, Positions]
     complete: bool
+    actions: Mapping[str, ActionSpec] | None = None
     details: list[FlowErrorDetail] = field(default_factory=list)
     by_name: dict[str, Flow] = field(default_factory=dict)
     called: set[str] = field(default_factory=set)
     _definite: dict[int, dict[str, frozenset[str]]] = field(default_factory=dict)
-    unsayable: set[tuple[int, str]] = field(default_factory=set)
-    """(flow, language) pairs already reported as having no `say` rules."""
+    said: PromptChecks = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.said = PromptChecks(self.prompts, self.report)
 
     def report(self, flow: Flow, path: KeyPath, message: str, severity: str = "error") -> None:
         node = flow.nodes.get(path[1]) if len(path) >= 2 and path[0] == "nodes" else None
@@ -160,6 +166,8 @@ class _Checker:
             if not node.fallback:
                 out.append(("dead end: no 'fallback' for when the request fails "
                             "(timeout, error status, bad reply)", "error"))
+        if isinstance(node, ActionNode):
+            out += check_actions.dead_ends(node)
         if isinstance(node, HandoffNode) and not node.next:
             out.append((f"no 'next' for when the {kind} cannot take the call; "
                         "the call would be hung up", "warning"))
@@ -202,7 +210,11 @@ class _Checker:
                 self.report(flow, (*here, *path), str(exc))
         for path, prompts in dataflow.prompt_lists(node):
             for j, say in enumerate(prompts):
-                self.say(flow, (*here, *path, str(j)), say.kind, say.value)
+                self.said.item(flow, (*here, *path, str(j)), say)
+        if isinstance(node, ActionNode):
+            secret = check_actions.maybe_secret(flow, self.actions)
+            for path, message, severity in check_actions.check_action(node, self.actions, secret):
+                self.report(flow, (*here, *path), message, severity)
         for path, text in dataflow.templates(node):
             if "${" in _TEMPLATE.sub("", text):
                 self.report(flow, (*here, *path), f"malformed variable in {text!r}: write "
@@ -218,58 +230,6 @@ class _Checker:
             self.report(flow, here, f"'return' in flow {flow.name!r}, which no subflow node "
                                     "calls; at the top level it just ends the call (use hangup)",
                         "warning")
-
-    def say(self, flow: Flow, path: KeyPath, kind: str, value: str) -> None:
-        """A prompt item: the prompt exists, or the value can be said in every language.
-
-        Values are judged by media.say itself, per language (Korean won have no cents), so the
-        checker and the call agree; a ${var} value is only known at run time, but the language
-        must still be one `say` knows.
-        """
-        if kind == "prompt":
-            if "${" not in value:
-                self.present(flow, path, [value], f"prompt {value!r}")
-            return
-        for language in flow.languages:
-            try:
-                say_reader(language)
-            except SayError as exc:
-                if (id(flow), language) not in self.unsayable:
-                    self.unsayable.add((id(flow), language))
-                    self.report(flow, path, str(exc))
-                return
-            if "${" in value:
-                continue
-            try:
-                words = say_ids(kind, value, language)
-            except SayError as exc:
-                tip = (f"; to say variable {value!r} write \"${{{value}}}\""
-                       if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) else "")
-                self.report(flow, path, f"{{{kind}: {value}}} cannot be said in {language}: "
-                                        f"{exc.reason}{tip}")
-                return
-            self.present(flow, path, words, f"saying {{{kind}: {value}}}", [language])
-
-    def present(self, flow: Flow, path: KeyPath, prompt_ids: list[str], what: str,
-                languages: Iterable[str] | None = None) -> None:
-        """Report prompts with neither a recording nor manifest text (which build renders)."""
-        library = self.prompts
-        if library is None:
-            return
-        for prompt_id in dict.fromkeys(prompt_ids):
-            missing = [lang for lang in (languages or flow.languages)
-                       if not library.has(prompt_id, lang)
-                       and library.manifest.text(prompt_id, lang) is None]
-            if not missing:
-                continue
-            langs = ", ".join(missing)
-            folders = ", ".join(f"{library.root / lang}/" for lang in missing)
-            tip = "" if prompt_id in library.manifest.texts else _tip(
-                prompt_id, library.manifest.texts)
-            needs = "" if what == f"prompt {prompt_id!r}" else f" needs prompt {prompt_id!r}, which"
-            self.report(flow, path, f"{what}{needs} is missing in {langs}: no recording in "
-                                    f"{folders} and no {langs} text in {library.root}/*.yaml{tip}")
-            return
 
     def subflow(self, flow: Flow, node: SubflowNode) -> None:
         here = ("nodes", node.id)
@@ -348,7 +308,8 @@ class _Checker:
                 where = ("nodes", node_id, *path)
                 if name not in known:
                     quote = (f"; for the text write \"'{name}'\""
-                             if path[0] in ("values", "conditions", "body", "params") else "")
+                             if path[0] in ("values", "conditions", "body", "params", "args")
+                             else "")
                     self.report(flow, where, f"variable {name!r} is never set"
                                              f"{_tip(name, known) or quote}")
                     continue

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 
 from .expr import ExpressionError, template_variables, variables
 from .loader import HANDOFF_TARGET, KeyPath
-from .model import AnyNode as Node
 from .model import (
+    ActionNode,
     BranchNode,
     CollectNode,
     Flow,
@@ -33,6 +33,7 @@ from .model import (
     SubflowNode,
     targets,
 )
+from .model import AnyNode as Node
 
 BUILTINS = frozenset({"caller", "language", "call_id", "flow"})
 """Set by the interpreter before the entry node of every call."""
@@ -40,8 +41,8 @@ BUILTINS = frozenset({"caller", "language", "call_id", "flow"})
 
 def edge_path(field: str) -> KeyPath:
     """The YAML path of an edge named by model.targets(): 'options.1' -> ('options', '1')."""
-    if field.startswith("options."):
-        return ("options", field.split(".", 1)[1])
+    if field.startswith(("options.", "on.")):
+        return tuple(field.split(".", 1))
     if field.startswith("conditions."):
         return ("conditions", field.split(".", 1)[1], "goto")
     return ("else",) if field == "otherwise" else (field,)
@@ -77,13 +78,20 @@ def expressions(node: Node) -> list[tuple[KeyPath, str]]:
         return [(("body", k), v) for k, v in node.body.items()]
     if isinstance(node, SubflowNode):
         return [(("params", k), v) for k, v in node.params.items()]
+    if isinstance(node, ActionNode):
+        return [(("args", k), v) for k, v in node.args.items()]
     return []
 
 
 def templates(node: Node) -> list[tuple[KeyPath, str]]:
-    """Every ${var} text a node fills: prompt items, url, language, hand-off fields."""
-    out = [((*path, str(j)), say.value)
-           for path, prompts in prompt_lists(node) for j, say in enumerate(prompts)]
+    """Every ${var} text a node fills: prompt items (and currency units), url, language,
+    hand-off fields."""
+    out: list[tuple[KeyPath, str]] = []
+    for path, prompts in prompt_lists(node):
+        for j, say in enumerate(prompts):
+            out.append(((*path, str(j)), say.value))
+            if say.unit:
+                out.append(((*path, str(j), "unit"), say.unit))
     if isinstance(node, HttpNode):
         out.append((("url",), node.url))
     elif isinstance(node, LanguageNode):
@@ -127,17 +135,22 @@ def writes(node: Node) -> list[tuple[str, KeyPath]]:
         return [(k, ("results", k)) for k in node.results]
     if isinstance(node, SubflowNode):
         return [(k, ("returns", k)) for k in node.returns]
+    if isinstance(node, ActionNode):
+        return [(k, ("results", k)) for k in node.results]
     return []
 
 
 def edge_sets(node: Node, field: str) -> frozenset[str]:
     """Variables set when the call leaves `node` along edge `field` (a model.targets name).
 
-    Only the success edges set anything: a menu's fallback has no key, an http fallback no
-    reply, so `store` and `results` are not set there.
+    Only the success edges set anything: a menu's fallback has no key, an http or action
+    fallback no reply, so `store` and `results` are not set there. An action sets its
+    `results` on every `on` edge (a field it leaves out arrives as null).
     """
     if isinstance(node, MenuNode) and node.store and field.startswith("options."):
         return frozenset({node.store})
+    if isinstance(node, ActionNode) and field.startswith("on."):
+        return frozenset(node.results)
     if field != "next":
         return frozenset()
     if isinstance(node, CollectNode):

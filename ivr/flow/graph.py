@@ -6,8 +6,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .model import AnyNode as Node
 from .model import (
+    ActionNode,
     BranchNode,
     CollectNode,
     Flow,
@@ -21,6 +21,7 @@ from .model import (
     SubflowNode,
     targets,
 )
+from .model import AnyNode as Node
 
 _SHAPES: dict[type, tuple[str, str]] = {
     MenuNode: ("box", "#dbeafe"),
@@ -33,6 +34,7 @@ _SHAPES: dict[type, tuple[str, str]] = {
     ReturnNode: ("doublecircle", "#f3e8ff"),
     HangupNode: ("octagon", "#fecaca"),
     HandoffNode: ("house", "#fed7aa"),
+    ActionNode: ("cds", "#ccfbf1"),
 }
 _DASHED = ("fallback", "otherwise", "closed", "holiday")
 
@@ -51,6 +53,8 @@ def _label(node: Node) -> str:
         extra = f"\n→ {node.flow}"
     elif isinstance(node, LanguageNode):
         extra = f"\n{node.language}"
+    elif isinstance(node, ActionNode):
+        extra = f"\n{node.action}"
     return f"{node.id}\n({kind}){extra}"
 
 
@@ -59,6 +63,8 @@ def _edge_label(field: str) -> str:
         return "key " + field.split(".", 1)[1]
     if field.startswith("conditions."):
         return "if #" + str(int(field.split(".", 1)[1]) + 1)
+    if field.startswith("on."):
+        return field.split(".", 1)[1]  # an action's outcome
     return "" if field in ("next", "target") else field
 
 

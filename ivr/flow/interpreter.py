@@ -26,10 +26,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ..media.say import say
-from . import dialog, nodes
+from . import action_node, dialog, nodes
+from .actions import Action
 from .expr import Value
 from .http import HttpClient, UnavailableHttp
 from .model import (
+    ActionNode,
     AnyNode,
     BranchNode,
     CollectNode,
@@ -80,10 +82,17 @@ class CallIO(Protocol):
     def trace(self, event: str, **fields: Any) -> None: ...
 
 
-def default_say(kind: str, value: str, language: str) -> list[str]:
+class SayFunction(Protocol):
+    def __call__(self, kind: str, value: str, language: str,
+                 unit: str | None = None, /) -> list[str]:
+        """Prompt ids for `value`. `unit` (currency) is passed only when the item names one,
+        so a say function written before units still serves flows that use none."""
+
+
+def default_say(kind: str, value: str, language: str, unit: str | None = None, /) -> list[str]:
     """Prompt ids that speak `value` as `kind` in `language` (ivr.media.say; SayError on a
     value it cannot say, which the interpreter reports as a flow error)."""
-    return say(kind, value, language)
+    return say(kind, value, language, unit)
 
 
 def utc_now() -> datetime:
@@ -103,10 +112,14 @@ class FlowContext:
     http: HttpClient = field(default_factory=UnavailableHttp)
     now: Callable[[], datetime] = utc_now
     """An aware datetime; hours nodes judge schedules on it."""
-    say: Callable[[str, str, str], list[str]] = default_say
-    """(kind, value, language) -> prompt ids."""
+    say: SayFunction = default_say
+    """(kind, value, language[, unit]) -> prompt ids."""
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     """Backoff between http retries (virtual in the simulator)."""
+    actions: Mapping[str, Action] = field(default_factory=dict)
+    """Action name -> implementation, for action nodes. One the flow names but the service
+    does not offer sends the call to the node's fallback (the checker, given the specs,
+    refuses such a flow before it is served)."""
 
 
 @dataclass
@@ -149,6 +162,7 @@ HANDLERS: dict[type, Handler] = {
     GotoNode: nodes.run_goto,
     HangupNode: nodes.run_hangup,
     HandoffNode: nodes.run_handoff,
+    ActionNode: action_node.run_action,
 }
 
 
@@ -212,7 +226,7 @@ def _error(rt: Runtime, node_id: str, message: str, fallback: str = "") -> None:
 def fallback_of(node: AnyNode) -> str:
     if isinstance(node, MenuNode | CollectNode):
         return node.escalation.fallback
-    if isinstance(node, HttpNode):
+    if isinstance(node, HttpNode | ActionNode):
         return node.fallback
     return ""
 

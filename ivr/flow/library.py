@@ -9,11 +9,12 @@ calls it in a worker thread.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..media.prompts import PromptLibrary
+from .actions import ActionSpec
 from .checker import check_flows
 from .loader import FlowError, FlowErrorDetail, Positions, parse_flow_positions
 from .model import Flow
@@ -57,7 +58,13 @@ def flow_files(folder: Path) -> list[Path]:
     return sorted({p for pattern in FLOW_PATTERNS for p in folder.glob(pattern) if p.is_file()})
 
 
-def inspect_files(files: Sequence[Path], prompts: PromptLibrary | None) -> Inspection:
+Specs = Mapping[str, ActionSpec] | None
+"""Action name -> spec of every action the service offers; None: action nodes are checked
+only for what needs no spec (see checker.check_flows)."""
+
+
+def inspect_files(files: Sequence[Path], prompts: PromptLibrary | None,
+                  actions: Specs = None) -> Inspection:
     """Load and check `files` together; never raises for a problem in the flows themselves."""
     digest = hashlib.sha256()
     loaded: dict[str, Flow] = {}
@@ -84,7 +91,8 @@ def inspect_files(files: Sequence[Path], prompts: PromptLibrary | None) -> Inspe
         loaded[file] = flow
         positions[file] = where
     complete = len(loaded) == len(files)
-    details += check_flows(loaded, prompts, positions=positions, complete=complete)
+    details += check_flows(loaded, prompts, positions=positions, complete=complete,
+                           actions=actions)
     flows: dict[str, Flow] = {}
     for flow in loaded.values():
         flows.setdefault(flow.name, flow)
@@ -92,19 +100,23 @@ def inspect_files(files: Sequence[Path], prompts: PromptLibrary | None) -> Inspe
     return Inspection(flows, details, digest.hexdigest(), len(files))
 
 
-def load_files(files: Sequence[Path], prompts: PromptLibrary | None) -> FlowSet:
+def load_files(files: Sequence[Path], prompts: PromptLibrary | None,
+               actions: Specs = None) -> FlowSet:
     """Load and check a set of files; FlowError lists every error of every file."""
-    inspection = inspect_files(files, prompts)
+    inspection = inspect_files(files, prompts, actions)
     if inspection.errors:
         raise FlowError(inspection.errors)
     return FlowSet(inspection.flows, inspection.warnings, inspection.fingerprint)
 
 
-def load_folder(folder: Path, prompts: PromptLibrary | None) -> FlowSet:
+def load_folder(folder: Path, prompts: PromptLibrary | None,
+                actions: Specs = None) -> FlowSet:
     """Every flow file in `folder` as one checked set (the service's load and hot reload).
 
     Raises FlowError (all errors of all files) if anything is wrong, OSError if the folder
     cannot be read. An empty folder is an error: a service with no flows answers no call.
+    Pass `actions` (the specs of the actions the service offers) so a flow naming an action
+    the service lacks, or misusing one, is refused here rather than failing on calls.
     """
     if not folder.is_dir():
         raise FileNotFoundError(f"flow folder {folder} does not exist")
@@ -112,4 +124,4 @@ def load_folder(folder: Path, prompts: PromptLibrary | None) -> FlowSet:
     if not files:
         raise FlowError([FlowErrorDetail(str(folder), 1, 1, None,
                                          "no flow files (*.yaml) in this folder")])
-    return load_files(files, prompts)
+    return load_files(files, prompts, actions)

@@ -1,10 +1,11 @@
 """Load a flow from YAML into the model, with errors that name the file, line, column and node.
 
-Three layers, each stopping the next when it fails: YAML syntax (with duplicate keys refused,
-because YAML silently keeps the last one and an operator who pastes option "1" twice loses a
-branch), the JSON Schema (flow.schema.json: fields, types, typos), then the per-file meaning the
-schema cannot express (schedules, language list, escalation shape). Graph rules that need the
-whole set of flows (targets, dead ends, prompts, variables, subflows) are in checker.py.
+Three layers, each stopping the next when it fails: YAML syntax (source.py; duplicate keys are
+refused, because YAML silently keeps the last one and an operator who pastes option "1" twice
+loses a branch), the JSON Schema (flow.schema.json: fields, types, typos), then the per-file
+meaning the schema cannot express (schedules, language list, escalation shape). Graph rules
+that need the whole set of flows (targets, dead ends, prompts, variables, subflows) are in
+checker.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import yaml
 from . import schema as flow_schema
 from .model import (
     HANDOFF_KINDS,
+    ActionNode,
     AnyNode,
     BranchNode,
     CollectNode,
@@ -44,10 +46,13 @@ from .model import (
     SetNode,
     SubflowNode,
 )
+from .source import KeyPath, Positions, read_yaml, walk, yaml_message
+
+__all__ = ["DAYS", "HANDOFF_TARGET", "FlowError", "FlowErrorDetail", "KeyPath", "Positions",
+           "load_flow", "parse_flow", "parse_flow_positions"]
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HANDOFF_TARGET = {"queue": "queue", "voicemail": "mailbox", "callback": "queue", "transfer": "to"}
-KeyPath = tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,93 +90,6 @@ class FlowError(Exception):
         super().__init__("\n".join(str(d) for d in details))
 
 
-class _FlowLoader(yaml.SafeLoader):
-    """SafeLoader without YAML's date guessing: `2026-12-25` stays the text people wrote.
-
-    PyYAML turns an unquoted ISO date into a `date`, and an impossible one (2026-02-30) into a
-    bare ValueError with no position; as text, the loader checks it and points at it.
-    """
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.yaml_implicit_resolvers = _NO_DATES
-
-
-_NO_DATES = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-class Positions:
-    """1-based (line, column) of every key path in a YAML file ('nodes', 'menu', 'options', '1').
-
-    Lookups climb to the nearest known ancestor, so a path into a value that has no key of its
-    own (an item given in short form, a merged anchor) still lands on the right line.
-    """
-
-    def __init__(self, marks: Mapping[KeyPath, tuple[int, int]] | None = None) -> None:
-        self.marks: dict[KeyPath, tuple[int, int]] = dict(marks or {})
-
-    def find(self, path: KeyPath) -> tuple[int, int]:
-        probe = path
-        while probe and probe not in self.marks:
-            probe = probe[:-1]
-        return self.marks.get(probe, (1, 1))
-
-    def __contains__(self, path: object) -> bool:
-        return path in self.marks
-
-
-Duplicate = tuple[KeyPath, int, int, str]
-
-
-def _walk(root: yaml.Node | None) -> tuple[Positions, list[Duplicate]]:
-    """Positions of every key and list item, and duplicate keys (path, line, column, message)."""
-    marks: dict[KeyPath, tuple[int, int]] = {(): (1, 1)}
-    duplicates: list[Duplicate] = []
-    stack: list[tuple[yaml.Node, KeyPath, int]] = [(root, (), 0)] if root is not None else []
-    while stack:
-        node, path, depth = stack.pop()
-        if depth > 64:  # aliases can make a graph; flows are shallow
-            continue
-        if isinstance(node, yaml.MappingNode):
-            first: dict[str, int] = {}
-            for key, value in node.value:
-                if not isinstance(key, yaml.ScalarNode) or key.value == "<<":
-                    continue
-                name = str(key.value)
-                child = (*path, name)
-                where = (key.start_mark.line + 1, key.start_mark.column + 1)
-                if name in first:
-                    duplicates.append((child, *where, f"duplicate key {name!r} (first on line "
-                                                      f"{first[name]}); YAML keeps only the last"))
-                    continue
-                first[name] = where[0]
-                marks[child] = where
-                stack.append((value, child, depth + 1))
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                child = (*path, str(index))
-                marks[child] = (item.start_mark.line + 1, item.start_mark.column + 1)
-                stack.append((item, child, depth + 1))
-    return Positions(marks), duplicates
-
-
-def _yaml_message(exc: yaml.YAMLError) -> str:
-    problem = str(getattr(exc, "problem", "") or exc).strip()
-    context = str(getattr(exc, "context", "") or "").strip()
-    started = getattr(exc, "context_mark", None)
-    if context and started is not None:
-        context += f" that started on line {started.line + 1}"
-    message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
-    if "alias" in problem + context:
-        message += '; quote "*" and "#" menu keys, e.g. "*": main_menu'
-    elif "\\t" in problem:
-        message += "; indent with spaces, not tabs"
-    return message
-
-
 class _Builder:
     """Builds the model from schema-valid data, collecting the per-file semantic errors."""
 
@@ -192,8 +110,9 @@ class _Builder:
         out: list[Say] = []
         for item in items:
             if isinstance(item, dict):
-                [(kind, raw)] = item.items()
-                out.append(Say(str(kind), _text(raw)))
+                unit = _text(item["unit"]) if "unit" in item else ""
+                [(kind, raw)] = [(k, v) for k, v in item.items() if k != "unit"]
+                out.append(Say(str(kind), _text(raw), unit))
             else:
                 out.append(Say("prompt", str(item)))
         return tuple(out)
@@ -320,6 +239,12 @@ class _Builder:
             return GotoNode(**base, target=raw["target"])
         if kind == "hangup":
             return HangupNode(**base, prompts=self.says(raw.get("prompts")))
+        if kind == "action":
+            return ActionNode(
+                **base, action=raw["action"], args=_expressions(raw.get("args", {})),
+                results=dict(raw.get("results", {})), timeout=float(raw.get("timeout", 5)),
+                on={str(k): str(v) for k, v in raw["on"].items()},
+                fallback=str(raw.get("fallback", "")))
         assert kind in HANDOFF_KINDS, kind  # the schema admits no other type
         field = HANDOFF_TARGET[kind]
         options = {k: _text(v) for k, v in raw.items() if k not in ("type", "next", field)}
@@ -364,17 +289,12 @@ def _option(value: Any) -> MenuOption:
 def parse_flow_positions(text: str, file: str = "<flow>") -> tuple[Flow, Positions]:
     """Parse one flow file's text; the positions let the checker point at any field."""
     try:
-        loader = _FlowLoader(text)
-        try:
-            root = loader.get_single_node()
-            data = loader.construct_document(root) if root is not None else None
-        finally:
-            loader.dispose()
+        root, data = read_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise FlowError([FlowErrorDetail(file, line, column, None, _yaml_message(exc))]) from None
-    positions, duplicates = _walk(root)
+        raise FlowError([FlowErrorDetail(file, line, column, None, yaml_message(exc))]) from None
+    positions, duplicates = walk(root)
     builder = _Builder(file, positions)
     for path, line, column, message in duplicates:
         builder.error(path, message, (line, column))

@@ -18,11 +18,15 @@ class Say:
 
     kind "prompt": `value` is a prompt id (may contain ${var}); the other kinds speak `value`
     (a ${var} template) per the caller's language: digits one by one, a cardinal number,
-    an amount of money in the language's currency, an ISO date (YYYY-MM-DD) or a time (HH:MM).
+    an amount of money, an ISO date (YYYY-MM-DD) or a time (HH:MM).
     """
 
     kind: str
     value: str
+    unit: str = ""
+    """currency only: an ISO code (KRW, USD) or a ${var} template giving one. Empty: the
+    caller's language's own currency. A balance held in won must say `unit` explicitly, or an
+    English caller hears it in dollars."""
 
 
 Prompts = tuple[Say, ...]
@@ -190,6 +194,27 @@ class HangupNode(Node):
     """Played before hanging up (optional)."""
 
 
+@dataclass(frozen=True, slots=True)
+class ActionNode(Node):
+    """Asks a service (actions.py) and branches on its answer: `on` maps outcomes to nodes.
+
+    `results` (variable here <- result field) are set on every `on` edge, a missing field as
+    null; `fallback` is taken when the action fails (ActionError, timeout, not configured) or
+    answers an outcome `on` does not name, and sets nothing.
+    """
+
+    action: str = ""
+    """Dotted name, e.g. 'accounts.verify_pin'."""
+    args: dict[str, str] = field(default_factory=dict)
+    """Argument -> expression evaluated in the caller's scope."""
+    results: dict[str, str] = field(default_factory=dict)
+    """Variable here -> result field of the action."""
+    timeout: float = 5.0
+    on: dict[str, str] = field(default_factory=dict)
+    """Outcome -> node."""
+    fallback: str = ""
+
+
 HANDOFF_KINDS = ("queue", "voicemail", "callback", "transfer")
 
 
@@ -210,7 +235,7 @@ class HandoffNode(Node):
 
 AnyNode = (
     PlayNode | MenuNode | CollectNode | SetNode | BranchNode | HoursNode | HttpNode
-    | LanguageNode | SubflowNode | ReturnNode | GotoNode | HangupNode | HandoffNode
+    | LanguageNode | SubflowNode | ReturnNode | GotoNode | HangupNode | HandoffNode | ActionNode
 )
 
 
@@ -252,6 +277,10 @@ def targets(node: AnyNode) -> list[tuple[str, str]]:
                                           ("holiday", node.holiday)) if t]
     elif isinstance(node, HttpNode):
         out += [(name, t) for name, t in (("next", node.next), ("fallback", node.fallback)) if t]
+    elif isinstance(node, ActionNode):
+        out += [(f"on.{outcome}", t) for outcome, t in node.on.items()]
+        if node.fallback:
+            out.append(("fallback", node.fallback))
     elif isinstance(node, GotoNode):
         if node.target:
             out.append(("target", node.target))

@@ -6,8 +6,9 @@ a node id in the current flow, `None` to fall off the end (a return from a subfl
 of the call), or `End` to finish the call with an outcome.
 
 Secrets: a `secure` collect marks its variable secret; a `set`, subflow param or return computed
-from a secret is secret too. Secret values never reach io.trace: prompts that speak them are
-played with `secure=True` (the io masks their ids), and every error message is scrubbed.
+from a secret is secret too (action arguments: see action_node.py). Secret values never reach
+io.trace: prompts that speak them are played with `secure=True` (the io masks their ids), and
+every error message is scrubbed.
 """
 
 from __future__ import annotations
@@ -132,8 +133,12 @@ class Runtime:
             if item.kind == "prompt":
                 ids = [text] if text else []  # `${greeting}` set to "": nothing to play
             else:
+                # A unit template that renders empty stays "" (an error in say), never None:
+                # silently falling back to the language's currency is the bug units prevent.
+                unit = self.render(item.unit) if item.unit else None
                 try:
-                    ids = list(self.ctx.say(item.kind, text, language))
+                    ids = list(self.ctx.say(item.kind, text, language) if unit is None
+                               else self.ctx.say(item.kind, text, language, unit))
                 except Exception as exc:
                     shown = MASK if secret else repr(text)
                     raise FlowRuntimeError(

@@ -77,8 +77,11 @@ def validate(data: Any) -> list[SchemaIssue]:
     # A typo shows up twice: as an unknown field and as a missing one. Say it once.
     extras: dict[tuple[str, ...], list[tuple[str, ValidationError]]] = {}
     missing: dict[tuple[str, ...], tuple[list[str], ValidationError]] = {}
+    bad_keys: dict[tuple[str, ...], list[str]] = {}
     for error in errors:
         path = tuple(str(p) for p in error.absolute_path)
+        if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
+            bad_keys.setdefault(path, []).append(error.instance)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             allowed = _schema(error).get("properties", {})
             extras.setdefault(path, []).extend(
@@ -106,6 +109,9 @@ def validate(data: Any) -> list[SchemaIssue]:
                 message += f" (fields: {', '.join(a for a in allowed if a != 'type')})"
             issues.append(SchemaIssue((*path, extra), message))
     for path, (names, error) in missing.items():
+        # {curency: 5, unit: KRW}: the misspelt key is reported; "needs 'currency'" is noise.
+        names = [n for n in names
+                 if not difflib.get_close_matches(n, bad_keys.get(path, []), n=1, cutoff=0.6)]
         if names:
             quoted = " and ".join(repr(n) for n in names)
             issues.append(SchemaIssue(path, f"{_title(_schema(error), path)} needs {quoted}"))
@@ -127,7 +133,7 @@ def _title(schema: dict[str, Any], path: tuple[str, ...]) -> str:
     if not path:
         return "the flow (top level)"
     if isinstance(title, str):
-        return f"a {title}"
+        return f"{'an' if title[:1] in 'aeiou' else 'a'} {title}"
     return "this mapping"
 
 

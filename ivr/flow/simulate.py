@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..media.prompts import PromptLibrary
+from .actions import Action
 from .expr import Value
 from .http import HttpClient, UnavailableHttp
 from .interpreter import FlowContext, FlowState, run_flow
@@ -293,6 +294,11 @@ def format_event(e: dict[str, Any]) -> str | None:
         return f"■ {e['outcome']} after {e['t']:.1f}s"
     if kind == "error":
         return f"! error in {e.get('node', '?')}: {e.get('message', '')}"
+    if kind == "action":
+        unhandled = "  (not in 'on': fallback)" if e.get("handled") is False else ""
+        return f"  ⚙ {e['action']} → {e['outcome']}{unhandled}"
+    if kind == "action_failed":
+        return f"! action {e['action']} failed in {e.get('node', '?')}: {e.get('error', '')}"
     details = " ".join(f"{k}={v}" for k, v in e.items() if k not in ("t", "event", "node"))
     where = f" {e['node']}" if "node" in e else ""
     return f"  · {kind}{where}{' ' + details if details else ''}"
@@ -311,12 +317,15 @@ async def simulate(
     ask: Ask | None = None,
     echo: Callable[[dict[str, Any]], None] | None = None,
     accept_handoff: bool = False,
+    actions: Mapping[str, Action] | None = None,
 ) -> SimulationResult:
     """Run `flow_name` from its entry with the key script; the transcript and outcome.
 
     `now` (aware) is the virtual start time the hours nodes see (default: the real now); it
     advances with the virtual clock. `http` defaults to a client that always fails, so a
-    simulation never reaches the network unless asked to.
+    simulation never reaches the network unless asked to; likewise `actions` defaults to
+    none, so action nodes take their fallback unless real or fake actions are passed.
+    Actions run in real time (the virtual clock does not move while they work).
     """
     flow = flows.get(flow_name)
     if flow is None:
@@ -327,7 +336,8 @@ async def simulate(
     io = SimulatedCall(prompts, keys, language=language or flow.default_language,
                        caller=caller, accept_handoff=accept_handoff, ask=ask, echo=echo)
     ctx = FlowContext(flows=flows, http=http or UnavailableHttp(),
-                      now=lambda: start + timedelta(seconds=io.clock), sleep=io.sleep)
+                      now=lambda: start + timedelta(seconds=io.clock), sleep=io.sleep,
+                      actions=actions or {})
     state = FlowState()
     try:
         await run_flow(flow, io, ctx, state)

@@ -13,12 +13,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..app import paths
 from ..media.prompts import PromptLibrary
+from .action_node import specs_of
+from .actions import Action
 from .http import AiohttpClient
 from .library import load_folder
 from .loader import FlowError, load_flow
@@ -46,17 +49,20 @@ def build_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def load_flows(target: str, folder: Path, prompts: PromptLibrary) -> tuple[str, dict[str, Flow]]:
+def load_flows(target: str, folder: Path, prompts: PromptLibrary,
+               actions: Mapping[str, Action] | None = None) -> tuple[str, dict[str, Flow]]:
     """The flow to run (by name) and every flow it may call.
 
-    The folder is loaded and checked as a set (as the service does). When the target is a file,
-    it wins over a flow of the same name in the folder (simulate an edited copy before
-    installing it), and a broken folder only costs its subflows, with a warning.
+    The folder is loaded and checked as a set (as the service does; against the specs of
+    `actions` when given). When the target is a file, it wins over a flow of the same name in
+    the folder (simulate an edited copy before installing it), and a broken folder only costs
+    its subflows, with a warning.
     """
     file = Path(target)
     flows: dict[str, Flow] = {}
+    specs = specs_of(actions) if actions is not None else None
     try:
-        flows = dict(load_folder(folder, prompts).flows) if folder.is_dir() else {}
+        flows = dict(load_folder(folder, prompts, specs).flows) if folder.is_dir() else {}
     except FlowError as exc:
         if not file.is_file():
             raise
@@ -97,10 +103,10 @@ def _echo(entry: dict[str, Any]) -> None:
         print(line, flush=True)
 
 
-async def _run(args: argparse.Namespace) -> int:
+async def _run(args: argparse.Namespace, actions: Mapping[str, Action] | None = None) -> int:
     prompts = PromptLibrary(Path(args.prompts_dir))
     try:
-        name, flows = load_flows(args.flow, Path(args.flows_dir), prompts)
+        name, flows = load_flows(args.flow, Path(args.flows_dir), prompts, actions)
         keys = parse_keys(args.input)
         now = _parse_now(args.now)
     except FlowError as exc:
@@ -123,7 +129,8 @@ async def _run(args: argparse.Namespace) -> int:
         result = await simulate(
             name, flows, prompts, keys, language=args.lang, caller=args.caller, http=http,
             now=now, ask=_ask if args.interactive else None,
-            echo=None if args.json else _echo, accept_handoff=args.accept_handoff)
+            echo=None if args.json else _echo, accept_handoff=args.accept_handoff,
+            actions=actions)
     except ValueError as exc:
         print(f"ivr simulate: {exc}", file=sys.stderr)
         return 2
@@ -134,8 +141,10 @@ async def _run(args: argparse.Namespace) -> int:
     return 1 if result.outcome == "error" else 0
 
 
-def main(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace, actions: Mapping[str, Action] | None = None) -> int:
+    """Run the command. `actions`: the implementations action nodes call (the app passes the
+    demo services'); without them every action node takes its fallback."""
     try:
-        return asyncio.run(_run(args))
+        return asyncio.run(_run(args, actions))
     except KeyboardInterrupt:
         return 130

@@ -1,12 +1,15 @@
-"""American English readings of numbers, dollar amounts, dates and times, as prompt ids.
+"""American English readings of numbers, amounts of money, dates and times, as prompt ids.
 
 Every reading is a list of vocabulary prompt ids (texts in prompts/numbers.yaml) that sound
 right played back to back. The rules, chosen for a US caller:
 
 - Numbers: short scale, no "and" inside a number: 101 is "one hundred one", 12345 is
   "twelve thousand three hundred forty five" (`num-40` then `num-5`), -7 is "minus seven".
-- Dollars: "one dollar", "two dollars", "one cent", "zero dollars"; cents follow with "and"
-  ("five dollars and sixty seven cents"); only cents when there are no dollars ("fifty cents").
+- Dollars (USD, the default): "one dollar", "two dollars", "one cent", "zero dollars"; cents
+  follow with "and" ("five dollars and sixty seven cents"); only cents when there are no
+  dollars ("fifty cents").
+- Won (KRW), for a balance held in won: whole amounts only, and "won" never takes an s
+  ("one won", "twelve thousand won"), as English speakers say it.
 - Dates: month, ordinal day, year: 2026-11-22 is "November twenty-second, twenty twenty six".
   Years are read in pairs ("nineteen eighty seven", "twenty ten"), with "oh" for a single
   digit ("nineteen oh five"), "hundred" for round centuries ("nineteen hundred"), and as a
@@ -62,7 +65,36 @@ def number(n: int) -> list[str]:
     return out + _below_1000(n)
 
 
-def currency(amount: Decimal) -> list[str]:
+CURRENCY = "USD"
+"""What an amount is in when the flow names no unit."""
+
+
+def currency(amount: Decimal, unit: str = CURRENCY) -> list[str]:
+    """An amount in `unit` (an ISO code say.py has already checked): USD or KRW."""
+    if unit == "USD":
+        return dollars(amount)
+    if unit == "KRW":
+        return won(amount)
+    raise ValueError(f"unknown currency unit {unit!r}")
+
+
+def currency_words(unit: str = CURRENCY) -> list[str]:
+    """The currency words (not the numbers) an amount in `unit` may use."""
+    return list(_CURRENCY_WORDS[unit])
+
+
+_CURRENCY_WORDS = {"USD": ("cur-dollar", "cur-dollars", "word-and", "cur-cent", "cur-cents"),
+                   "KRW": ("cur-won",)}
+
+
+def won(amount: Decimal) -> list[str]:
+    """Whole won, no plural: 12345 -> twelve thousand three hundred forty five won."""
+    if amount != amount.to_integral_value():
+        raise ValueError("won amounts are whole numbers (won has no minor unit)")
+    return [*number(int(amount)), "cur-won"]
+
+
+def dollars(amount: Decimal) -> list[str]:
     """Dollars and cents: 12345.67 -> ... forty five dollars and sixty seven cents."""
     cents_total = amount * 100
     if cents_total != cents_total.to_integral_value():

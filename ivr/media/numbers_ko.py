@@ -1,4 +1,4 @@
-"""Korean readings of numbers, won amounts, dates and times, as prompt ids.
+"""Korean readings of numbers, amounts of money, dates and times, as prompt ids.
 
 Every reading is a list of vocabulary prompt ids (texts in prompts/numbers.yaml) that sound
 right played back to back. Numbers are sino-Korean, grouped by four digits (만, 억, 조):
@@ -10,8 +10,11 @@ right played back to back. Numbers are sino-Korean, grouped by four digits (만,
 - Group words follow their group: 12345 is 만 이천 삼백 사십 오. A group of exactly 1 before
   만 is not said (만, not 일만), but 억 and 조 keep it (일억, 일조).
 - Negative numbers start with 마이너스; 0 is 영.
-- Won: the number, then 원 (12345 -> 만 이천 삼백 사십 오 원). Won has no minor unit: a
-  non-zero fraction is an error rather than a silently rounded amount.
+- Won (KRW, the default): the number, then 원 (12345 -> 만 이천 삼백 사십 오 원). Won has no
+  minor unit: a non-zero fraction is an error rather than a silently rounded amount.
+- Dollars (USD), for a balance held in dollars: 달러 then the cents with 센트, no "and" and
+  no plural: 2500.75 is 이천 오백 달러 칠십 오 센트; only cents when there are no dollars
+  (오십 센트); 0 is 영 달러.
 - Dates: year number + 년, the month as one word (유월 and 시월 are irregular), the day as
   one word: 2026-06-10 is 이천 이십 육 년 유월 십일.
 - Times: 오전/오후, the hour in native Korean with 시 (한 시 ... 열두 시), minutes in
@@ -63,7 +66,44 @@ def number(n: int) -> list[str]:
     return out + _group(n)
 
 
-def currency(amount: Decimal) -> list[str]:
+CURRENCY = "KRW"
+"""What an amount is in when the flow names no unit."""
+
+
+def currency(amount: Decimal, unit: str = CURRENCY) -> list[str]:
+    """An amount in `unit` (an ISO code say.py has already checked): KRW or USD."""
+    if unit == "KRW":
+        return won(amount)
+    if unit == "USD":
+        return dollars(amount)
+    raise ValueError(f"unknown currency unit {unit!r}")
+
+
+def currency_words(unit: str = CURRENCY) -> list[str]:
+    """The currency words (not the numbers) an amount in `unit` may use."""
+    return list(_CURRENCY_WORDS[unit])
+
+
+_CURRENCY_WORDS = {"KRW": ("cur-won",), "USD": ("cur-dollar", "cur-cent")}
+
+
+def dollars(amount: Decimal) -> list[str]:
+    """달러 and 센트: 2500.75 -> 이천 오백 달러 칠십 오 센트."""
+    cents_total = amount * 100
+    if cents_total != cents_total.to_integral_value():
+        raise ValueError("dollar amounts have at most two decimals (cents)")
+    whole, cents = divmod(abs(int(cents_total)), 100)
+    if whole >= LIMIT:
+        raise ValueError(f"amounts are said up to {LIMIT - 1:,} dollars")
+    out: list[str] = ["word-minus"] if cents_total < 0 else []
+    if whole or not cents:
+        out += [*number(whole), "cur-dollar"]
+    if cents:
+        out += [*number(cents), "cur-cent"]
+    return out
+
+
+def won(amount: Decimal) -> list[str]:
     """Whole won: 12345 -> 만 이천 삼백 사십 오 원."""
     if amount != amount.to_integral_value():
         raise ValueError("won amounts are whole numbers (won has no minor unit)")

@@ -9,6 +9,11 @@ number with a fraction, a malformed date): those raise SayError, which the inter
 The per-language rules live in numbers_<lang>.py; this module validates the value once for
 every language. `speak_text` renders what a caller would hear as text, for tests, traces and
 the simulator.
+
+Money has a unit. Without one, an amount is in the language's own currency (won in Korean,
+dollars in English), which is right only when the caller's language and the account's
+currency agree; a flow that reads a balance should pass the account's currency (`unit`), so a
+won balance read to an English caller is "... won", never "... dollars".
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ class Reader(Protocol):
 
     def number(self, n: int) -> list[str]: ...
 
-    def currency(self, amount: Decimal) -> list[str]: ...
+    def currency(self, amount: Decimal, unit: str = ...) -> list[str]: ...
+
+    def currency_words(self, unit: str = ...) -> list[str]: ...
 
     def date(self, day: datetime.date) -> list[str]: ...
 
@@ -47,6 +54,8 @@ class Reader(Protocol):
 
 READERS: dict[str, Reader] = {"en": numbers_en, "ko": numbers_ko}
 KINDS = ("digits", "number", "currency", "date", "time")
+CURRENCIES = ("KRW", "USD")
+"""ISO 4217 codes every language can say amounts in."""
 
 _DIGIT_WORDS = {"*": "digit-star", "#": "digit-hash"}
 _DIGIT_SEPARATORS = frozenset(" -.()+/")
@@ -119,6 +128,17 @@ def _time(value: str) -> tuple[int, int]:
     return hour, minute
 
 
+def currency_unit(unit: str) -> str:
+    """'krw ' -> 'KRW'; ValueError for an empty unit or one with no words."""
+    code = unit.strip().upper()
+    if not code:
+        raise ValueError(f"no currency unit given (one of {', '.join(CURRENCIES)})")
+    if code not in CURRENCIES:
+        raise ValueError(f"unknown currency unit {unit.strip()!r} "
+                         f"(known: {', '.join(CURRENCIES)})")
+    return code
+
+
 def reader(language: str) -> Reader:
     """The rules for a language code; 'en-US' and 'ko_KR' use their base language."""
     base = re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0]
@@ -129,13 +149,18 @@ def reader(language: str) -> Reader:
         raise SayError(f"cannot say values in language {language!r} (known: {known})") from None
 
 
-def say(kind: str, value: str, language: str) -> list[str]:
+def say(kind: str, value: str, language: str, unit: str | None = None) -> list[str]:
     """The prompt ids that say `value` as `kind` in `language`, in playing order.
 
-    kind: digits | number | currency | date | time (see docs/flows.md). Raises SayError.
+    kind: digits | number | currency | date | time (see docs/flows.md). `unit` is for currency
+    only: an ISO code (KRW, USD, any case); None is the language's own currency, while ""
+    (a unit template that came out empty) is an error rather than a guess. Raises SayError.
     """
     if kind not in KINDS:
         raise SayError(f"cannot say a {kind!r}: kinds are {', '.join(KINDS)}")
+    if unit is not None and kind != "currency":
+        raise SayError(f"cannot say {kind} {value!r} with unit {unit!r}: "
+                       "only currency takes a unit")
     read = reader(language)
     try:
         if kind == "digits":
@@ -143,7 +168,10 @@ def say(kind: str, value: str, language: str) -> list[str]:
         if kind == "number":
             return read.number(_integer(value))
         if kind == "currency":
-            return read.currency(_decimal(value))
+            if unit is None:
+                return read.currency(_decimal(value))
+            code = currency_unit(unit)
+            return read.currency(_decimal(value), code)
         if kind == "date":
             return read.date(_date(value))
         return read.time(*_time(value))
@@ -151,6 +179,24 @@ def say(kind: str, value: str, language: str) -> list[str]:
         raise SayError(f"cannot say {kind} {value!r} in {language}: {exc}", str(exc)) from exc
 
 
-def speak_text(kind: str, value: str, language: str, manifest: PromptManifest) -> str:
+def currency_words(language: str, unit: str | None = None) -> list[str]:
+    """The fixed words (not the numbers) any amount in `unit` may use in `language`.
+
+    What the checker requires of the prompts when the amount is only known at run time.
+    Raises SayError for an unknown language or unit.
+    """
+    read = reader(language)
+    if unit is None:
+        return read.currency_words()
+    try:
+        code = currency_unit(unit)
+    except ValueError as exc:
+        raise SayError(f"cannot say currency in {language}: {exc}", str(exc)) from exc
+    return read.currency_words(code)
+
+
+def speak_text(kind: str, value: str, language: str, manifest: PromptManifest,
+               unit: str | None = None) -> str:
     """What the caller hears, as text: the manifest texts of `say(...)` joined by spaces."""
-    return " ".join(manifest.text(p, language) or f"[{p}]" for p in say(kind, value, language))
+    return " ".join(manifest.text(p, language) or f"[{p}]"
+                    for p in say(kind, value, language, unit))

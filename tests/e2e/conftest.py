@@ -53,8 +53,9 @@ class RunningApp:
     runtime: asterisk.AsteriskRuntime
     flows_dir: Path = Path()
     """The app's own copy of flows/, which tests may edit (hot reload)."""
-    restart: Callable[[], None] | None = None
-    """Kill the app process (SIGKILL, no goodbye) and start a new one on the same port."""
+    restart: Callable[..., None] | None = None
+    """restart(extra_env=None): kill the app (SIGKILL, no goodbye), start a new one on the same
+    port, trace folder and database, with `extra_env` added to its environment."""
 
     def get(self, path: str) -> Any:
         try:
@@ -85,6 +86,9 @@ class RunningApp:
                     return entries
             time.sleep(0.1)
         raise AssertionError(f"no trace for caller {caller} in {self.trace_dir}")
+
+    def database(self) -> Path:
+        return self.flows_dir.parent / "ivr.db"
 
     def log_lines(self) -> list[str]:
         return self.log_file.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -120,25 +124,33 @@ class AppProcess:
 
 
 def start_app(runtime: asterisk.AsteriskRuntime, work: Path, port: int | None = None,
-              trace_dir: Path | None = None) -> AppProcess:
-    """Serve a copy of flows/ from `work`, so a test may edit flows while the app runs."""
+              trace_dir: Path | None = None, extra_env: dict[str, str] | None = None
+              ) -> AppProcess:
+    """Serve a copy of flows/ from `work`, so a test may edit flows while the app runs, with
+    its own SQLite database holding the demo accounts (`ivr db init --demo`)."""
     port = port or _free_port()
     trace_dir = trace_dir or work / "traces"
     flows_dir = work / "flows"
     if not flows_dir.exists():
         shutil.copytree(project_root() / "flows", flows_dir)
+    database = f"sqlite:///{work / 'ivr.db'}"
+    if not (work / "ivr.db").exists():
+        subprocess.run([sys.executable, "-m", "ivr.app.cli", "db", "init", "--demo",
+                        "--url", database], check=True, capture_output=True)
     env = {
         **os.environ,
         "IVR_ARI_URL": runtime.ari_url,
         "IVR_ARI_USERNAME": runtime.ari_username,
         "IVR_ARI_PASSWORD": runtime.ari_password,
         "IVR_FLOWS_DIR": str(flows_dir),
+        "IVR_DATABASE_URL": database,
+        **(extra_env or {}),
         "IVR_TRACE_DIR": str(trace_dir),
         "IVR_HTTP_PORT": str(port),
         "IVR_LOG_FORMAT": "json",
     }
     log_file = work / f"app-{port}.log"
-    with open(log_file, "wb") as log:
+    with open(log_file, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "ivr.app.cli", "serve"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
     running = AppProcess(proc, RunningApp(f"http://127.0.0.1:{port}", trace_dir, log_file,
@@ -166,10 +178,10 @@ def ivr_app(
     running = start_app(asterisk_runtime, work)
     port = int(running.app.base_url.rpartition(":")[2])
 
-    def restart() -> None:
+    def restart(extra_env: dict[str, str] | None = None) -> None:
         nonlocal running
         running.stop(signal.SIGKILL)
-        running = start_app(asterisk_runtime, work, port, running.app.trace_dir)
+        running = start_app(asterisk_runtime, work, port, running.app.trace_dir, extra_env)
         app.log_file = running.app.log_file
 
     app = running.app

@@ -2,8 +2,9 @@
 
 Every file in flows_broken/ shows one kind of mistake and says, in its first line, the one
 finding it must produce (file-relative line:column, severity, node, message substring). Each is
-checked together with flows_ok/ (a subflow to call, a name to collide with), and nothing else
-may be reported: a broken case that also trips an unrelated rule is a noisy checker.
+checked together with flows_ok/ (a subflow to call, a name to collide with) and the specs of
+the fake accounts actions, and nothing else may be reported: a broken case that also trips an
+unrelated rule is a noisy checker.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from ivr.flow.check_cli import run_check
 from ivr.flow.checker import check_flows
 from ivr.flow.library import flow_files, inspect_files, load_files, load_folder
 from ivr.flow.loader import FlowError, load_flow, parse_flow, parse_flow_positions
+from ivr.flow.model import ActionNode, PlayNode
 from ivr.media.prompts import PromptLibrary
+from tests.unit.fake_actions import SPECS
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent
@@ -43,7 +46,7 @@ def test_broken_flow(path: Path, prompts: PromptLibrary) -> None:
     match = EXPECT.fullmatch(header)
     assert match, f"{path.name}: first line must be '# expect: L:C severity [node 'x']: message'"
     line, column, severity, node, message = match.groups()
-    found = inspect_files([*OK_FILES, path], prompts).details
+    found = inspect_files([*OK_FILES, path], prompts, SPECS).details
     assert [(d.file, d.line, d.column, d.severity, d.node) for d in found] == [
         (str(path), int(line), int(column), severity, node)], [str(d) for d in found]
     assert message in found[0].message
@@ -53,6 +56,7 @@ def test_ok_flows_are_clean(prompts: PromptLibrary) -> None:
     flows = load_files(OK_FILES, prompts)
     assert sorted(flows.flows) == ["ok_main", "ok_verify"]
     assert flows.warnings == []
+    assert load_files(OK_FILES, prompts, SPECS).warnings == []
 
 
 def test_project_flows_are_clean(prompts: PromptLibrary) -> None:
@@ -168,7 +172,7 @@ def test_load_folder_reports_every_file(tmp_path: Path, prompts: PromptLibrary) 
 def test_run_check_prints_like_a_compiler(tmp_path: Path) -> None:
     out = io.StringIO()
     assert run_check([ROOT / "flows"], ROOT / "prompts", out) == 0
-    assert out.getvalue().startswith("ok: 2 file(s)")
+    assert out.getvalue().splitlines()[-1].startswith("ok: 2 file(s)")
     broken = HERE / "flows_broken"
     out = io.StringIO()
     code = run_check([broken / "target_missing.yaml", broken / "unreachable.yaml"],
@@ -191,3 +195,89 @@ def test_run_check_prints_like_a_compiler(tmp_path: Path) -> None:
 def test_old_single_file_api_still_works() -> None:
     flow = load_flow(ROOT / "flows" / "demo.yaml")
     assert flow.entry == "welcome" and flow.nodes["end"]
+
+
+# --- action nodes and currency units ------------------------------------------------------
+
+ACTION = ("  a:\n    type: action\n    action: NAME\n    args: {account: caller}\n"
+          "    on: {ok: b, unknown_account: b}\n    fallback: b\n  b: {type: hangup}\n")
+
+
+def check_with(text: str, specs: object) -> list[str]:
+    flow, where = parse_flow_positions(text, "f.yaml")
+    return [d.report_line() for d in check_flows({"f": flow}, None, positions={"f.yaml": where},
+                                                 actions=specs)]  # type: ignore[arg-type]
+
+
+def test_action_names_are_checked_only_against_specs() -> None:
+    text = flow(ACTION.replace("NAME", "billing.refund"))
+    assert check_with(text, None) == []
+    (report,) = check_with(text, SPECS)
+    assert report == ("f.yaml:7:5: error: node 'a': no action named 'billing.refund' "
+                      "(known: accounts.balance, accounts.lookup_caller, accounts.verify_pin)")
+    assert check_with(flow(ACTION.replace("NAME", "accounts.balance")), SPECS) == []
+
+
+def test_an_on_key_yaml_would_read_as_a_boolean_stays_text() -> None:
+    """YAML 1.1 reads on/yes/no as booleans; as keys they keep their text."""
+    text = flow(ACTION.replace("NAME", "x.y").replace("ok: b", "yes: b, no: b, off: b"))
+    node = parse_flow(text).nodes["a"]
+    assert isinstance(node, ActionNode)
+    assert list(node.on) == ["yes", "no", "off", "unknown_account"]
+    play = parse_flow(flow("  a: {type: play, prompts: [p], barge_in: yes, next: b}\n"
+                           "  b: {type: hangup}\n")).nodes["a"]
+    assert isinstance(play, PlayNode) and play.barge_in is True  # values stay YAML 1.1
+
+
+def test_results_are_set_on_every_on_edge_and_args_are_read() -> None:
+    text = flow("  a:\n    type: action\n    action: accounts.balance\n"
+                "    args: {account: acct}\n    results: {bal: balance}\n"
+                "    on: {ok: b, unknown_account: c}\n    fallback: d\n"
+                "  b: {type: play, prompts: [{number: '${bal}'}], next: d}\n"
+                "  c: {type: play, prompts: [{number: '${bal}'}], next: d}\n"
+                "  d: {type: hangup}\n")
+    (report,) = check_with(text, SPECS)  # 'bal' is set on both `on` edges
+    assert report.startswith("f.yaml:8:12: error: node 'a': variable 'acct' is never set; "
+                             "for the text write \"'acct'\"")
+
+
+def test_a_variable_unit_needs_every_currency_in_every_language(tmp_path: Path) -> None:
+    root = tmp_path / "prompts"
+    root.mkdir()
+    numbers = (ROOT / "prompts" / "numbers.yaml").read_text(encoding="utf-8")
+    (root / "numbers.yaml").write_text(numbers.replace('cur-won: {ko: "원", en: "won"}',
+                                                       'cur-won: {ko: "원"}'), encoding="utf-8")
+    library = PromptLibrary(root)
+    base = flow("  a: {type: hangup, prompts: [ITEM]}\n").replace("[en]", "[ko, en]")
+
+    def found(item: str) -> list[str]:
+        parsed, where = parse_flow_positions(base.replace("ITEM", item), "f.yaml")
+        return [d.message for d in check_flows({"f": parsed}, library,
+                                               positions={"f.yaml": where})]
+
+    assert found('{currency: "${caller}"}') == []  # won in Korean, dollars in English
+    assert found('{currency: "${caller}", unit: USD}') == []
+    (missing,) = found('{currency: "${caller}", unit: "${caller}"}')
+    assert missing.startswith("saying {currency: ${caller}, unit: ${caller}} needs prompt "
+                              "'cur-won', which is missing in en")
+    (literal,) = found('{currency: "5", unit: krw}')
+    assert "{currency: 5, unit: krw} needs prompt 'cur-won', which is missing in en" in literal
+
+
+def test_run_check_takes_the_action_specs() -> None:
+    case = HERE / "flows_broken" / "action_unknown.yaml"
+    out = io.StringIO()
+    assert run_check([case], ROOT / "prompts", out) == 0
+    assert out.getvalue().splitlines()[0] == (
+        "note: no action specs given; action names, args, outcomes and results not checked")
+    out = io.StringIO()
+    assert run_check([case], ROOT / "prompts", out, actions=SPECS) == 1
+    assert "no action named 'accounts.verify_pn'" in out.getvalue()
+    assert "note:" not in out.getvalue()
+
+
+def test_load_folder_passes_the_specs_through(tmp_path: Path, prompts: PromptLibrary) -> None:
+    shutil.copy(HERE / "flows_broken" / "action_outcome.yaml", tmp_path / "f.yaml")
+    assert load_folder(tmp_path, prompts).flows  # no specs: nothing to hold the flow against
+    with pytest.raises(FlowError, match="'okay' is not an outcome"):
+        load_folder(tmp_path, prompts, actions=SPECS)

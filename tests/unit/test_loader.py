@@ -10,6 +10,7 @@ import pytest
 
 from ivr.flow.loader import FlowError, FlowErrorDetail, load_flow, parse_flow
 from ivr.flow.model import (
+    ActionNode,
     BranchNode,
     CollectNode,
     Condition,
@@ -101,13 +102,22 @@ def test_every_node_type() -> None:
     assert (collect.store, collect.min_length, collect.max_length, collect.terminator) == (
         "acct", 4, 8, "*")
     assert (collect.first_digit_timeout, collect.inter_digit_timeout) == (7.0, 2.5)
-    assert (collect.secure, collect.barge_in, collect.next) == (True, True, "verify")
+    assert (collect.secure, collect.barge_in, collect.next) == (True, True, "authenticate")
     assert collect.readback == (Say("prompt", "you-entered"), Say("digits", "${acct}"))
     assert collect.confirm == (Say("prompt", "confirm-1-2"),)
     assert collect.escalation.attempts == 3 and collect.escalation.fallback == "agent"
+    assert nodes["authenticate"] == ActionNode(
+        id="authenticate", **at(main, "authenticate"), action="accounts.verify_pin",
+        args={"account": "acct", "pin": "acct"}, results={"tries_left": "attempts_left"},
+        timeout=4.0, on={"ok": "verify", "wrong_pin": "verify", "locked": "agent",
+                         "unknown_account": "agent"}, fallback="agent")
     assert nodes["verify"] == SubflowNode(
         id="verify", **at(main, "verify"), flow="ok_verify", params={"account": "acct"},
-        returns={"balance": "amount"}, next="lookup")
+        returns={"balance": "amount"}, next="get_balance")
+    assert nodes["get_balance"] == ActionNode(
+        id="get_balance", **at(main, "get_balance"), action="accounts.balance",
+        args={"account": "acct"}, results={"balance_now": "balance", "cur": "currency"},
+        on={"ok": "lookup", "unknown_account": "agent"}, fallback="agent")  # timeout 5
     assert nodes["lookup"] == HttpNode(
         id="lookup", **at(main, "lookup"), url="https://bank.example/api/accounts/${acct}",
         method="POST", body={"account": "acct", "tries": "again", "vip": "true"}, timeout=2.0,
@@ -116,8 +126,11 @@ def test_every_node_type() -> None:
     play = nodes["say_balance"]
     assert isinstance(play, PlayNode) and play.barge_in
     assert [s.kind for s in play.prompts] == ["prompt", "number", "currency", "date", "time",
-                                              "number"]
-    assert play.prompts[-1] == Say("number", "5")
+                                              "number", "currency", "currency", "currency"]
+    assert play.prompts[5:] == (Say("number", "5"), Say("currency", "${balance_now}", "${cur}"),
+                                Say("currency", "${tries_left}", "KRW"),
+                                Say("currency", "2500.75", "usd"))
+    assert play.prompts[2].unit == ""
     assert nodes["check"] == BranchNode(
         id="check", **at(main, "check"), otherwise="hours",
         conditions=(Condition("balance >= 1000", "rich"), Condition("language == 'en'", "hours")))
@@ -244,3 +257,67 @@ def test_hours_edge_cases() -> None:
 def test_the_project_flows_load() -> None:
     for path in sorted((ROOT / "flows").glob("*.yaml")):
         assert load_flow(path).nodes
+
+
+ACTION = ("  a:\n    type: action\n    action: accounts.verify_pin\n"
+          "    args: {account: account, pin: pin}\n    results: {attempts_left: attempts_left}\n"
+          "    timeout: 4\n    on: {ok: b, wrong_pin: b}\n    fallback: b\n  b: {type: hangup}\n")
+
+
+def test_the_action_node_of_the_docs() -> None:
+    """docs/flows.md's example, `on:` unquoted (YAML 1.1 would make it the key true)."""
+    node = parse_flow(HEAD + ACTION).nodes["a"]
+    assert node == ActionNode(
+        id="a", line=5, column=3, action="accounts.verify_pin",
+        args={"account": "account", "pin": "pin"}, results={"attempts_left": "attempts_left"},
+        timeout=4.0, on={"ok": "b", "wrong_pin": "b"}, fallback="b")
+    minimal = parse_flow(HEAD + "  a: {type: action, action: x, on: {ok: b}}\n"
+                                "  b: {type: hangup}\n").nodes["a"]
+    assert minimal == ActionNode(id="a", line=5, column=3, action="x", on={"ok": "b"})
+    assert minimal.timeout == 5.0 and minimal.args == {} and minimal.fallback == ""
+    literal = parse_flow(HEAD + ACTION.replace("pin: pin}", "pin: 1234, sure: true}"))
+    assert literal.nodes["a"].args == {  # type: ignore[union-attr]
+        "account": "account", "pin": "1234", "sure": "true"}
+
+
+@pytest.mark.parametrize(("change", "where", "message"), [
+    (("action: accounts.verify_pin", "action: accounts verify"), (7, 5),
+     "'action': an action name is dotted words, e.g. accounts.verify_pin "
+     "(not 'accounts verify')"),
+    (("    on: {ok: b, wrong_pin: b}\n", ""), (5, 3), "an action node needs 'on'"),
+    (("on: {ok: b, wrong_pin: b}", "on: {}"), (11, 5), "'on' is empty"),
+    (("on: {ok: b,", "on: {ok: 'no way',"), (11, 10),
+     "a node id starts with a letter or _"),
+    (("timeout: 4", "timeout: 0"), (10, 5), "'timeout' must be more than 0, not 0"),
+    (("fallback: b", "fallbak: b"), (12, 5),
+     "unknown field 'fallbak' in an action node; did you mean 'fallback'?"),
+    (("pin: pin}", "pin: pin, 1x: y}"), (8, 40), "'1x' is not allowed here: an argument"),
+    (("{attempts_left: attempts_left}", "{attempts_left: a.b}"), (9, 15),
+     "an argument, result or outcome name starts with a letter"),
+])
+def test_action_schema_errors(change: tuple[str, str], where: tuple[int, int],
+                              message: str) -> None:
+    (detail,) = errors(HEAD + ACTION.replace(*change))
+    assert (detail.line, detail.column, detail.node) == (*where, "a")
+    assert message in detail.message, detail.message
+
+
+def test_currency_items_take_a_unit() -> None:
+    flow = parse_flow(HEAD + "  a: {type: hangup, prompts: [{currency: '${x}', unit: KRW},"
+                             " {unit: '${c}', currency: 5}, {currency: 7}]}\n")
+    assert flow.nodes["a"].prompts == (  # type: ignore[union-attr]
+        Say("currency", "${x}", "KRW"), Say("currency", "5", "${c}"), Say("currency", "7"))
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    ("{unit: KRW}", "a prompt item with a unit needs 'currency'"),
+    ("{number: 5, unit: KRW}", "a prompt item with a unit needs 'currency'"),
+    ("{currency: 5, unit: 5}", "prompts[1].unit must be text, not a whole number"),
+    ("{currency: 5, unit: ''}", "prompts[1].unit is empty"),
+    ("{digits: 5, number: 5}", "prompts[1]: a prompt item is a prompt id"),
+    ("{curency: 5, unit: KRW}", "unknown key 'curency' (one of prompt, digits, number, "
+                                "currency, date, time, unit); did you mean 'currency'?"),
+])
+def test_unit_errors(item: str, message: str) -> None:
+    (detail,) = errors(HEAD + f"  a: {{type: hangup, prompts: [{item}]}}\n")
+    assert message in detail.message, detail.message

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ivr.media.prompts import PromptManifest
-from ivr.media.say import SayError, say, speak_text
+from ivr.media.say import SayError, currency_words, say, speak_text
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = PromptManifest.load(ROOT / "prompts")
@@ -161,3 +161,57 @@ def test_the_reason_alone_leaves_out_the_value_for_callers_that_mask_it() -> Non
     with pytest.raises(SayError) as caught:
         say("number", "4111-1111", "en")
     assert caught.value.reason == "not a number" and "4111" not in caught.value.reason
+
+
+UNIT_CASES = [
+    # value, unit, ids, heard: a balance is read in its own currency, whatever the language
+    ("2500.75", "USD", "num-2 num-e3 num-5 num-e2 cur-dollars word-and num-70 num-5 cur-cents",
+     "two thousand five hundred dollars and seventy five cents"),
+    ("1", "USD", "num-1 cur-dollar", "one dollar"),
+    ("0.01", "usd", "num-1 cur-cent", "one cent"),
+    ("12345", "KRW", "num-12 num-e3 num-3 num-e2 num-40 num-5 cur-won",
+     "twelve thousand three hundred forty five won"),
+    ("1", "KRW", "num-1 cur-won", "one won"),
+    ("0", "KRW", "num-0 cur-won", "zero won"),
+    ("1,234,500", "KRW", "num-1 num-e6 num-2 num-e2 num-30 num-4 num-e3 num-5 num-e2 cur-won",
+     "one million two hundred thirty four thousand five hundred won"),
+    ("-500", "KRW", "word-minus num-5 num-e2 cur-won", "minus five hundred won"),
+    ("1500.00", " krw ", "num-1 num-e3 num-5 num-e2 cur-won", "one thousand five hundred won"),
+]
+
+
+@pytest.mark.parametrize(("value", "unit", "ids", "heard"), UNIT_CASES,
+                         ids=[f"{c[0]}:{c[1].strip()}" for c in UNIT_CASES])
+def test_currency_with_a_unit(value: str, unit: str, ids: str, heard: str) -> None:
+    assert say("currency", value, "en", unit) == ids.split()
+    assert speak_text("currency", value, "en", MANIFEST, unit) == heard
+    assert "dollar" not in heard or unit.strip().upper() == "USD"
+
+
+def test_without_a_unit_english_says_dollars() -> None:
+    assert say("currency", "12.5", "en") == say("currency", "12.5", "en", "USD")
+
+
+UNIT_ERRORS = [
+    ("currency", "12.50", "KRW", "won amounts are whole numbers"),
+    ("currency", "1.234", "USD", "at most two decimals"),
+    ("currency", "5", "EUR", r"unknown currency unit 'EUR' \(known: KRW, USD\)"),
+    ("currency", "5", "", "no currency unit given"),
+    ("currency", "5", "  ", "no currency unit given"),
+    ("number", "5", "KRW", "only currency takes a unit"),
+]
+
+
+@pytest.mark.parametrize(("kind", "value", "unit", "message"), UNIT_ERRORS,
+                         ids=[f"{e[0]}:{e[1]}:{e[2]}" for e in UNIT_ERRORS])
+def test_unit_errors(kind: str, value: str, unit: str, message: str) -> None:
+    with pytest.raises(SayError, match=message):
+        say(kind, value, "en", unit)
+
+
+def test_every_currency_id_has_an_english_text() -> None:
+    amounts = [f"{d}.{c:02d}" for d in (0, 1, 2, 1234) for c in range(0, 100, 7)]
+    used = {p for a in amounts for p in say("currency", a, "en", "USD")}
+    used |= {p for a in range(0, 3000, 7) for p in say("currency", str(a), "en", "KRW")}
+    used |= {p for unit in ("KRW", "USD") for p in currency_words("en", unit)}
+    assert sorted(p for p in used if MANIFEST.text(p, "en") is None) == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ivr.media.prompts import PromptManifest
-from ivr.media.say import SayError, say, speak_text
+from ivr.media.say import SayError, currency_words, say, speak_text
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = PromptManifest.load(ROOT / "prompts")
@@ -146,3 +146,53 @@ def test_one_is_silent_before_places_and_man_but_said_before_eok_and_jo() -> Non
                 assert i > 0 and ids[i - 1] not in scales, (n, ids)  # 십일만 is fine
     assert say("number", str(10**8 + 10**4), "ko") == ["num-1", "num-e8", "num-e4"]
     assert say("number", str(10**12), "ko") == ["num-1", "num-e12"]
+
+
+UNIT_CASES = [
+    # value, unit, ids, heard: 달러 and 센트 have no plural and no "and" between them
+    ("2500.75", "USD", "num-2000 num-500 cur-dollar num-70 num-5 cur-cent",
+     "이천 오백 달러 칠십 오 센트"),
+    ("1", "USD", "num-1 cur-dollar", "일 달러"),
+    ("0.5", "USD", "num-50 cur-cent", "오십 센트"),
+    ("0", "USD", "num-0 cur-dollar", "영 달러"),
+    ("1000000.01", "usd", "num-100 num-e4 cur-dollar num-1 cur-cent", "백 만 달러 일 센트"),
+    ("-3.50", "USD", "word-minus num-3 cur-dollar num-50 cur-cent", "마이너스 삼 달러 오십 센트"),
+    ("1234500", "KRW", "num-100 num-20 num-3 num-e4 num-4000 num-500 cur-won",
+     "백 이십 삼 만 사천 오백 원"),
+    ("12345", "krw", "num-e4 num-2000 num-300 num-40 num-5 cur-won", "만 이천 삼백 사십 오 원"),
+    ("0", "KRW", "num-0 cur-won", "영 원"),
+]
+
+
+@pytest.mark.parametrize(("value", "unit", "ids", "heard"), UNIT_CASES,
+                         ids=[f"{c[0]}:{c[1]}" for c in UNIT_CASES])
+def test_currency_with_a_unit(value: str, unit: str, ids: str, heard: str) -> None:
+    assert say("currency", value, "ko", unit) == ids.split()
+    assert speak_text("currency", value, "ko", MANIFEST, unit) == heard
+
+
+def test_without_a_unit_korean_says_won() -> None:
+    assert say("currency", "12345", "ko") == say("currency", "12345", "ko", "KRW")
+
+
+UNIT_ERRORS = [
+    ("2500.755", "USD", "at most two decimals"),
+    ("12.5", "KRW", "won has no minor unit"),
+    ("1", "JPY", r"unknown currency unit 'JPY' \(known: KRW, USD\)"),
+    ("1", "", "no currency unit given"),
+]
+
+
+@pytest.mark.parametrize(("value", "unit", "message"), UNIT_ERRORS,
+                         ids=[f"{e[0]}:{e[1]}" for e in UNIT_ERRORS])
+def test_unit_errors(value: str, unit: str, message: str) -> None:
+    with pytest.raises(SayError, match=message) as caught:
+        say("currency", value, "ko", unit)
+    assert "in ko" in str(caught.value)
+
+
+def test_every_currency_id_has_a_korean_text() -> None:
+    amounts = [f"{d}.{c:02d}" for d in (0, 1, 2, 1234) for c in range(0, 100, 7)]
+    used = {p for a in amounts for p in say("currency", a, "ko", "USD")}
+    used |= {p for unit in ("KRW", "USD") for p in currency_words("ko", unit)}
+    assert sorted(p for p in used if MANIFEST.text(p, "ko") is None) == []

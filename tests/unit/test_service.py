@@ -41,7 +41,8 @@ async def service(tmp_path: Path, prompts_dir: Path) -> AsyncIterator[tuple[Fake
     flows = tmp_path / "flows"
     shutil.copytree(ROOT / "flows", flows)
     config = AppConfig(ari=fake.config(), flows_dir=flows, default_flow="bank",
-                       prompts_dir=prompts_dir, trace_dir=tmp_path / "traces")
+                       prompts_dir=prompts_dir, trace_dir=tmp_path / "traces",
+                       database_url=f"sqlite:///{tmp_path / 'ivr.db'}")
     svc = IvrService(config, reload_interval=3600)  # reloads are driven by the tests
     await svc.start()
     yield fake, svc
@@ -80,7 +81,8 @@ async def test_hot_reload_swaps_valid_edits_and_refuses_broken_ones(
     assert await svc.registry.reload_if_changed()
     after = await _call(fake, svc, "demo")
     assert (before.flow.version, after.flow.version) == ("1", "2")
-    assert svc.status()["flows"] == {"versions": {"bank": "1", "demo": "2"}, "reloads": 1,
+    bank = svc.registry.versions()["bank"]
+    assert svc.status()["flows"] == {"versions": {"bank": bank, "demo": "2"}, "reloads": 1,
                                      "refused": 0}
 
     broken = original.replace('version: "1"', 'version: "3"').replace(

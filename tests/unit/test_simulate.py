@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import time
 import wave
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ivr.flow.library import load_folder
+from ivr.flow.loader import parse_flow
 from ivr.flow.model import CollectNode, Escalation, HoursNode, MenuNode, PlayNode, Schedule
 from ivr.flow.simulate import (
     SECONDS_PER_CHAR,
@@ -27,6 +29,14 @@ from ivr.flow.simulate import (
 )
 from ivr.flow.simulate_cli import build_parser, main
 from ivr.media.prompts import PromptLibrary
+from tests.unit.fake_actions import (
+    BALANCE,
+    VERIFY_PIN,
+    ActionError,
+    answering,
+    failing,
+    pin_checker,
+)
 from tests.unit.test_flow import demo_flow, make_flow, options, says
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -237,7 +247,7 @@ def test_cli_prints_the_transcript(prompts: PromptLibrary, capsys: pytest.Captur
                     "--prompts-dir", str(prompts.root), "--flows-dir", str(ROOT / "flows")))
     out = capsys.readouterr().out.splitlines()
     assert code == 0
-    assert out[0].startswith("flow bank v1 · language ko · caller ")
+    assert re.match(r"flow bank v\S+ · language ko · caller ", out[0]), out[0]
     assert out[1] == "→ node choose_language"
     assert out[2].startswith('[ko] 0.0s ▶ bank-welcome  "')
     assert "       ⌨ 1" in out and "→ node branch_location" in out
@@ -263,3 +273,79 @@ def test_cli_refuses_an_unknown_flow_and_bad_keys(prompts: PromptLibrary,
     assert main(cli("demo", "--input", "1x", "--flows-dir", str(ROOT / "flows"),
                     "--prompts-dir", str(prompts.root))) == 2
     assert "keys are 0-9" in capsys.readouterr().err
+
+
+BALANCE_FLOW = """
+name: balance
+languages: [ko, en]
+entry: pin
+nodes:
+  pin:
+    type: collect
+    prompt: [enter-pin]
+    store: pin
+    secure: true
+    max_length: 4
+    no_input: [no-input]
+    no_match: [invalid]
+    fallback: bye
+    next: verify
+  verify:
+    type: action
+    action: accounts.verify_pin
+    args: {account: "'12345678'", pin: pin}
+    on: {ok: get_balance, wrong_pin: bye}
+    fallback: down
+  get_balance:
+    type: action
+    action: accounts.balance
+    args: {account: "'12345678'"}
+    results: {balance: balance, currency: currency}
+    on: {ok: say_balance, unknown_account: bye}
+    fallback: down
+  say_balance:
+    type: play
+    prompts: [balance-is, {currency: "${balance}", unit: "${currency}"}, balance-is-end]
+    next: bye
+  down:
+    type: play
+    prompts: [service-unavailable]
+    next: bye
+  bye:
+    type: hangup
+    prompts: [goodbye]
+"""
+
+
+async def test_a_won_balance_is_read_in_won_to_an_english_caller(
+        prompts: PromptLibrary) -> None:
+    flows = {"balance": parse_flow(BALANCE_FLOW)}
+    actions = {"accounts.verify_pin": pin_checker("4321"),
+               "accounts.balance": answering(BALANCE, "ok", balance="1234500", currency="KRW")}
+    result = await simulate("balance", flows, prompts, ["4321"], language="en", actions=actions)
+    assert result.outcome == "completed"
+    assert result.path == ["pin", "verify", "get_balance", "say_balance", "bye"]
+    heard = " ".join(e["text"] for e in result.of("play"))
+    assert "one million two hundred thirty four thousand five hundred won" in heard
+    assert "dollar" not in heard
+    lines = result.lines()
+    assert "  ⚙ accounts.verify_pin → ok" in lines and "  ⚙ accounts.balance → ok" in lines
+    dump = result.to_json() + "\n".join(lines)
+    assert "4321" not in dump and result.variables["pin"] == "***"
+
+
+async def test_a_dollar_balance_in_korean_and_a_backend_that_is_down(
+        prompts: PromptLibrary) -> None:
+    flows = {"balance": parse_flow(BALANCE_FLOW)}
+    actions = {"accounts.verify_pin": pin_checker("4321"),
+               "accounts.balance": answering(BALANCE, "ok", balance="2500.75", currency="USD")}
+    result = await simulate("balance", flows, prompts, ["4321"], language="ko", actions=actions)
+    heard = " ".join(e["text"] for e in result.of("play"))
+    assert "이천 오백 달러 칠십 오 센트" in heard
+    down = {"accounts.verify_pin": failing(VERIFY_PIN, ActionError("db down")),
+            "accounts.balance": actions["accounts.balance"]}
+    result = await simulate("balance", flows, prompts, ["4321"], language="ko", actions=down)
+    assert result.path == ["pin", "verify", "down", "bye"]
+    assert "! action accounts.verify_pin failed in verify: db down" in result.lines()
+    without = await simulate("balance", flows, prompts, ["4321"], language="ko")
+    assert without.path == ["pin", "verify", "down", "bye"]  # no actions: the fallback

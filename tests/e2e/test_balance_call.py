@@ -1,0 +1,157 @@
+"""Self-service balance on the bank demo, by DTMF, through real Asterisk: account, secure PIN,
+the balance said as currency in the caller's language; lockout; a backend that is down.
+
+Keys are sent with barge-in: each one lands 1.5 s into the prompt that asks for it, so the tests
+do not depend on how long the rendered prompts are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ivr.media.say import say
+from ivr.services.accounts import SqlAccountStore
+from ivr.services.db import connect
+from ivr.testing.audio import heard_sequence
+from ivr.testing.softphone import place_call_subprocess
+
+from .conftest import RunningApp, _free_port
+from .test_bank_call import PROMPTS
+from .test_demo_call import events, new_caller, played
+
+pytestmark = pytest.mark.e2e
+
+STEP = "wait 1.5"
+
+
+def add_account(app: RunningApp, account: str, pin: str, currency: str, balance: str) -> None:
+    """An account of the test's own in the app's database (the demo PINs are substrings of
+    their account numbers, which would make 'the PIN appears nowhere' untestable)."""
+    async def create() -> None:
+        async with await connect(f"sqlite:///{app.database()}") as db:
+            store = SqlAccountStore(db)
+            if not await store.exists(account):
+                await store.create_account(account, pin, currency=currency,
+                                           balance=Decimal(balance))
+    asyncio.run(create())
+
+
+def balance_script(language: str, account: str, pin: str, listen: float) -> str:
+    choose = "1" if language == "ko" else "2"
+    return "; ".join([
+        STEP, f"dtmf {choose}",          # language
+        STEP, "dtmf 1",                  # main menu: balance
+        STEP, f"dtmf {account}#",        # account number
+        STEP, "dtmf 1",                  # read back: correct
+        STEP, f"dtmf {pin}#",            # PIN (secure)
+        f"wait {listen}", "hangup",
+    ])
+
+
+def actions(trace: list[dict[str, object]]) -> list[tuple[object, object]]:
+    return [(e["action"], e["outcome"]) for e in events(trace, "action")]
+
+
+@pytest.mark.parametrize(("language", "account", "pin", "currency", "balance"), [
+    ("ko", "31415926", "586021", "KRW", "1234500"),
+    ("en", "27182818", "690417", "USD", "2500.75"),
+])
+def test_balance_in_the_callers_language(
+    ivr_app: RunningApp, tmp_path: Path, language: str, account: str, pin: str,
+    currency: str, balance: str,
+) -> None:
+    add_account(ivr_app, account, pin, currency, balance)
+    caller = new_caller()
+    report = place_call_subprocess("100", balance_script(language, account, pin, 16),
+                                   record=tmp_path / "heard.wav", caller=caller, timeout=10)
+    assert report.ok, report.error
+
+    trace = ivr_app.trace_for_caller(caller)
+    assert actions(trace) == [("accounts.lookup_caller", "not_found"),
+                              ("accounts.verify_pin", "ok"), ("accounts.balance", "ok")]
+    spoken = say("currency", balance, language, currency)
+    prompts = played(trace)
+    start = prompts.index("balance-is") + 1
+    assert prompts[start:start + len(spoken)] == spoken, "the amount, in the caller's language"
+    assert prompts[start + len(spoken)] == "balance-is-end"
+    assert heard_sequence(tmp_path / "heard.wav",
+                          {"balance-is": PROMPTS / language / "balance-is.wav"},
+                          threshold=0.9), "the caller heard the balance announced"
+
+    # The PIN is nowhere: not in the app's log, the trace file, the call record, the database.
+    assert pin in report.dtmf_sent, "the PIN was really keyed"
+    assert pin not in "\n".join(ivr_app.log_lines())
+    assert pin not in json.dumps(trace)
+    (record,) = [r for r in ivr_app.get("/records") if r["caller"] == caller]
+    assert ivr_app.get(f"/records/{record['call_id']}") == record
+    assert pin not in json.dumps(record)
+    assert record["outcome"] == "self_served", "the flow marked the call as self-served"
+    assert record["language"] == language and "verify_pin" in record["path"]
+    assert "*" * len(pin) in record["keys"], "the PIN's keys are masked in the record"
+    with sqlite3.connect(ivr_app.database()) as db:
+        dump = "\n".join(db.iterdump())
+    assert pin not in dump, "not in any table either (PINs are stored hashed)"
+
+
+def test_three_wrong_pins_lock_the_account_and_offer_an_agent(
+    ivr_app: RunningApp, tmp_path: Path
+) -> None:
+    add_account(ivr_app, "16180339", "8870", "KRW", "50000")
+    caller = new_caller()
+    script = "; ".join([
+        STEP, "dtmf 2", STEP, "dtmf 1", STEP, "dtmf 16180339#", STEP, "dtmf 1",
+        STEP, "dtmf 1111#", STEP, "dtmf 2222#", STEP, "dtmf 3333#",   # three wrong PINs
+        STEP, "dtmf 1",                                               # locked: 1 for an agent
+        "wait-hangup 30",
+    ])
+    report = place_call_subprocess("100", script, caller=caller, timeout=10)
+    assert report.ok, report.error
+    trace = ivr_app.trace_for_caller(caller)
+    outcomes = [outcome for name, outcome in actions(trace) if name == "accounts.verify_pin"]
+    assert outcomes[:3] == ["wrong_pin", "wrong_pin", "locked"]
+    assert "account-locked" in played(trace)
+    path = trace[-1]["path"]
+    assert "account_locked" in path and "agent" in path[path.index("account_locked"):]
+    assert "get_balance" not in path, "a locked account hears no balance"
+    assert events(trace, "choice")[-1]["key"] == "1", "the caller took the agent offered"
+
+
+def test_backend_down_gets_an_apology_and_a_person(ivr_app: RunningApp, tmp_path: Path) -> None:
+    assert ivr_app.restart is not None
+    down = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    ivr_app.restart({"IVR_ACCOUNTS": down})
+    try:
+        caller = new_caller()
+        script = "; ".join([STEP, "dtmf 2", STEP, "dtmf 1", "wait 15", "hangup"])
+        report = place_call_subprocess("100", script, record=tmp_path / "heard.wav",
+                                       caller=caller, timeout=10)
+        assert report.ok, report.error
+        trace = ivr_app.trace_for_caller(caller)
+        assert [e["action"] for e in events(trace, "action_failed")] == ["accounts.lookup_caller"]
+        path = trace[-1]["path"]
+        assert path[path.index("backend_down") + 1] == "agent"
+        assert "service-unavailable" in played(trace)
+        heard = heard_sequence(tmp_path / "heard.wav", {
+            "service-unavailable": PROMPTS / "en" / "service-unavailable.wav"}, threshold=0.9)
+        assert [name for name, _ in heard] == ["service-unavailable"]
+        assert not events(trace, "error"), "the failure is handled, not a crash"
+    finally:
+        ivr_app.restart()
+
+
+def test_records_survive_a_restart(ivr_app: RunningApp) -> None:
+    before = ivr_app.get("/records?limit=1000")
+    assert before, "earlier calls left records"
+    assert ivr_app.restart is not None
+    ivr_app.restart()
+    after = ivr_app.get("/records?limit=1000")
+    assert {r["call_id"] for r in before} <= {r["call_id"] for r in after}
+    newest = max(after, key=lambda r: r["started_at"])
+    assert dt.datetime.fromisoformat(newest["started_at"]).tzinfo is not None
