@@ -39,6 +39,10 @@ from .trace import CallTrace
 log = logging.getLogger(__name__)
 
 
+HANGUP_GRACE = 0.5
+"""Seconds between the last prompt and the IVR's hangup, so the caller hears it whole."""
+
+
 class CallState(enum.Enum):
     RINGING = "ringing"
     ANSWERED = "answered"
@@ -152,6 +156,11 @@ class Call:
         self.state = CallState.HANGING_UP
         self.hangup_by = self.hangup_by or "ivr"
         self.trace("hangup", by="ivr")
+        # PlaybackFinished means Asterisk sent the last frame, not that the caller heard it:
+        # hanging up at once cuts the goodbye's tail in the network and the phone's jitter
+        # buffer. A short grace lets it drain (the dialplan habit of Playback() then Wait()).
+        # The caller hanging up meanwhile ends the wait (the pump cancels this task).
+        await asyncio.sleep(HANGUP_GRACE)
         with contextlib.suppress(ResourceGone, NotInStasis):
             await self.handle.hangup()
 

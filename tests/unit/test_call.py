@@ -130,6 +130,12 @@ def events(call: Call, name: str) -> list[dict[str, Any]]:
     return call.trace_log.events(name)
 
 
+@pytest.fixture(autouse=True)
+def quick_hangup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The e2e tests check the grace before the IVR hangs up; here it would only slow tests."""
+    monkeypatch.setattr("ivr.app.call.HANGUP_GRACE", 0.01)
+
+
 @pytest.fixture
 def prompts_dir(tmp_path: Path) -> Path:
     root = tmp_path / "prompts"
