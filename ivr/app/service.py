@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from ..ari import AriClient, Event, StasisStart, channel_key
+from ..ari import AriClient, Event, StasisStart
 from ..flow.actions import Action
 from ..flow.http import AiohttpClient
 from ..flow.interpreter import FlowContext
@@ -20,6 +20,7 @@ from ..services.accounts import (
 from ..services.db import Database, connect, redact_url
 from ..services.records import CallRecordStore
 from .call import Call
+from .calls import CallSupervisor
 from .config import AppConfig
 from .flows import FlowRegistry
 from .records import record_of
@@ -40,9 +41,8 @@ class IvrService:
             raise ValueError(f"default flow {config.default_flow!r} is not in "
                              f"{config.flows_dir} ({sorted(self.registry.current.flows)})")
         self.http = AiohttpClient()
-        self.calls: dict[str, Call] = {}
-        self.finished_calls = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.supervisor = CallSupervisor(self.client, self.prompts, config.trace_dir,
+                                         on_finished=self._save_record)
         self._watcher: asyncio.Task[None] | None = None
         self.db: Database | None = None
         self.records: CallRecordStore | None = None
@@ -68,10 +68,9 @@ class IvrService:
         """Hang up calls still running (each cancels what it owns), then disconnect."""
         if self._watcher is not None:
             self._watcher.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, *([self._watcher] if self._watcher else []),
-                             return_exceptions=True)
+        await self.supervisor.stop()
+        if self._watcher is not None:
+            await asyncio.gather(self._watcher, return_exceptions=True)
         await self.http.close()
         await self.client.close()
         if self.accounts is not None:
@@ -79,13 +78,14 @@ class IvrService:
         if self.db is not None:
             await self.db.close()
 
+    @property
+    def calls(self) -> dict[str, Call]:
+        return self.supervisor.calls
+
     def _on_unclaimed(self, event: Event) -> None:
-        """Runs inside the reader: subscribe synchronously so no event of the call is lost."""
+        """Runs inside the reader: the supervisor subscribes before the next event is routed."""
         if not isinstance(event, StasisStart):
             log.debug("unclaimed %s", event.type)
-            return
-        channel = event.channel
-        if channel.id in self.calls:
             return
         flowset = self.registry.current
         wanted = event.args[0] if event.args else self.config.default_flow
@@ -94,27 +94,9 @@ class IvrService:
             log.error("no flow named %r (dialplan Stasis argument); using %r", wanted,
                       self.config.default_flow)
             flow = flowset.flows[self.config.default_flow]
-        events = self.client.subscribe(channel_key(channel.id))
         # The call keeps this flow set for its whole life: a reload never changes a call midway.
         ctx = FlowContext(flows=flowset.flows, http=self.http, actions=self.actions)
-        call = Call(channel, self.client.channels.handle(channel.id), events, flow,
-                    self.prompts, ctx, resumed=event.synthetic)
-        self.calls[channel.id] = call
-        task = asyncio.create_task(self._run_call(call), name=f"call-{channel.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run_call(self, call: Call) -> None:
-        try:
-            await call.run()
-        finally:
-            self.calls.pop(call.id, None)
-            self.finished_calls += 1
-            try:
-                await call.trace_log.save(self.config.trace_dir)
-            except OSError:
-                log.exception("could not save the trace of %s", call.id)
-            await self._save_record(call)
+        self.supervisor.start(event.channel, flow, ctx, resumed=event.synthetic)
 
     async def _save_record(self, call: Call) -> None:
         """A database that is down loses the record, never the call (which is over anyway)."""
@@ -131,8 +113,8 @@ class IvrService:
             "ari_connections": self.client.connections,
             "flows": {"versions": self.registry.versions(), "reloads": self.registry.reloads,
                       "refused": self.registry.refused},
-            "active_calls": len(self.calls),
-            "call_tasks": len(self._tasks),
-            "finished_calls": self.finished_calls,
+            "active_calls": len(self.supervisor.calls),
+            "call_tasks": len(self.supervisor.tasks),
+            "finished_calls": self.supervisor.finished_calls,
             "subscriptions": len(self.client.router.subscribed_keys()),
         }

@@ -2,9 +2,9 @@
 
 The flow is flows/demo.yaml (as dataclasses, see test_flow.demo_flow) with a 0.3 s menu
 timeout; prompts are dummy files in a temporary folder; the fake plays each prompt for 30 ms
-unless a test makes one longer. `CallHost` does for each new channel what IvrService does
-(subscribe inside the reader, build the Call with a FlowContext, run it, save its trace), so
-these tests follow Call itself while the service is being reworked around flow folders.
+unless a test makes one longer. `CallHost` hands each new channel to the real CallSupervisor,
+as IvrService does, with one flow built in code instead of a flow folder (IvrService itself is
+covered by test_service.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from ivr.app.call import Call, CallState
+from ivr.app.calls import CallSupervisor
 from ivr.ari import AriClient, Event, StasisStart, channel_key
 from ivr.flow.interpreter import FlowContext
 from ivr.flow.model import (
@@ -45,48 +46,34 @@ WELCOME, MENU, GOODBYE = media("welcome"), media("main-menu"), media("goodbye")
 
 
 class CallHost:
-    """IvrService's call handling, and nothing else."""
+    """IvrService's call handling, and nothing else: the real CallSupervisor, one flow."""
 
     def __init__(self, client: AriClient, flow: Flow, prompts: PromptLibrary,
                  trace_dir: Path) -> None:
         self.client = client
         self.flow = flow
-        self.prompts = prompts
-        self.trace_dir = trace_dir
         self.ctx = FlowContext(flows={flow.name: flow})
-        self.calls: dict[str, Call] = {}
-        self.finished_calls = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.supervisor = CallSupervisor(client, prompts, trace_dir)
+
+    @property
+    def calls(self) -> dict[str, Call]:
+        return self.supervisor.calls
+
+    @property
+    def finished_calls(self) -> int:
+        return self.supervisor.finished_calls
 
     async def start(self) -> None:
         self.client.on_unclaimed(self._on_unclaimed)
         await self.client.start(wait=5.0)
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.supervisor.stop()
         await self.client.close()
 
     def _on_unclaimed(self, event: Event) -> None:
-        if not isinstance(event, StasisStart) or event.channel.id in self.calls:
-            return
-        channel = event.channel
-        events = self.client.subscribe(channel_key(channel.id))
-        call = Call(channel, self.client.channels.handle(channel.id), events, self.flow,
-                    self.prompts, self.ctx, resumed=event.synthetic)
-        self.calls[channel.id] = call
-        task = asyncio.create_task(self._run_call(call), name=f"call-{channel.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run_call(self, call: Call) -> None:
-        try:
-            await call.run()
-        finally:
-            self.calls.pop(call.id, None)
-            self.finished_calls += 1
-            await call.trace_log.save(self.trace_dir)
+        if isinstance(event, StasisStart):
+            self.supervisor.start(event.channel, self.flow, self.ctx, resumed=event.synthetic)
 
     def subscriptions(self) -> int:
         return len(self.client.router.subscribed_keys())
