@@ -6,13 +6,19 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from . import paths
+
+if TYPE_CHECKING:
+    from ..flow.actions import Action
 
 log = logging.getLogger("ivr")
 
@@ -150,6 +156,32 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.asynccontextmanager
+async def _account_actions() -> AsyncIterator[Mapping[str, Action]]:
+    """The real accounts service on the configured database (the demo one by default)."""
+    from ..services.accounts import account_actions, open_account_store
+    from ..services.db import connect
+    from .config import database_url
+
+    db = await connect(database_url())
+    try:
+        await db.migrate()
+        store = open_account_store(db, os.environ.get("IVR_ACCOUNTS", ""),
+                                   token=os.environ.get("IVR_ACCOUNTS_TOKEN") or None)
+        try:
+            yield account_actions(store)
+        finally:
+            await store.close()
+    finally:
+        await db.close()
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from ..flow import simulate_cli
+
+    return simulate_cli.main(args, open_actions=_account_actions)
+
+
 def cmd_call(args: argparse.Namespace) -> int:
     from ..testing import call_cli
 
@@ -189,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ..flow import simulate_cli
 
     simulate_cli.build_parser(p)
-    p.set_defaults(func=simulate_cli.main)
+    p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("call", help="place a real SIP call with the test softphone")
     with contextlib.suppress(ImportError):
         from ..testing import call_cli

@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -141,10 +142,23 @@ async def _run(args: argparse.Namespace, actions: Mapping[str, Action] | None = 
     return 1 if result.outcome == "error" else 0
 
 
-def main(args: argparse.Namespace, actions: Mapping[str, Action] | None = None) -> int:
-    """Run the command. `actions`: the implementations action nodes call (the app passes the
-    demo services'); without them every action node takes its fallback."""
+OpenActions = Callable[[], AbstractAsyncContextManager[Mapping[str, Action]]]
+
+
+def main(args: argparse.Namespace, actions: Mapping[str, Action] | None = None,
+         open_actions: OpenActions | None = None) -> int:
+    """Run the command. `actions`: the implementations action nodes call, or `open_actions`,
+    which opens them (and their database) inside the simulation's event loop; without either,
+    every action node takes its fallback."""
     try:
-        return asyncio.run(_run(args, actions))
+        return asyncio.run(_with_actions(args, actions, open_actions))
     except KeyboardInterrupt:
         return 130
+
+
+async def _with_actions(args: argparse.Namespace, actions: Mapping[str, Action] | None,
+                        open_actions: OpenActions | None) -> int:
+    if open_actions is None:
+        return await _run(args, actions)
+    async with open_actions() as opened:
+        return await _run(args, opened)
