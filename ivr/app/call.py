@@ -32,7 +32,11 @@ from ..ari.models import Channel
 from ..flow.expr import Value
 from ..flow.interpreter import FlowContext, FlowState, run_flow
 from ..flow.model import Flow, HandoffNode
+from ..flow.runtime import DECLINED, TAKEN
 from ..media.prompts import PromptLibrary
+from ..services.acd.engine import Acd
+from ..services.acd.session import ANSWERED, QueueRequest
+from ..services.acd.session import wait as queue_wait
 from .logs import call_id_var
 from .trace import CallTrace
 
@@ -55,6 +59,18 @@ class CallState(enum.Enum):
 MASK = "***"
 
 
+VERIFY_PIN = "accounts.verify_pin"
+"""An `ok` from it makes the account a verified one for the agent's screen pop."""
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text not in (None, "") else None
+
+
+def _float(text: str | None) -> float | None:
+    return float(text) if text not in (None, "") else None
+
+
 class CallerHungUp(Exception):
     """The channel went away while the flow needed it."""
 
@@ -70,6 +86,7 @@ class Call:
         ctx: FlowContext,
         *,
         resumed: bool = False,
+        acd: Acd | None = None,
     ) -> None:
         self.id = channel.id
         self.call_id = channel.id
@@ -86,6 +103,11 @@ class Call:
         self.trace_log = CallTrace(channel.id)
         self.flow_state = FlowState()
         self.hangup_by = ""
+        self.acd = acd
+        self.verified_account = False
+        self.parked = False
+        """Left in its queue by an app that is stopping: not hung up, the next process
+        resumes it."""
         self._digits: asyncio.Queue[str] = asyncio.Queue()
         self._digit_arrived = asyncio.Event()
         self._gone = asyncio.Event()
@@ -94,6 +116,9 @@ class Call:
 
     def trace(self, event: str, **fields: Any) -> None:
         self.trace_log.add(event, **fields)
+        if event == "action" and fields.get("action") == VERIFY_PIN \
+                and fields.get("outcome") == "ok":
+            self.verified_account = True
 
     async def play(self, prompt_ids: Sequence[str], *, barge_in: bool,
                    secure: bool = False) -> None:
@@ -145,10 +170,24 @@ class Call:
         self.trace("dtmf", digit=MASK if secure else digit)
         return digit
 
-    async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> bool:
-        """No queue, voicemail, callback or transfer service exists yet: always declined."""
-        self.trace("handoff_unavailable", node=node.id, kind=node.kind, target=node.target)
-        return False
+    async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> str:
+        """Queues wait here, in the flow task (a hangup cancels the wait); voicemail, callback
+        and transfer have no service yet and are declined."""
+        if node.kind != "queue" or self.acd is None:
+            self.trace("handoff_unavailable", node=node.id, kind=node.kind, target=node.target)
+            return DECLINED
+        request = QueueRequest(
+            queue=node.target, priority=_int(node.options.get("priority")),
+            max_wait=_float(node.options.get("max_wait")),
+            flow=self.flow_state.flow or self.flow.name, node=node.id, variables=variables,
+            screen={"path": list(self.flow_state.path),
+                    "account": variables.get("account") if self.verified_account else None})
+        try:
+            outcome = await queue_wait(self.acd, self, request)
+        except asyncio.CancelledError:
+            self.parked = self.acd.stopping  # the next process takes the caller back
+            raise
+        return TAKEN if outcome == ANSWERED else outcome
 
     async def hangup(self) -> None:
         if self._gone.is_set():
@@ -216,7 +255,8 @@ class Call:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
             handed_off = self.flow_state.outcome.startswith("handoff:")
-            if not self._gone.is_set() and not self.hangup_by and not handed_off:
+            if not self._gone.is_set() and not self.hangup_by and not handed_off \
+                    and not self.parked:
                 await self.hangup()  # a service that took the call owns the channel now
             self.events.close()
             if not self._digits.empty():  # pressed but never read: counted, not shown

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from ..ari import AriClient, channel_key
 from ..ari.models import Channel
-from ..flow.interpreter import FlowContext
+from ..flow.interpreter import FlowContext, FlowState
 from ..flow.model import Flow
 from ..media.prompts import PromptLibrary
+from ..services.acd.engine import Acd
 from .call import Call
 
 log = logging.getLogger(__name__)
@@ -31,14 +32,17 @@ class CallSupervisor:
         self.tasks: set[asyncio.Task[None]] = set()
 
     def start(self, channel: Channel, flow: Flow, ctx: FlowContext, *,
-              resumed: bool = False) -> Call | None:
+              resumed: bool = False, acd: Acd | None = None,
+              state: FlowState | None = None) -> Call | None:
         """Take over a channel that entered the application. Synchronous on purpose: it runs in
         the ARI reader, and subscribing here means no event of the call can slip past it."""
         if channel.id in self.calls:
             return None
         events = self.client.subscribe(channel_key(channel.id))
         call = Call(channel, self.client.channels.handle(channel.id), events, flow,
-                    self.prompts, ctx, resumed=resumed)
+                    self.prompts, ctx, resumed=resumed, acd=acd)
+        if state is not None:
+            call.flow_state = state
         self.calls[channel.id] = call
         task = asyncio.create_task(self._run(call), name=f"call-{channel.id}")
         self.tasks.add(task)

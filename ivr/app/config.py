@@ -35,6 +35,8 @@ class AppConfig:
     http_host: str = "127.0.0.1"
     http_port: int = 8090
     log_format: str = "json"
+    queue_log: Path | None = None
+    """Asterisk-format queue_log file the ACD appends to (IVR_QUEUE_LOG); None: database only."""
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -85,4 +87,5 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         http_host=merged.get("IVR_HTTP_HOST", "127.0.0.1"),
         http_port=int(merged.get("IVR_HTTP_PORT", "8090")),
         log_format=merged.get("IVR_LOG_FORMAT", "json"),
+        queue_log=Path(merged.get("IVR_QUEUE_LOG", str(state / "queue_log"))),
     )

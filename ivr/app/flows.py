@@ -17,6 +17,9 @@ from ..flow.library import FlowSet, load_folder
 from ..flow.loader import FlowError
 from ..flow.model import Flow
 from ..media.prompts import PromptLibrary
+from ..services.acd.config import EMPTY, AcdConfig, load_acd_config
+
+QUEUES_FILE = "queues.yaml"
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,9 @@ class FlowRegistry:
         self.refused = 0
         self._signature: Signature = ()
         self._current: FlowSet | None = None
+        self.acd_config: AcdConfig = EMPTY
+        """The ACD's queues and agents (flows/queues.yaml): checked and swapped with the flows,
+        since flows name queues and route their outcomes."""
 
     @property
     def current(self) -> FlowSet:
@@ -56,9 +62,17 @@ class FlowRegistry:
     def load_initial(self) -> FlowSet:
         """At start-up a broken flow folder is fatal: there is no last good version yet."""
         self._signature = folder_signature(self.folder)
-        self._current = load_folder(self.folder, self.prompts, actions=self.actions)
+        self._current, self.acd_config = self._load()
         self._log_warnings(self._current)
         return self._current
+
+    def _load(self) -> tuple[FlowSet, AcdConfig]:
+        """Queues first (flows are checked against them); both or neither."""
+        path = self.folder / QUEUES_FILE
+        acd = load_acd_config(path) if path.exists() else EMPTY
+        outcomes = {name: queue.outcomes() for name, queue in acd.queues.items()}
+        return load_folder(self.folder, self.prompts, actions=self.actions,
+                           queues=outcomes), acd
 
     def get(self, name: str) -> Flow | None:
         return self.current.flows.get(name)
@@ -77,9 +91,7 @@ class FlowRegistry:
             return False
         self._signature = signature
         try:
-            fresh = await asyncio.to_thread(
-                lambda: load_folder(self.folder, self.prompts, actions=self.actions)
-            )
+            fresh, acd = await asyncio.to_thread(self._load)
         except FlowError as exc:
             self.refused += 1
             log.error(
@@ -94,9 +106,10 @@ class FlowRegistry:
             self.refused += 1
             log.error("flow folder unreadable, keeping the last good version: %s", exc)
             return False
-        if self._current is not None and fresh.fingerprint == self._current.fingerprint:
+        if self._current is not None and fresh.fingerprint == self._current.fingerprint \
+                and acd == self.acd_config:
             return False
-        self._current = fresh
+        self._current, self.acd_config = fresh, acd
         self.reloads += 1
         self._log_warnings(fresh)
         log.info("flows reloaded", extra={"fields": {"versions": self.versions()}})

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
-from ..ari import AriClient, Event, StasisStart
+from ..ari import AriClient, AriError, ChannelHandle, Event, StasisStart, channel_key
 from ..flow.actions import Action
 from ..flow.http import AiohttpClient
-from ..flow.interpreter import FlowContext
+from ..flow.interpreter import FlowContext, FlowState
 from ..media.prompts import PromptLibrary
 from ..services.accounts import (
     ACCOUNT_ACTION_SPECS,
@@ -17,6 +19,10 @@ from ..services.accounts import (
     account_actions,
     open_account_store,
 )
+from ..services.acd.engine import Acd
+from ..services.acd.features import FEATURE_ARG, run_feature_call
+from ..services.acd.session import AGENT_ARG
+from ..services.acd.store import AcdStore, EntryRow
 from ..services.db import Database, connect, redact_url
 from ..services.records import CallRecordStore
 from .call import Call
@@ -26,6 +32,9 @@ from .flows import FlowRegistry
 from .records import record_of
 
 log = logging.getLogger(__name__)
+
+ORPHAN_GRACE = 3.0
+"""Seconds an unclaimed agent leg may wait for its caller's wait to adopt it after a restart."""
 
 
 class IvrService:
@@ -48,6 +57,10 @@ class IvrService:
         self.records: CallRecordStore | None = None
         self.actions: dict[str, Action] = {}
         self.accounts: AccountStore | None = None
+        self.acd: Acd | None = None
+        self.parked: dict[str, EntryRow] = {}
+        """Callers a previous process left in a queue, by channel: resumed at their node."""
+        self._side_tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self.db = await connect(self.config.database_url)
@@ -58,6 +71,12 @@ class IvrService:
         self.accounts = open_account_store(self.db, self.config.accounts_url,
                                            token=self.config.accounts_token or None)
         self.actions = account_actions(self.accounts)
+        store = AcdStore(self.db)
+        self.acd = Acd(self.client, store, lambda: self.registry.acd_config, self.prompts,
+                       log_file=self.config.queue_log)
+        self.parked = {row.channel_id: row for row in await store.entries()}
+        await self.acd.start()
+        await self.acd.load_handle_times()
         self.client.on_unclaimed(self._on_unclaimed)
         await self.client.start(wait=30.0)
         info = await self.client.system.info()
@@ -68,7 +87,14 @@ class IvrService:
         """Hang up calls still running (each cancels what it owns), then disconnect."""
         if self._watcher is not None:
             self._watcher.cancel()
+        if self.acd is not None:
+            self.acd.stopping = True  # callers waiting in queues stay there for the next run
         await self.supervisor.stop()
+        if self.acd is not None:
+            await self.acd.stop()
+        for task in list(self._side_tasks):
+            task.cancel()
+        await asyncio.gather(*self._side_tasks, return_exceptions=True)
         if self._watcher is not None:
             await asyncio.gather(self._watcher, return_exceptions=True)
         await self.http.close()
@@ -87,6 +113,9 @@ class IvrService:
         if not isinstance(event, StasisStart):
             log.debug("unclaimed %s", event.type)
             return
+        if event.args and event.args[0] in (FEATURE_ARG, AGENT_ARG):
+            self._agent_channel(event)
+            return
         flowset = self.registry.current
         wanted = event.args[0] if event.args else self.config.default_flow
         flow = flowset.flows.get(wanted)
@@ -96,7 +125,43 @@ class IvrService:
             flow = flowset.flows[self.config.default_flow]
         # The call keeps this flow set for its whole life: a reload never changes a call midway.
         ctx = FlowContext(flows=flowset.flows, http=self.http, actions=self.actions)
-        self.supervisor.start(event.channel, flow, ctx, resumed=event.synthetic)
+        parked = self.parked.pop(event.channel.id, None)
+        state = None
+        if parked is not None and parked.flow in flowset.flows and \
+                parked.node in flowset.flows[parked.flow].nodes:
+            flow = flowset.flows[parked.flow]
+            state = FlowState(node=parked.node, variables=dict(parked.variables),
+                              flow=flow.name)
+            log.info("caller %s resumes its place in queue %s", event.channel.id, parked.queue)
+        self.supervisor.start(event.channel, flow, ctx, resumed=event.synthetic, acd=self.acd,
+                              state=state)
+
+    def _agent_channel(self, event: StasisStart) -> None:
+        """A feature code from an agent's phone, or an agent leg the ACD dialled that no wait
+        claims (its caller is gone, or it was bridged before a restart and is adopted soon)."""
+        handle = self.client.channels.handle(event.channel.id)
+        if self.acd is None:
+            return
+        if event.args[0] == FEATURE_ARG:
+            handle.events = self.client.subscribe(channel_key(event.channel.id))
+            self._spawn(run_feature_call(self.acd, event.channel, handle, event.args))
+        else:
+            self._spawn(self._drop_orphan(handle, event.args[1] if len(event.args) > 1 else ""))
+
+    async def _drop_orphan(self, handle: ChannelHandle, caller_id: str) -> None:
+        await asyncio.sleep(ORPHAN_GRACE)
+        session = self.acd.sessions.get(caller_id) if self.acd else None
+        if session is not None and session.agent_channel is not None \
+                and session.agent_channel.id == handle.id:
+            return
+        log.info("hanging up agent leg %s: no caller waits for it", handle.id)
+        with contextlib.suppress(AriError):
+            await handle.hangup()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     async def _save_record(self, call: Call) -> None:
         """A database that is down loses the record, never the call (which is over anyway)."""

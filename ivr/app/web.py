@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ..services.records import CallRecord
 from .service import IvrService
+from .web_acd import add_routes
 
 SERVICE_KEY = web.AppKey("service", IvrService)
 
@@ -75,4 +76,5 @@ def build_app(service: IvrService) -> web.Application:
     app.router.add_get("/calls/{call_id}/trace", call_trace)
     app.router.add_get("/records", records)
     app.router.add_get("/records/{call_id}", record)
+    add_routes(app, service)
     return app

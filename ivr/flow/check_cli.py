@@ -7,23 +7,29 @@ that calls subflows in another reports them as unknown: check the folder.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from ..media.prompts import PromptLibrary
 from .actions import ActionSpec
+from .check_handoffs import QueueOutcomes
 from .library import flow_files, inspect_files
+from .loader import FlowErrorDetail
 from .model import ActionNode
 
 
 def run_check(paths: list[Path], prompts_dir: Path, out: TextIO | None = None,
-              actions: Mapping[str, ActionSpec] | None = None) -> int:
+              actions: Mapping[str, ActionSpec] | None = None,
+              queues: QueueOutcomes | None = None,
+              data_findings: Sequence[FlowErrorDetail] = ()) -> int:
     """Check flow files and folders; print findings and a summary; 1 if any error, else 0.
 
     A missing `prompts_dir` skips the prompt check (with a note) rather than reporting every
     prompt as missing. `actions` (name -> spec) checks action nodes against the actions the
-    service offers; without it only what needs no spec is checked (with a note).
+    service offers; without it only what needs no spec is checked (with a note). `queues`
+    does the same for queue nodes; `data_findings` are the caller's findings in data files
+    beside the flows (queues.yaml), reported and counted with the flows' own.
     """
     stream = out or sys.stdout
     files: list[Path] = []
@@ -46,15 +52,15 @@ def run_check(paths: list[Path], prompts_dir: Path, out: TextIO | None = None,
     else:
         print(f"note: prompts folder {prompts_dir} not found; prompts not checked", file=stream)
     unique = list(dict.fromkeys(files))  # a file named twice
-    inspection = inspect_files(unique, prompts, actions)
+    inspection = inspect_files(unique, prompts, actions, queues)
     if actions is None and any(isinstance(node, ActionNode) for flow in inspection.flows.values()
                                for node in flow.nodes.values()):
         print("note: no action specs given; action names, args, outcomes and results "
               "not checked", file=stream)
-    for detail in inspection.details:
+    for detail in [*data_findings, *inspection.details]:
         print(detail.report_line(), file=stream)
-    errors = len(inspection.errors) + problems
-    warnings = len(inspection.warnings)
+    errors = len(inspection.errors) + problems + sum(d.is_error for d in data_findings)
+    warnings = len(inspection.warnings) + sum(not d.is_error for d in data_findings)
     flows = ", ".join(f"{f.name} v{f.version}" for f in inspection.flows.values()) or "none"
     verdict = "failed" if errors else "ok"
     print(f"{verdict}: {inspection.files} file(s), flows: {flows}; "

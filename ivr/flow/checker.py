@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..media.prompts import PromptLibrary
-from . import check_actions, dataflow
+from . import check_actions, check_handoffs, dataflow
 from .actions import ActionSpec
 from .check_prompts import PromptChecks
 from .expr import ExpressionError, parse
@@ -45,6 +45,7 @@ def check_flows(
     flows: Mapping[str, Flow], prompts: PromptLibrary | None, *,
     positions: Mapping[str, Positions] | None = None, complete: bool = True,
     actions: Mapping[str, ActionSpec] | None = None,
+    queues: check_handoffs.QueueOutcomes | None = None,
 ) -> list[FlowErrorDetail]:
     """Every error and warning in a set of flows, sorted by file and position.
 
@@ -55,9 +56,10 @@ def check_flows(
     `complete=False` says some files of the set failed to load, so a subflow that is not found
     may just be in one of them: those cross-file findings are left out.
     `actions` (name -> spec of every action the service offers) checks action nodes against
-    their actions (check_actions.py); None checks only what needs no spec.
+    their actions (check_actions.py); None checks only what needs no spec. `queues` (queue
+    name -> outcomes) does the same for queue nodes (check_handoffs.py).
     """
-    checker = _Checker(prompts, positions or {}, complete, actions)
+    checker = _Checker(prompts, positions or {}, complete, actions, queues)
     checker.run(list(flows.values()))
     return sorted(checker.details,
                   key=lambda d: (d.file, d.line, d.column, d.severity, d.message))
@@ -78,6 +80,7 @@ class _Checker:
     positions: Mapping[str, Positions]
     complete: bool
     actions: Mapping[str, ActionSpec] | None = None
+    queues: check_handoffs.QueueOutcomes | None = None
     details: list[FlowErrorDetail] = field(default_factory=list)
     by_name: dict[str, Flow] = field(default_factory=dict)
     called: set[str] = field(default_factory=set)
@@ -214,6 +217,9 @@ class _Checker:
         if isinstance(node, ActionNode):
             secret = check_actions.maybe_secret(flow, self.actions)
             for path, message, severity in check_actions.check_action(node, self.actions, secret):
+                self.report(flow, (*here, *path), message, severity)
+        if isinstance(node, HandoffNode):
+            for path, message, severity in check_handoffs.check_queue_node(node, self.queues):
                 self.report(flow, (*here, *path), message, severity)
         for path, text in dataflow.templates(node):
             if "${" in _TEMPLATE.sub("", text):

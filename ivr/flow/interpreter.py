@@ -75,9 +75,10 @@ class CallIO(Protocol):
 
     async def hangup(self) -> None: ...
 
-    async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> bool:
-        """Give the call to a queue, voicemail, callback or transfer service. True: the service
-        has the call and the flow ends; False: it cannot, the flow goes on at `node.next`."""
+    async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> str:
+        """Give the call to a queue, voicemail, callback or transfer service. TAKEN: the
+        service kept the call and the flow ends; DECLINED: it cannot, the flow goes on at
+        `node.next`; any other text is an outcome (a queue's `timeout`...) routed by `node.on`."""
 
     def trace(self, event: str, **fields: Any) -> None: ...
 

@@ -15,11 +15,14 @@ from pathlib import Path
 
 from ..media.prompts import PromptLibrary
 from .actions import ActionSpec
+from .check_handoffs import QueueOutcomes
 from .checker import check_flows
 from .loader import FlowError, FlowErrorDetail, Positions, parse_flow_positions
 from .model import Flow
 
 FLOW_PATTERNS = ("*.yaml", "*.yml")
+DATA_FILES = frozenset({"queues.yaml"})
+"""Files beside the flows that are not flows (the ACD's queues and agents)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,8 @@ class Inspection:
 
 def flow_files(folder: Path) -> list[Path]:
     """The flow files of a folder, in a stable order (the order duplicate names are judged in)."""
-    return sorted({p for pattern in FLOW_PATTERNS for p in folder.glob(pattern) if p.is_file()})
+    return sorted({p for pattern in FLOW_PATTERNS for p in folder.glob(pattern)
+                   if p.is_file() and p.name not in DATA_FILES})
 
 
 Specs = Mapping[str, ActionSpec] | None
@@ -64,7 +68,7 @@ only for what needs no spec (see checker.check_flows)."""
 
 
 def inspect_files(files: Sequence[Path], prompts: PromptLibrary | None,
-                  actions: Specs = None) -> Inspection:
+                  actions: Specs = None, queues: QueueOutcomes | None = None) -> Inspection:
     """Load and check `files` together; never raises for a problem in the flows themselves."""
     digest = hashlib.sha256()
     loaded: dict[str, Flow] = {}
@@ -92,7 +96,7 @@ def inspect_files(files: Sequence[Path], prompts: PromptLibrary | None,
         positions[file] = where
     complete = len(loaded) == len(files)
     details += check_flows(loaded, prompts, positions=positions, complete=complete,
-                           actions=actions)
+                           actions=actions, queues=queues)
     flows: dict[str, Flow] = {}
     for flow in loaded.values():
         flows.setdefault(flow.name, flow)
@@ -101,16 +105,16 @@ def inspect_files(files: Sequence[Path], prompts: PromptLibrary | None,
 
 
 def load_files(files: Sequence[Path], prompts: PromptLibrary | None,
-               actions: Specs = None) -> FlowSet:
+               actions: Specs = None, queues: QueueOutcomes | None = None) -> FlowSet:
     """Load and check a set of files; FlowError lists every error of every file."""
-    inspection = inspect_files(files, prompts, actions)
+    inspection = inspect_files(files, prompts, actions, queues)
     if inspection.errors:
         raise FlowError(inspection.errors)
     return FlowSet(inspection.flows, inspection.warnings, inspection.fingerprint)
 
 
 def load_folder(folder: Path, prompts: PromptLibrary | None,
-                actions: Specs = None) -> FlowSet:
+                actions: Specs = None, queues: QueueOutcomes | None = None) -> FlowSet:
     """Every flow file in `folder` as one checked set (the service's load and hot reload).
 
     Raises FlowError (all errors of all files) if anything is wrong, OSError if the folder
@@ -124,4 +128,4 @@ def load_folder(folder: Path, prompts: PromptLibrary | None,
     if not files:
         raise FlowError([FlowErrorDetail(str(folder), 1, 1, None,
                                          "no flow files (*.yaml) in this folder")])
-    return load_files(files, prompts, actions)
+    return load_files(files, prompts, actions, queues)

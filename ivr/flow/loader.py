@@ -247,8 +247,11 @@ class _Builder:
                 fallback=str(raw.get("fallback", "")))
         assert kind in HANDOFF_KINDS, kind  # the schema admits no other type
         field = HANDOFF_TARGET[kind]
-        options = {k: _text(v) for k, v in raw.items() if k not in ("type", "next", field)}
-        return HandoffNode(**base, kind=kind, target=str(raw[field]), options=options, next=nxt)
+        options = {k: _text(v) for k, v in raw.items()
+                   if k not in ("type", "next", "on", field)}
+        on = {str(k): str(v) for k, v in raw.get("on", {}).items()}
+        return HandoffNode(**base, kind=kind, target=str(raw[field]), options=options, on=on,
+                           next=nxt)
 
     def hours_schedule(self, value: Any, path: KeyPath, schedules: dict[str, Schedule]) -> Schedule:
         if isinstance(value, dict):

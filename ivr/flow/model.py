@@ -223,13 +223,15 @@ class HandoffNode(Node):
     """queue / voicemail / callback / transfer: a person or a later promise takes the call.
 
     `target` names the queue, mailbox or transfer destination; `options` keeps the rest
-    (priority, max_wait...) for the services that implement them. `next` is where the flow goes
-    if the hand-off cannot happen (service missing, queue closed...).
+    (priority, max_wait...) for the services that implement them. A service that gives the
+    call back answers an outcome (a queue's `timeout`, `full`, a key's `voicemail`...): `on`
+    maps outcomes to nodes; `next` takes the others and a hand-off that cannot happen.
     """
 
     kind: str = ""
     target: str = ""
     options: dict[str, str] = field(default_factory=dict)
+    on: dict[str, str] = field(default_factory=dict)
     next: str = ""
 
 
@@ -285,6 +287,7 @@ def targets(node: AnyNode) -> list[tuple[str, str]]:
         if node.target:
             out.append(("target", node.target))
     elif isinstance(node, HandoffNode):
+        out += [(f"on.{outcome}", t) for outcome, t in node.on.items()]
         if node.next:
             out.append(("next", node.next))
     return out

@@ -25,7 +25,7 @@ from .model import (
     PlayNode,
     SetNode,
 )
-from .runtime import BUILTINS, End, FlowRuntimeError, Next, Runtime
+from .runtime import BUILTINS, TAKEN, End, FlowRuntimeError, Next, Runtime
 
 HTTP_GRACE = 0.5
 """Seconds past a request's own timeout before the interpreter gives up on the client."""
@@ -105,17 +105,18 @@ async def run_hangup(rt: Runtime, node: HangupNode) -> Next:
 
 
 async def run_handoff(rt: Runtime, node: HandoffNode) -> Next:
-    """Offer the call to its service with ${var}s filled; declined -> `next`."""
+    """Offer the call to its service with ${var}s filled; taken -> the flow ends, an outcome
+    -> `on`, declined or an outcome `on` does not name -> `next`."""
     concrete = dataclasses.replace(
         node, target=rt.render(node.target),
         options={key: rt.render(value) for key, value in node.options.items()})
-    taken = await rt.io.handoff(concrete, rt.masked_variables())
+    outcome = await rt.io.handoff(concrete, rt.masked_variables())
     rt.quiet_steps = 0
     rt.trace("handoff", node=rt.qualify(node.id), kind=node.kind,
-             target=rt.scrub(concrete.target), taken=taken)
-    if taken:
+             target=rt.scrub(concrete.target), taken=outcome == TAKEN, outcome=outcome)
+    if outcome == TAKEN:
         return End(f"handoff:{node.kind}", hangup=False)
-    return node.next or None
+    return node.on.get(outcome) or node.next or None
 
 
 async def run_http(rt: Runtime, node: HttpNode) -> Next:

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 MASK = "***"
 BUILTINS = frozenset({"caller", "language", "call_id", "flow"})
+TAKEN = "taken"
+"""CallIO.handoff: the service kept the call; the flow ends without hanging up."""
+DECLINED = ""
+"""CallIO.handoff: the service cannot take the call; the flow goes on at the node's `next`."""
 """Variables every flow can read; the call owns them, so `set` cannot change them."""
 
 

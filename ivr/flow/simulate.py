@@ -32,7 +32,7 @@ from .expr import Value
 from .http import HttpClient, UnavailableHttp
 from .interpreter import FlowContext, FlowState, run_flow
 from .model import Flow, HandoffNode
-from .runtime import MASK
+from .runtime import DECLINED, MASK, TAKEN
 
 KEYS = frozenset("0123456789*#ABCD")
 SILENCE = frozenset({"-", "_", "…", "...", "."})
@@ -223,10 +223,10 @@ class SimulatedCall:
             self.hung_up = True
             self.record("hangup", by="ivr")
 
-    async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> bool:
+    async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> str:
         self.record("handoff_offered", kind=node.kind, target=node.target,
                     accepted=self.accept_handoff)
-        return self.accept_handoff
+        return TAKEN if self.accept_handoff else DECLINED
 
     def _alive(self) -> None:
         if self.hung_up:

@@ -29,6 +29,7 @@ from ivr.flow.model import (
     Prompts,
     Say,
 )
+from ivr.flow.runtime import DECLINED, TAKEN
 
 DEMO = Path(__file__).resolve().parents[2] / "flows" / "demo.yaml"
 
@@ -95,7 +96,7 @@ class ScriptedCaller:
     """CallIO in memory: each read takes the next scripted key (None: no input)."""
 
     def __init__(self, keys: Sequence[str | None] = (), *, language: str = "en",
-                 accept_handoff: bool = False) -> None:
+                 accept_handoff: bool | str = False) -> None:
         self.language = language
         self.caller = "01099998888"
         self.call_id = "call-1"
@@ -122,9 +123,11 @@ class ScriptedCaller:
     async def hangup(self) -> None:
         self.hung_up = True
 
-    async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> bool:
+    async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> str:
         self.handoffs.append((node, dict(variables)))
-        return self.accept_handoff
+        if isinstance(self.accept_handoff, str):
+            return self.accept_handoff
+        return TAKEN if self.accept_handoff else DECLINED
 
     def trace(self, event: str, **fields: Any) -> None:
         self.events.append((event, fields))

@@ -136,7 +136,8 @@ async def test_handoff_declined_goes_on_at_next() -> None:
     assert (node.kind, node.target, node.options) == ("queue", "vip-12345", {"priority": "5"})
     assert variables == {"account": "12345"}
     assert caller.named("handoff") == [{"node": "agent", "kind": "queue",
-                                        "target": "vip-12345", "taken": False}]
+                                        "target": "vip-12345", "taken": False,
+                                        "outcome": ""}]
     assert state.path == ["init", "agent", "sorry", "bye"] and state.outcome == "completed"
 
 

@@ -1,0 +1,51 @@
+"""Checker rules for `queue` nodes, against the queues the ACD serves (flows/queues.yaml).
+
+A queue node names its queue by text and routes the queue's outcomes (`timeout`, `full`,
+`no_agents`, a key's `voicemail`...) by `on`. Given the queues and the outcomes each can
+answer, a misspelt queue or an outcome the queue never produces is refused before it is served
+instead of surfacing as a caller sent to `next` for no visible reason.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+
+from .loader import KeyPath
+from .model import HandoffNode
+
+QueueOutcomes = Mapping[str, frozenset[str]]
+"""Queue name -> the outcomes a wait in it can end with (besides being answered)."""
+
+Finding = tuple[KeyPath, str, str]
+
+
+def _tip(word: str, candidates: Iterable[str]) -> str:
+    guess = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {guess[0]!r}?" if guess else ""
+
+
+def check_queue_node(node: HandoffNode, queues: QueueOutcomes | None) -> list[Finding]:
+    if node.kind != "queue":
+        if node.on:
+            return [(("on",), f"a {node.kind} node answers no outcomes; 'on' is for queue "
+                              "nodes", "error")]
+        return []
+    if queues is None or "${" in node.target:
+        return []
+    outcomes = queues.get(node.target)
+    if outcomes is None:
+        return [(("queue",), f"unknown queue {node.target!r}{_tip(node.target, queues)} "
+                             f"(queues: {', '.join(sorted(queues)) or 'none'})", "error")]
+    out: list[Finding] = []
+    for outcome in node.on:
+        if outcome not in outcomes:
+            out.append((("on", outcome), f"queue {node.target!r} never ends a wait with "
+                                         f"{outcome!r}{_tip(outcome, outcomes)} (it can: "
+                                         f"{', '.join(sorted(outcomes)) or 'nothing'})",
+                        "error"))
+    unrouted = sorted(outcomes - set(node.on))
+    if unrouted and not node.next:
+        out.append(((), f"no 'on' or 'next' for queue outcome(s) {', '.join(unrouted)}; the "
+                        "call would be hung up", "error"))
+    return out

@@ -1,0 +1,1 @@
+"""ACD: queues of waiting callers, agents, distribution strategies, queue_log and KPIs."""

@@ -1,0 +1,534 @@
+"""One caller in a queue: hold music, announcements, rings to agents, the conversation.
+
+`wait()` runs inside the caller's flow task, so the caller's hangup cancels it and its
+`finally` releases everything the wait owns: the announcement, agent channels still ringing,
+the bridge with the agent. The session answers how the wait ended: ANSWERED (an agent took the
+call; it is over or transferred out), or an outcome for the flow (`timeout`, `full`,
+`no_agents`, a key's outcome).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ...ari import (
+    AriError,
+    BridgeHandle,
+    ChannelDestroyed,
+    ChannelDtmfReceived,
+    ChannelHandle,
+    ChannelHangupRequest,
+    PlaybackHandle,
+    StasisEnd,
+    StasisStart,
+)
+from ...ari.handles import new_id
+from ...media.say import say
+from . import queue_log as ql
+from .agents import Agent, AgentState
+from .config import QueueConfig
+from .engine import Acd
+from .erlang import announceable_minutes, estimate_wait
+from .store import EntryRow
+
+log = logging.getLogger(__name__)
+
+ANSWERED = "answered"
+TRANSFER_CONTEXT = "ivr-extensions"
+AGENT_ARG = "acd-agent"
+"""First Stasis argument of the channels the ACD dials to agents."""
+
+
+class QueueCaller(Protocol):
+    """What a queue needs from the call it holds (app.call.Call implements it)."""
+
+    id: str
+    caller: str
+    language: str
+    handle: ChannelHandle
+    hangup_by: str
+
+    async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None: ...
+
+    def trace(self, event: str, **fields: Any) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRequest:
+    queue: str
+    priority: int | None = None
+    max_wait: float | None = None
+    flow: str = ""
+    node: str = ""
+    """Where the flow resumes this wait after an app restart."""
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    """The flow's variables, secrets already masked (stored with the entry)."""
+    screen: Mapping[str, Any] = field(default_factory=dict)
+    """Extra screen-pop fields (IVR path, verified account)."""
+
+
+def _utc(epoch: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
+
+
+async def wait(acd: Acd, caller: QueueCaller, request: QueueRequest) -> str:
+    """Queue the caller (or resume its place after a restart) until the wait ends."""
+    name = request.queue
+    while True:
+        queue = acd.config().queues.get(name)
+        if queue is None:
+            caller.trace("queue_unknown", queue=name)
+            return ""
+        outcome = await _wait_in(acd, caller, queue, request)
+        if not outcome.startswith("requeue:"):
+            return outcome
+        name = outcome[8:]
+
+
+async def _wait_in(acd: Acd, caller: QueueCaller, queue: QueueConfig,
+                   request: QueueRequest) -> str:
+    existing = await acd.store.entry(caller.id)
+    if existing is not None and existing.queue != queue.name:
+        await acd.store.remove_entry(caller.id)
+        existing = None
+    waiting = [s for s in acd.sessions.values() if s.queue.name == queue.name]
+    if existing is None:
+        if not queue.join_empty and not acd.staffed(queue):
+            await acd.log(acd.event(caller.id, queue.name, "NONE", ql.JOINEMPTY))
+            caller.trace("queue_exit", queue=queue.name, outcome="no_agents")
+            return "no_agents"
+        if queue.max_length is not None and len(waiting) >= queue.max_length:
+            await acd.log(acd.event(caller.id, queue.name, "NONE", ql.FULL))
+            caller.trace("queue_exit", queue=queue.name, outcome="full")
+            return "full"
+    priority = request.priority if request.priority is not None else queue.priority
+    row = await acd.store.add_entry(EntryRow(
+        channel_id=caller.id, queue=queue.name, priority=priority,
+        entered_at=_utc(acd.clock()), seq=0, caller=caller.caller, language=caller.language,
+        flow=request.flow, node=request.node, variables=dict(request.variables),
+        orig_position=len(waiting) + 1))
+    if existing is None:
+        await acd.log(acd.event(caller.id, queue.name, "NONE", ql.ENTERQUEUE, "",
+                                caller.caller))
+    session = QueueSession(acd, caller, queue, row, request)
+    acd.sessions[caller.id] = session
+    acd.wake()
+    caller.trace("queue_enter", queue=queue.name, position=session.position(),
+                 resumed=existing is not None)
+    return await session.run(resumed=existing)
+
+
+class QueueSession:
+    def __init__(self, acd: Acd, caller: QueueCaller, queue: QueueConfig, row: EntryRow,
+                 request: QueueRequest) -> None:
+        self.acd = acd
+        self.caller = caller
+        self.queue = queue
+        self.row = row
+        self.request = request
+        self.id = caller.id
+        self.entered_at = row.entered_at.timestamp()
+        self.order = (-row.priority, row.seq)
+        self.state = "waiting"
+        self.tried: set[str] = set()
+        self.last_try = 0.0
+        self.agent: Agent | None = None
+        self.agent_channel: ChannelHandle | None = None
+        self.bridge: BridgeHandle | None = None
+        self.connected_at = 0.0
+        self.ended = False
+        self.connected = asyncio.Event()
+        self._offer: asyncio.Task[None] | None = None
+        self._announcer: asyncio.Task[None] | None = None
+        self._playback: PlaybackHandle | None = None
+
+    # -- what the dispatcher and the REST API see -------------------------------------------
+
+    @property
+    def offerable(self) -> bool:
+        return self.state == "waiting" and self._offer is None and not self.ended
+
+    def position(self) -> int:
+        ahead = [s for s in self.acd.sessions.values()
+                 if s.queue.name == self.queue.name and s.state != "connected"
+                 and s.order < self.order]
+        return len(ahead) + 1
+
+    def view(self, now: float) -> dict[str, Any]:
+        return {"call_id": self.id, "caller": self.caller.caller, "state": self.state,
+                "language": self.caller.language, "priority": self.row.priority,
+                "position": self.position() if self.state != "connected" else None,
+                "waited_s": round(now - self.entered_at, 1),
+                "agent": self.agent.id if self.agent else None}
+
+    def offer(self, group: Sequence[Agent]) -> None:
+        self.state = "ringing"
+        self._offer = asyncio.create_task(self._ring(list(group)), name=f"offer-{self.id}")
+
+    # -- the wait ----------------------------------------------------------------------------
+
+    @property
+    def holding_id(self) -> str:
+        return f"acd-hold-{self.queue.name}"
+
+    async def run(self, resumed: EntryRow | None) -> str:
+        try:
+            if resumed is not None and resumed.state == "connected":
+                if await self._adopt(resumed):
+                    return await self._talk()
+            await self._hold()
+            self._announcer = asyncio.create_task(self._announce(joined=resumed is None),
+                                                  name=f"announce-{self.id}")
+            outcome = await self._until_connected()
+            if outcome:
+                return outcome
+            return await self._talk()
+        except asyncio.CancelledError:
+            if not self.acd.stopping:
+                await self._caller_gone()
+            raise
+        finally:
+            await self._release()
+
+    async def _hold(self) -> None:
+        holding = self.acd.client.bridges.handle(self.holding_id)
+        try:
+            await self.acd.client.bridges.create("holding", bridge_id=self.holding_id,
+                                                 name=f"queue {self.queue.name}")
+            await holding.start_moh(self.queue.moh)
+        except AriError as exc:
+            log.warning("holding bridge %s: %s", self.holding_id, exc)
+        with contextlib.suppress(AriError):  # already there after a restart
+            await holding.add(self.id)
+
+    async def _until_connected(self) -> str:
+        deadline = self.entered_at + min(self.queue.max_wait or float("inf"),
+                                         self.request.max_wait or float("inf"))
+        while not self.connected.is_set():
+            key = asyncio.create_task(self.caller.read_digit(1.0))
+            linked = asyncio.create_task(self.connected.wait())
+            try:
+                await asyncio.wait({key, linked}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (key, linked):
+                    task.cancel()
+            digit = key.result() if key.done() and not key.cancelled() else None
+            if self.connected.is_set():
+                break
+            wait_s = round(self.acd.clock() - self.entered_at)
+            if digit is not None and digit in self.queue.keys:
+                return await self._leave(ql.EXITWITHKEY, self.queue.keys[digit], digit)
+            if self.acd.clock() >= deadline:
+                return await self._leave(ql.EXITWITHTIMEOUT, "timeout")
+            if not self.queue.join_empty and not self.acd.staffed(self.queue) \
+                    and self.state == "waiting":
+                return await self._leave(ql.EXITEMPTY, "no_agents")
+            del wait_s
+        return ""
+
+    async def _leave(self, verb: str, outcome: str, *first: str) -> str:
+        await self._stop_offer()
+        if self.connected.is_set():
+            return ""
+        wait_s = round(self.acd.clock() - self.entered_at)
+        await self.acd.log(self.acd.event(self.id, self.queue.name, "NONE", verb, *first,
+                                          self.position(), self.row.orig_position, wait_s))
+        self.ended = True
+        self.caller.trace("queue_exit", queue=self.queue.name, outcome=outcome, waited=wait_s)
+        return outcome
+
+    # -- announcements -----------------------------------------------------------------------
+
+    def announcement(self) -> list[str]:
+        lang = self.caller.language
+        position = self.position()
+        ids: list[str] = []
+        if self.queue.announce.position:
+            ids += ["queue-position", *say("number", str(position), lang), "queue-position-end"]
+        if self.queue.announce.wait:
+            staffed = self.acd.staffed(self.queue)
+            free = sum(1 for a in staffed if a.state is AgentState.AVAILABLE)
+            estimate = estimate_wait(position, len(staffed), free,
+                                     self.acd.handle_times(self.queue.name))
+            minutes = announceable_minutes(estimate)
+            if minutes is not None:
+                ids += ["queue-wait", *say("number", str(minutes), lang), "queue-wait-end"]
+        return ids
+
+    async def _announce(self, joined: bool) -> None:
+        announce = self.queue.announce
+        if joined and announce.join and not any(
+                a.state is AgentState.AVAILABLE for a in self.acd.staffed(self.queue)):
+            self.caller.trace("queue_announce", prompts=list(announce.join))
+            await self._play(announce.join)
+        await asyncio.sleep(max(0.0, self.entered_at + announce.first - self.acd.clock()))
+        while not self.connected.is_set():
+            ids = [*self.announcement(), *announce.prompts]
+            self.caller.trace("queue_announce", prompts=ids)
+            await self._play(ids)
+            if announce.every <= 0:
+                return
+            await asyncio.sleep(announce.every)
+
+    async def _play(self, prompt_ids: Sequence[str]) -> None:
+        """On the caller's channel (the holding bridge's music pauses for it)."""
+        for prompt_id in prompt_ids:
+            if not self.acd.prompts.has(prompt_id, self.caller.language):
+                continue
+            uri = self.acd.prompts.media_uri(prompt_id, self.caller.language)
+            try:
+                self._playback = await self.caller.handle.play(uri)
+                await self._playback.finished()
+            except AriError:
+                return
+            finally:
+                self._playback = None
+
+    async def _stop_announcing(self) -> None:
+        task, self._announcer = self._announcer, None
+        playback = self._playback
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if playback is not None:
+            with contextlib.suppress(AriError):
+                await playback.stop()
+
+    # -- ringing agents ----------------------------------------------------------------------
+
+    async def _ring(self, group: list[Agent]) -> None:
+        queue, acd = self.queue, self.acd
+        started = acd.clock()
+        handles: dict[str, ChannelHandle] = {}
+        winner: Agent | None = None
+        settled: set[str] = set()
+        await self._save("ringing")
+        for agent in group:
+            acd.publish(agent.id, self.screen_pop(agent))
+            try:
+                handles[agent.id] = await acd.client.channels.originate(
+                    agent.config.endpoint, app_args=f"{AGENT_ARG},{self.id}",
+                    caller_id=f'"{self.caller.caller}" <{self.caller.caller}>',
+                    timeout=int(queue.ring_timeout) + 5, channel_id=new_id(f"acd-{agent.id}-"))
+            except AriError as exc:
+                log.warning("cannot ring %s: %s", agent.id, exc)
+        self.caller.trace("queue_ring", queue=queue.name, agents=[a.id for a in group])
+        waits = {asyncio.create_task(_answer_of(h)): agent_id for agent_id, h in handles.items()}
+        try:
+            pending = set(waits)
+            deadline = started + queue.ring_timeout
+            while pending and winner is None:
+                done, pending = await asyncio.wait(
+                    pending, timeout=max(0.0, deadline - acd.clock()),
+                    return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    break
+                for task in done:
+                    agent = acd.agents[waits[task]]
+                    if task.result() and winner is None:
+                        winner = agent
+                    else:
+                        settled.add(agent.id)
+                        await acd.ring_failed(agent, queue, self.id, _ms(acd.clock() - started))
+            for task in pending:
+                task.cancel()
+        finally:
+            cancelled = winner is not None or asyncio.current_task().cancelling() > 0  # type: ignore[union-attr]
+            for agent in group:
+                if agent is winner or agent.id in settled:
+                    continue
+                handle = handles.get(agent.id)
+                if handle is not None:
+                    with contextlib.suppress(AriError):
+                        await handle.hangup()
+                    if handle.events is not None and agent is not winner:
+                        handle.events.close()
+                await acd.ring_failed(agent, queue, self.id, _ms(acd.clock() - started),
+                                      answered_elsewhere=cancelled)
+            self.tried |= {a.id for a in group}
+            self.last_try = acd.clock()
+        if winner is not None:
+            await self._connect(winner, handles[winner.id], acd.clock() - started)
+        else:
+            self._offer = None
+            await self._save("waiting")
+            acd.wake()
+
+    async def _connect(self, agent: Agent, channel: ChannelHandle, ring_s: float) -> None:
+        await self._stop_announcing()
+        acd = self.acd
+        bridge = await acd.client.bridges.create("mixing,dtmf_events",
+                                                 bridge_id=f"acd-call-{self.id}")
+        with contextlib.suppress(AriError):
+            await acd.client.bridges.handle(self.holding_id).remove(self.id)
+        await bridge.add(self.id, channel.id)
+        self.agent, self.agent_channel, self.bridge = agent, channel, bridge
+        self.connected_at = acd.clock()
+        hold = round(self.connected_at - self.entered_at)
+        await acd.answered(agent, self.id)
+        await acd.log(acd.event(self.id, self.queue.name, agent.interface, ql.CONNECT, hold,
+                                channel.id, round(ring_s)))
+        await self._save("connected")
+        self.caller.trace("queue_connected", queue=self.queue.name, agent=agent.id, hold=hold)
+        acd.publish(agent.id, {"type": "connected", "call_id": self.id, "queue": self.queue.name})
+        self.connected.set()
+
+    async def _stop_offer(self) -> None:
+        task = self._offer
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self._offer = None
+
+    # -- the conversation --------------------------------------------------------------------
+
+    async def _adopt(self, row: EntryRow) -> bool:
+        """After a restart: take back a call that was already bridged, if both legs are up."""
+        acd = self.acd
+        if not row.agent_channel or not row.agent_id or row.agent_id not in acd.agents:
+            return False
+        events = acd.client.subscribe(f"channel:{row.agent_channel}")
+        channel = ChannelHandle(acd.client.ari, row.agent_channel, events)
+        try:
+            await channel.get()
+        except AriError:
+            events.close()
+            return False
+        self.agent, self.agent_channel = acd.agents[row.agent_id], channel
+        self.bridge = acd.client.bridges.handle(row.bridge_id or f"acd-call-{self.id}")
+        self.connected_at = row.connected_at.timestamp() if row.connected_at else acd.clock()
+        self.state = "connected"
+        await acd.answered(self.agent, self.id)
+        self.connected.set()
+        return True
+
+    async def _talk(self) -> str:
+        """Until the agent hangs up (the caller's hangup cancels this), or transfers."""
+        assert self.agent_channel is not None and self.agent_channel.events is not None
+        typed = ""
+        async for event in self.agent_channel.events:
+            if isinstance(event, ChannelDtmfReceived):
+                typed = _transfer_buffer(typed + event.digit)
+                if len(typed) > 3 and typed.endswith("#"):
+                    return await self._transfer(typed[2:-1])
+            elif isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
+                break
+        await self._complete(ql.COMPLETEAGENT)
+        self.caller.hangup_by = self.caller.hangup_by or "agent"
+        with contextlib.suppress(AriError):
+            await self.caller.handle.hangup()
+        return ANSWERED
+
+    async def _complete(self, verb: str, *extra: object) -> None:
+        if self.ended or self.agent is None:
+            return
+        self.ended = True
+        acd = self.acd
+        hold = round(self.connected_at - self.entered_at)
+        talk = round(acd.clock() - self.connected_at)
+        data = (*extra, hold, talk, self.row.orig_position)
+        await acd.log(acd.event(self.id, self.queue.name, self.agent.interface, verb, *data))
+        acd.record_handle_time(self.queue.name, talk + self.queue.wrapup)
+        if self.agent_channel is not None:
+            with contextlib.suppress(AriError):
+                await self.agent_channel.hangup()
+        await acd.call_ended(self.agent, self.queue, self.id)
+        acd.publish(self.agent.id, {"type": "call_ended", "call_id": self.id, "how": verb})
+        self.caller.trace("queue_complete", queue=self.queue.name, how=verb, talk=talk)
+
+    async def _transfer(self, target: str) -> str:
+        """Blind transfer typed by the agent as ##<target>#: a queue's transfer code re-queues
+        the caller there; anything else is an extension of the IVR's dialplan."""
+        queue = self.acd.config().queue_by_transfer_code(target)
+        if queue is not None:
+            await self._complete(ql.TRANSFER, target, f"queue:{queue.name}")
+            with contextlib.suppress(AriError):
+                if self.bridge is not None:
+                    await self.bridge.remove(self.id)
+            return f"requeue:{queue.name}"
+        self.caller.hangup_by = "transfer"
+        await self._complete(ql.TRANSFER, target, TRANSFER_CONTEXT)
+        try:
+            await self.caller.handle.continue_in_dialplan(TRANSFER_CONTEXT, target, 1)
+        except AriError as exc:
+            log.warning("transfer of %s to %s failed: %s", self.id, target, exc)
+        return ANSWERED
+
+    async def _caller_gone(self) -> None:
+        """The caller hung up: a conversation completes, a wait is abandoned."""
+        await self._stop_offer()
+        if self.connected.is_set():
+            await self._complete(ql.COMPLETECALLER)
+        elif not self.ended:
+            self.ended = True
+            wait_s = round(self.acd.clock() - self.entered_at)
+            await self.acd.log(self.acd.event(self.id, self.queue.name, "NONE", ql.ABANDON,
+                                              self.position(), self.row.orig_position, wait_s))
+
+    async def _release(self) -> None:
+        await self._stop_offer()
+        await self._stop_announcing()
+        self.acd.sessions.pop(self.id, None)
+        if self.agent_channel is not None and self.agent_channel.events is not None:
+            self.agent_channel.events.close()
+        if self.acd.stopping:
+            return
+        if self.bridge is not None:
+            with contextlib.suppress(AriError):
+                await self.bridge.destroy()
+        if not self.connected.is_set():
+            with contextlib.suppress(AriError):
+                await self.acd.client.bridges.handle(self.holding_id).remove(self.id)
+        try:
+            await self.acd.store.remove_entry(self.id)
+        except Exception:
+            log.exception("could not remove the queue entry of %s", self.id)
+        self.acd.wake()
+
+    async def _save(self, state: str) -> None:
+        self.state = state
+        row = self.row
+        row.state = state
+        row.agent_id = self.agent.id if self.agent else None
+        row.agent_channel = self.agent_channel.id if self.agent_channel else None
+        row.bridge_id = self.bridge.id if self.bridge else None
+        row.connected_at = _utc(self.connected_at) if self.connected_at else None
+        try:
+            await self.acd.store.update_entry(row)
+        except Exception:
+            log.exception("could not save the queue entry of %s", self.id)
+
+    def screen_pop(self, agent: Agent) -> dict[str, Any]:
+        return {"type": "screen_pop", "agent": agent.id, "call_id": self.id,
+                "queue": self.queue.name, "caller": self.caller.caller,
+                "language": self.caller.language,
+                "waited_s": round(self.acd.clock() - self.entered_at, 1),
+                "priority": self.row.priority, **self.request.screen}
+
+
+async def _answer_of(channel: ChannelHandle) -> bool:
+    """True when the agent answers (the dialled channel enters the application)."""
+    assert channel.events is not None
+    async for event in channel.events:
+        if isinstance(event, StasisStart):
+            return True
+        if isinstance(event, ChannelDestroyed | ChannelHangupRequest | StasisEnd):
+            return False
+    return False
+
+
+def _transfer_buffer(typed: str) -> str:
+    """Keep what may still become ##<digits>#; anything else starts over."""
+    while typed and not (typed.startswith("##") or typed in ("#",)):
+        typed = typed[1:]
+    return typed
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
