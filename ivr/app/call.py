@@ -105,6 +105,8 @@ class Call:
         self.hangup_by = ""
         self.acd = acd
         self.verified_account = False
+        self.reached_agent = False
+        """An agent answered: the call counts as handed to the queue however it ends."""
         self.parked = False
         """Left in its queue by an app that is stopping: not hung up, the next process
         resumes it."""
@@ -119,6 +121,8 @@ class Call:
         if event == "action" and fields.get("action") == VERIFY_PIN \
                 and fields.get("outcome") == "ok":
             self.verified_account = True
+        elif event == "queue_connected":
+            self.reached_agent = True
 
     async def play(self, prompt_ids: Sequence[str], *, barge_in: bool,
                    secure: bool = False) -> None:

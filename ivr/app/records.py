@@ -14,6 +14,8 @@ def outcome_of(call: Call) -> str:
     state = call.flow_state
     if state.outcome.startswith("handoff:") and state.outcome[8:] in HANDOFFS:
         return state.outcome[8:]
+    if call.reached_agent:
+        return "queue"
     if state.outcome == "error":
         return "error"
     if state.variables.get("self_served") is True:

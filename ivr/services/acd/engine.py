@@ -336,9 +336,17 @@ class Acd:
             except Exception:
                 log.exception("dispatch failed")
 
-    def staffed(self, queue: QueueConfig) -> list[Agent]:
+    def members(self, queue: QueueConfig) -> list[Agent]:
         ids = {a.id for a in self.config().agents_of(queue)}
-        return [a for a in self.agents.values() if a.id in ids and a.staffed]
+        return [a for a in self.agents.values() if a.id in ids]
+
+    def staffed(self, queue: QueueConfig) -> list[Agent]:
+        """Logged in and not paused: the agents a wait estimate counts on."""
+        return [a for a in self.members(queue) if a.staffed]
+
+    def present(self, queue: QueueConfig) -> bool:
+        """Anyone logged in (a paused agent comes back): a queue worth joining."""
+        return any(a.logged_in for a in self.members(queue))
 
     async def _reachable(self, agent: Agent, cache: dict[str, bool]) -> bool:
         """Registered and not on another call (a call the ACD did not give it)."""

@@ -9,6 +9,7 @@ its own agent's state.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
@@ -20,6 +21,9 @@ from .engine import Acd, AgentError
 log = logging.getLogger(__name__)
 
 FEATURE_ARG = "agent"
+MEDIA_SETTLE = 0.5
+"""Seconds after answering before the confirmation (the phone's media starts) and after it
+before hanging up (its jitter buffer drains), so the agent hears it whole."""
 CONFIRMATIONS = {"login": "agent-logged-in", "logout": "agent-logged-out",
                  "pause": "agent-paused", "unpause": "agent-unpaused"}
 
@@ -62,9 +66,11 @@ async def run_feature_call(acd: Acd, channel: Channel, handle: ChannelHandle,
     try:
         await handle.answer()
         prompt = await apply_feature(acd, endpoint_of(channel.name), action, code)
+        await asyncio.sleep(MEDIA_SETTLE)
         if acd.prompts.has(prompt, language):
             playback = await handle.play(acd.prompts.media_uri(prompt, language))
             await playback.finished(timeout=10.0)
+        await asyncio.sleep(MEDIA_SETTLE)
         await handle.hangup()
     except (AriError, TimeoutError) as exc:
         log.info("feature call %s ended early: %s", channel.id, exc)

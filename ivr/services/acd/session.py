@@ -99,7 +99,7 @@ async def _wait_in(acd: Acd, caller: QueueCaller, queue: QueueConfig,
         existing = None
     waiting = [s for s in acd.sessions.values() if s.queue.name == queue.name]
     if existing is None:
-        if not queue.join_empty and not acd.staffed(queue):
+        if not queue.join_empty and not acd.present(queue):
             await acd.log(acd.event(caller.id, queue.name, "NONE", ql.JOINEMPTY))
             caller.trace("queue_exit", queue=queue.name, outcome="no_agents")
             return "no_agents"
@@ -221,15 +221,13 @@ class QueueSession:
             digit = key.result() if key.done() and not key.cancelled() else None
             if self.connected.is_set():
                 break
-            wait_s = round(self.acd.clock() - self.entered_at)
             if digit is not None and digit in self.queue.keys:
                 return await self._leave(ql.EXITWITHKEY, self.queue.keys[digit], digit)
             if self.acd.clock() >= deadline:
                 return await self._leave(ql.EXITWITHTIMEOUT, "timeout")
-            if not self.queue.join_empty and not self.acd.staffed(self.queue) \
+            if not self.queue.join_empty and not self.acd.present(self.queue) \
                     and self.state == "waiting":
                 return await self._leave(ql.EXITEMPTY, "no_agents")
-            del wait_s
         return ""
 
     async def _leave(self, verb: str, outcome: str, *first: str) -> str:

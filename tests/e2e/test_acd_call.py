@@ -1,0 +1,351 @@
+"""The ACD end to end: agent softphones register with the credentials Asterisk was provisioned
+with, log in, and take callers of the bank demo who pressed 3 ("agent"), through the real
+Asterisk 22 and the real app.
+
+The queue is tuned for test time (announcement after 3 s, 5 s ring timeout, 10 s wrap-up) by
+editing the app's copy of flows/queues.yaml, which the app hot-reloads like a flow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ivr.app import asterisk
+from ivr.app.paths import project_root
+from ivr.testing.audio import find_prompt, heard_sequence, is_silent, load_wav, save_wav
+from ivr.testing.softphone import AnsweringPhone, CallReport, place_call, start_answerer
+
+from .conftest import RunningApp
+from .test_demo_call import events, new_caller
+
+pytestmark = pytest.mark.e2e
+
+PROMPTS = project_root() / "prompts"
+QUEUES = """
+pause_reasons: {"1": break, "2": lunch}
+agents:
+  agent1001: {name: Minji Kim, endpoint: PJSIP/agent1001, skills: {general: 1}}
+  agent1002: {name: John Smith, endpoint: PJSIP/agent1002, skills: {general: 1}}
+queues:
+  general:
+    strategy: longest_idle
+    members: [agent1001, agent1002]
+    ring_timeout: 5
+    wrapup: 10
+    auto_pause_after: 2
+    announce: {first: 3, every: 20, position: true, wait: true, join: [queue-hold]}
+    max_wait: 120
+    max_length: 20
+    keys: {"1": voicemail, "2": callback}
+    transfer_code: "1"
+"""
+TO_AGENT = "wait 1.5; dtmf 2; wait 1.5; dtmf 3"
+"""English, then 3 (agent) in the bank's main menu, each key 1.5 s into its prompt."""
+
+
+def seconds(prompt: str, language: str = "en") -> float:
+    return len(load_wav(PROMPTS / language / f"{prompt}.wav")) / 8000
+
+
+def post(app: RunningApp, path: str, body: dict[str, Any] | None = None) -> Any:
+    request = urllib.request.Request(app.base_url + path, method="POST",
+                                     data=json.dumps(body or {}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def queue_log(app: RunningApp, call_id: str | None = None) -> list[list[str]]:
+    with urllib.request.urlopen(app.base_url + "/queue_log?hours=1", timeout=5) as resp:
+        lines = [line.split("|") for line in resp.read().decode().splitlines() if line]
+    return [line for line in lines if call_id is None or line[1] == call_id]
+
+
+def verbs(lines: list[list[str]]) -> list[tuple[str, str]]:
+    """(event, agent) of each line, in order."""
+    return [(line[4], line[3]) for line in lines]
+
+
+@pytest.fixture(scope="module")
+def acd(ivr_app: RunningApp) -> Iterator[RunningApp]:
+    """The app with the test queues loaded; afterwards the demo file back, agents logged out."""
+    original = (ivr_app.flows_dir / "queues.yaml").read_text()
+    reloads = ivr_app.get("/health")["flows"]["reloads"]
+    (ivr_app.flows_dir / "queues.yaml").write_text(QUEUES)
+    deadline = time.monotonic() + 10
+    while ivr_app.get("/health")["flows"]["reloads"] == reloads:
+        assert time.monotonic() < deadline, "queues.yaml edit not reloaded"
+        time.sleep(0.2)
+    try:
+        yield ivr_app
+    finally:
+        for agent in ("agent1001", "agent1002"):
+            post(ivr_app, f"/agents/{agent}/logout")
+        (ivr_app.flows_dir / "queues.yaml").write_text(original)
+
+
+@pytest.fixture(autouse=True)
+def _agents_logged_out(acd: RunningApp) -> Iterator[None]:
+    yield
+    for agent in ("agent1001", "agent1002"):
+        post(acd, f"/agents/{agent}/logout")
+    wait_for(lambda: all(a["state"] == "logged_out" for a in acd.get("/agents")), 15,
+             "agents not logged out after the test")
+
+
+def wait_for(check: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def voice(tmp_path: Path, language: str, prompt: str, repeats: int = 8) -> Path:
+    """A prompt said again and again with pauses: what one side 'says' during the call."""
+    one = load_wav(PROMPTS / language / f"{prompt}.wav")
+    gap = np.zeros(4000)
+    out = tmp_path / f"voice-{language}-{prompt}.wav"
+    save_wav(out, np.concatenate([np.concatenate([one, gap]) for _ in range(repeats)]))
+    return out
+
+
+async def agent_phone(app: RunningApp, agent: str, script: str = "", *,
+                      record: Path | None = None, answer_after: float = 0.0,
+                      timeout: float = 60.0) -> AnsweringPhone:
+    """A registered agent softphone that auto-answers one call; returns when registered."""
+    phone = await start_answerer(script, record=record, timeout=timeout,
+                                 answer_after=answer_after,
+                                 register=f"sip:{agent}@127.0.0.1", username=agent,
+                                 password=asterisk.agent_credentials()[agent])
+    deadline = time.monotonic() + 10
+    while app.ari(f"/endpoints/PJSIP/{agent}")["state"] != "online":
+        assert time.monotonic() < deadline, f"{agent} never registered"
+        await asyncio.sleep(0.1)
+    return phone
+
+
+async def test_caller_waits_with_music_and_announcement_then_talks_to_the_agent(
+        acd: RunningApp, tmp_path: Path) -> None:
+    caller_voice = voice(tmp_path, "en", "branch-location")
+    agent_voice = voice(tmp_path, "ko", "bank-main-menu")
+    phone = await agent_phone(acd, "agent1001", f"play-bg {agent_voice}; wait-hangup 60",
+                              record=tmp_path / "agent-heard.wav")
+    try:
+        post(acd, "/agents/agent1001/login")
+        paused = post(acd, "/agents/agent1001/pause", {"reason": "1"})
+        assert (paused["state"], paused["pause_reason"]) == ("paused", "break")
+        caller = new_caller()
+        call = asyncio.create_task(place_call(
+            "100", f"{TO_AGENT}; play-bg {caller_voice}; wait {seconds('queue-hold') + 30:.0f}; "
+                   "hangup",
+            record=tmp_path / "caller-heard.wav", caller=caller, timeout=10))
+        deadline = time.monotonic() + 20
+        while not acd.get("/queues/general")["waiting"]:
+            assert time.monotonic() < deadline, "the caller never joined the queue"
+            await asyncio.sleep(0.2)
+        # the hold message (no agent free), then music, then the first announcement
+        await asyncio.sleep(seconds("queue-hold") + 6)
+        assert post(acd, "/agents/agent1001/unpause")["state"] in ("available", "ringing")
+        report: CallReport = await call
+        agent_report = await phone.result()
+    finally:
+        await phone.close()
+    assert report.ok, report.error
+    assert agent_report.ok, agent_report.error
+
+    trace = acd.trace_for_caller(caller)
+    names = [e["event"] for e in trace]
+    assert "queue_enter" in names and "queue_connected" in names
+    announced = events(trace, "queue_announce")
+    assert announced[0]["prompts"] == ["queue-hold"]
+    assert announced[1]["prompts"][:3] == ["queue-position", "num-1", "queue-position-end"]
+    (connected,) = events(trace, "queue_connected")
+    assert connected["agent"] == "agent1001" and connected["hold"] >= 10
+
+    heard = load_wav(tmp_path / "caller-heard.wav")
+    agent_heard = load_wav(tmp_path / "agent-heard.wav")
+    prompts = {p: PROMPTS / "en" / f"{p}.wav" for p in ("queue-hold", "queue-position")}
+    order = [name for name, _ in heard_sequence(heard, prompts, threshold=0.9)]
+    assert order[:2] == ["queue-hold", "queue-position"]
+    hold_at = next(o for n, o in heard_sequence(heard, prompts, threshold=0.9)
+                   if n == "queue-hold")
+    hold_end = hold_at + len(load_wav(PROMPTS / "en" / "queue-hold.wav")) / 8000
+    music = heard[int(hold_end * 8000) + 800:int((hold_end + 1.5) * 8000)]
+    assert not is_silent(music), "no hold music between the hold message and the announcement"
+    # Both ways: each side heard the other's voice, and not its own echo.
+    said_by_agent = load_wav(PROMPTS / "ko" / "bank-main-menu.wav")
+    said_by_caller = load_wav(PROMPTS / "en" / "branch-location.wav")
+    assert find_prompt(heard, said_by_agent, threshold=0.9), "the caller never heard the agent"
+    assert find_prompt(agent_heard, said_by_caller, threshold=0.9), \
+        "the agent never heard the caller"
+
+    entered = [line for line in queue_log(acd) if line[4] == "ENTERQUEUE" and line[6] == caller]
+    assert len(entered) == 1
+    call_lines = queue_log(acd, entered[0][1])
+    assert verbs(call_lines)[:3] == [("ENTERQUEUE", "NONE"), ("CONNECT", "PJSIP/agent1001"),
+                                     ("COMPLETECALLER", "PJSIP/agent1001")]
+    connect = call_lines[1]
+    assert int(connect[5]) >= 10  # holdtime
+    wait_for(lambda: acd.get("/agents/agent1001")["state"] == "available", 20,
+             "agent not back after wrap-up")
+    record = acd.get(f"/records/{entered[0][1]}")
+    assert record["outcome"] == "queue"
+
+
+async def test_caller_who_hangs_up_while_waiting_is_an_abandon(acd: RunningApp) -> None:
+    post(acd, "/agents/agent1001/login")
+    post(acd, "/agents/agent1001/pause", {"reason": "2"})
+    caller = new_caller()
+    report = await place_call("100", f"{TO_AGENT}; wait 6; hangup", caller=caller, timeout=10)
+    assert report.ok, report.error
+    trace = acd.trace_for_caller(caller)
+    assert events(trace, "queue_enter") and not events(trace, "queue_ring")
+    (entered,) = [line for line in queue_log(acd) if line[4] == "ENTERQUEUE"
+                  and line[6] == caller]
+    lines = queue_log(acd, entered[1])
+    assert verbs(lines) == [("ENTERQUEUE", "NONE"), ("ABANDON", "NONE")]
+    position, orig_position, waited = (int(x) for x in lines[1][5:8])
+    assert (position, orig_position) == (1, 1) and 1 <= waited <= 8
+    assert acd.get(f"/records/{entered[1]}")["outcome"] == "abandoned"
+    wait_for(lambda: not acd.get("/queues/general")["waiting"], 5, "caller still listed")
+    holding = acd.ari("/bridges/acd-hold-general")
+    assert entered[1] not in holding["channels"]
+    kpis = acd.get("/queues/general/kpis?hours=1")
+    assert kpis["abandoned"] + kpis["short_abandoned"] >= 1
+
+
+async def test_ring_timeout_moves_to_the_next_agent(acd: RunningApp, tmp_path: Path) -> None:
+    slow = await agent_phone(acd, "agent1001", answer_after=30, timeout=40)
+    quick = await agent_phone(acd, "agent1002", "wait 3; hangup", timeout=40)
+    try:
+        post(acd, "/agents/agent1001/login")  # longest idle: offered first
+        await asyncio.sleep(1.0)
+        post(acd, "/agents/agent1002/login")
+        caller = new_caller()
+        report = await place_call("100", f"{TO_AGENT}; wait-hangup 30", caller=caller,
+                                  timeout=10)
+        answered = await quick.result()
+    finally:
+        await slow.close()
+        await quick.close()
+    assert report.ok, report.error
+    assert answered.ok, answered.error
+    (entered,) = [line for line in queue_log(acd) if line[4] == "ENTERQUEUE"
+                  and line[6] == caller]
+    lines = queue_log(acd, entered[1])
+    assert verbs(lines)[:4] == [("ENTERQUEUE", "NONE"), ("RINGNOANSWER", "PJSIP/agent1001"),
+                                ("CONNECT", "PJSIP/agent1002"),
+                                ("COMPLETEAGENT", "PJSIP/agent1002")]
+    assert 4500 <= int(lines[1][5]) <= 7000  # rang for the 5 s ring timeout
+    agent = acd.get("/agents/agent1001")
+    assert (agent["state"], agent["missed_in_row"]) == ("available", 1)
+    trace = acd.trace_for_caller(caller)
+    assert [e["agents"] for e in events(trace, "queue_ring")] == [["agent1001"], ["agent1002"]]
+
+
+async def test_wrap_up_keeps_the_agent_from_the_next_call(acd: RunningApp) -> None:
+    first_phone = await agent_phone(acd, "agent1002", "wait-hangup 20", timeout=30)
+    post(acd, "/agents/agent1002/login")
+    first = new_caller()
+    try:
+        report = await place_call("100", f"{TO_AGENT}; wait 6; hangup", caller=first,
+                                  timeout=10)
+        await first_phone.result()
+    finally:
+        await first_phone.close()
+    assert report.ok, report.error
+    ended_at = time.time()
+    assert acd.get("/agents/agent1002")["state"] == "wrap_up"
+    second_phone = await agent_phone(acd, "agent1002", "wait-hangup 30", timeout=40)
+    second = new_caller()
+    try:
+        report = await place_call("100", f"{TO_AGENT}; wait 18; hangup", caller=second,
+                                  timeout=10)
+        await second_phone.result()
+    finally:
+        await second_phone.close()
+    assert report.ok, report.error
+    trace = acd.trace_for_caller(second)
+    assert [e["agents"] for e in events(trace, "queue_ring")] == [["agent1002"]]
+    (entered,) = [line for line in queue_log(acd) if line[4] == "ENTERQUEUE"
+                  and line[6] == second]
+    lines = queue_log(acd, entered[1])
+    assert verbs(lines)[:2] == [("ENTERQUEUE", "NONE"), ("CONNECT", "PJSIP/agent1002")]
+    acw = [line for line in queue_log(acd) if line[4] == "ACW" and line[3] == "PJSIP/agent1002"]
+    assert acw and int(acw[-1][5]) == 10
+    # The second caller joined during the wrap-up and was connected only after its 10 s.
+    assert int(entered[0]) < int(ended_at) + 9
+    assert int(lines[1][0]) >= int(ended_at) + 9
+
+
+async def test_feature_codes_from_the_agent_phone(acd: RunningApp, tmp_path: Path) -> None:
+    password = asterisk.agent_credentials()["agent1002"]
+
+    async def dial(code: str) -> CallReport:
+        return await place_call(code, "wait-hangup 10", record=tmp_path / f"{code}.wav",
+                                timeout=10, register="sip:agent1002@127.0.0.1",
+                                username="agent1002", password=password)
+
+    expected = [("*71", "available", None, "agent-logged-in"),
+                ("*732", "paused", "lunch", "agent-paused"),
+                ("*74", "available", None, "agent-unpaused"),
+                ("*72", "logged_out", None, "agent-logged-out")]
+    for code, state, reason, prompt in expected:
+        report = await dial(code)
+        assert report.ok, (code, report.error)
+        agent = acd.get("/agents/agent1002")
+        assert (agent["state"], agent["pause_reason"]) == (state, reason), code
+        heard = heard_sequence(tmp_path / f"{code}.wav",
+                               {prompt: PROMPTS / "en" / f"{prompt}.wav"}, threshold=0.9)
+        assert [name for name, _ in heard] == [prompt], code
+    members = [line for line in queue_log(acd) if line[3] == "PJSIP/agent1002"
+               and line[4] in ("ADDMEMBER", "PAUSE", "UNPAUSE", "REMOVEMEMBER")]
+    assert [(line[4], line[5]) for line in members[-4:]] == [
+        ("ADDMEMBER", ""), ("PAUSE", "lunch"), ("UNPAUSE", "lunch"), ("REMOVEMEMBER", "")]
+
+
+async def test_waiting_caller_keeps_its_place_across_an_app_restart(
+        acd: RunningApp, tmp_path: Path) -> None:
+    phone = await agent_phone(acd, "agent1001", "wait-hangup 60", timeout=90)
+    try:
+        post(acd, "/agents/agent1001/login")
+        post(acd, "/agents/agent1001/pause", {"reason": "1"})
+        caller = new_caller()
+        call = asyncio.create_task(place_call(
+            "100", f"{TO_AGENT}; wait 25; hangup", caller=caller, timeout=10))
+        deadline = time.monotonic() + 20
+        while not acd.get("/queues/general")["waiting"]:
+            assert time.monotonic() < deadline, "the caller never joined the queue"
+            await asyncio.sleep(0.2)
+        (before,) = acd.get("/queues/general")["waiting"]
+        await asyncio.sleep(2)
+        assert acd.restart is not None
+        await asyncio.to_thread(acd.restart)  # SIGKILL: no goodbye, no cleanup
+        deadline = time.monotonic() + 10
+        while not acd.get("/queues/general")["waiting"]:
+            assert time.monotonic() < deadline, "the caller was not taken back into the queue"
+            await asyncio.sleep(0.2)
+        (after,) = acd.get("/queues/general")["waiting"]
+        assert after["call_id"] == before["call_id"] and after["position"] == 1
+        assert after["waited_s"] >= before["waited_s"] + 2  # the original arrival time
+        agent = acd.get("/agents/agent1001")
+        assert (agent["state"], agent["pause_reason"]) == ("paused", "break")
+        post(acd, "/agents/agent1001/unpause")
+        report = await call
+        await phone.result()
+    finally:
+        await phone.close()
+    assert report.ok, report.error
+    lines = queue_log(acd, before["call_id"])
+    assert verbs(lines)[:3] == [("ENTERQUEUE", "NONE"), ("CONNECT", "PJSIP/agent1001"),
+                                ("COMPLETECALLER", "PJSIP/agent1001")]
+    assert int(lines[1][5]) >= 4  # hold time counted from before the restart
