@@ -21,7 +21,7 @@ from ..services.accounts import (
 )
 from ..services.acd.engine import Acd
 from ..services.acd.features import FEATURE_ARG, run_feature_call
-from ..services.acd.session import AGENT_ARG
+from ..services.acd.ringing import AGENT_ARG
 from ..services.acd.store import AcdStore, EntryRow
 from ..services.db import Database, connect, redact_url
 from ..services.records import CallRecordStore

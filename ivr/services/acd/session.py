@@ -24,25 +24,20 @@ from ...ari import (
     ChannelDtmfReceived,
     ChannelHandle,
     ChannelHangupRequest,
-    PlaybackHandle,
     StasisEnd,
-    StasisStart,
 )
-from ...ari.handles import new_id
-from ...media.say import say
 from . import queue_log as ql
 from .agents import Agent, AgentState
+from .announcer import Announcer, announcement
 from .config import QueueConfig
 from .engine import Acd
-from .erlang import announceable_minutes, estimate_wait
+from .ringing import ring_group
 from .store import EntryRow
 
 log = logging.getLogger(__name__)
 
 ANSWERED = "answered"
 TRANSFER_CONTEXT = "ivr-extensions"
-AGENT_ARG = "acd-agent"
-"""First Stasis argument of the channels the ACD dials to agents."""
 
 
 class QueueCaller(Protocol):
@@ -145,8 +140,7 @@ class QueueSession:
         self.ended = False
         self.connected = asyncio.Event()
         self._offer: asyncio.Task[None] | None = None
-        self._announcer: asyncio.Task[None] | None = None
-        self._playback: PlaybackHandle | None = None
+        self._announcer = Announcer(caller.handle, acd.prompts, caller.language)
 
     # -- what the dispatcher and the REST API see -------------------------------------------
 
@@ -183,8 +177,7 @@ class QueueSession:
                 if await self._adopt(resumed):
                     return await self._talk()
             await self._hold()
-            self._announcer = asyncio.create_task(self._announce(joined=resumed is None),
-                                                  name=f"announce-{self.id}")
+            self._start_announcing(joined=resumed is None)
             outcome = await self._until_connected()
             if outcome:
                 return outcome
@@ -244,122 +237,47 @@ class QueueSession:
     # -- announcements -----------------------------------------------------------------------
 
     def announcement(self) -> list[str]:
-        lang = self.caller.language
-        position = self.position()
-        ids: list[str] = []
-        if self.queue.announce.position:
-            ids += ["queue-position", *say("number", str(position), lang), "queue-position-end"]
-        if self.queue.announce.wait:
-            staffed = self.acd.staffed(self.queue)
-            free = sum(1 for a in staffed if a.state is AgentState.AVAILABLE)
-            estimate = estimate_wait(position, len(staffed), free,
-                                     self.acd.handle_times(self.queue.name))
-            minutes = announceable_minutes(estimate)
-            if minutes is not None:
-                ids += ["queue-wait", *say("number", str(minutes), lang), "queue-wait-end"]
-        return ids
+        staffed = self.acd.staffed(self.queue)
+        return announcement(self.queue, self.caller.language, self.position(), len(staffed),
+                            sum(1 for a in staffed if a.state is AgentState.AVAILABLE),
+                            self.acd.handle_times(self.queue.name))
 
-    async def _announce(self, joined: bool) -> None:
+    def _start_announcing(self, joined: bool) -> None:
         announce = self.queue.announce
-        if joined and announce.join and not any(
-                a.state is AgentState.AVAILABLE for a in self.acd.staffed(self.queue)):
-            self.caller.trace("queue_announce", prompts=list(announce.join))
-            await self._play(announce.join)
-        await asyncio.sleep(max(0.0, self.entered_at + announce.first - self.acd.clock()))
-        while not self.connected.is_set():
-            ids = [*self.announcement(), *announce.prompts]
+        busy = not any(a.state is AgentState.AVAILABLE for a in self.acd.staffed(self.queue))
+        join = list(announce.join) if joined and busy else []
+
+        def compose() -> list[str]:
+            ids = self.announcement()
             self.caller.trace("queue_announce", prompts=ids)
-            await self._play(ids)
-            if announce.every <= 0:
-                return
-            await asyncio.sleep(announce.every)
+            return ids
 
-    async def _play(self, prompt_ids: Sequence[str]) -> None:
-        """On the caller's channel (the holding bridge's music pauses for it)."""
-        for prompt_id in prompt_ids:
-            if not self.acd.prompts.has(prompt_id, self.caller.language):
-                continue
-            uri = self.acd.prompts.media_uri(prompt_id, self.caller.language)
-            try:
-                self._playback = await self.caller.handle.play(uri)
-                await self._playback.finished()
-            except AriError:
-                return
-            finally:
-                self._playback = None
-
-    async def _stop_announcing(self) -> None:
-        task, self._announcer = self._announcer, None
-        playback = self._playback
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        if playback is not None:
-            with contextlib.suppress(AriError):
-                await playback.stop()
+        if join:
+            self.caller.trace("queue_announce", prompts=join)
+        first_in = max(0.0, self.entered_at + announce.first - self.acd.clock())
+        self._announcer.start(join, first_in, announce.every, compose)
 
     # -- ringing agents ----------------------------------------------------------------------
 
     async def _ring(self, group: list[Agent]) -> None:
-        queue, acd = self.queue, self.acd
-        started = acd.clock()
-        handles: dict[str, ChannelHandle] = {}
-        winner: Agent | None = None
-        settled: set[str] = set()
         await self._save("ringing")
         for agent in group:
-            acd.publish(agent.id, self.screen_pop(agent))
-            try:
-                handles[agent.id] = await acd.client.channels.originate(
-                    agent.config.endpoint, app_args=f"{AGENT_ARG},{self.id}",
-                    caller_id=f'"{self.caller.caller}" <{self.caller.caller}>',
-                    timeout=int(queue.ring_timeout) + 5, channel_id=new_id(f"acd-{agent.id}-"))
-            except AriError as exc:
-                log.warning("cannot ring %s: %s", agent.id, exc)
-        self.caller.trace("queue_ring", queue=queue.name, agents=[a.id for a in group])
-        waits = {asyncio.create_task(_answer_of(h)): agent_id for agent_id, h in handles.items()}
+            self.acd.publish(agent.id, self.screen_pop(agent))
+        self.caller.trace("queue_ring", queue=self.queue.name, agents=[a.id for a in group])
         try:
-            pending = set(waits)
-            deadline = started + queue.ring_timeout
-            while pending and winner is None:
-                done, pending = await asyncio.wait(
-                    pending, timeout=max(0.0, deadline - acd.clock()),
-                    return_when=asyncio.FIRST_COMPLETED)
-                if not done:
-                    break
-                for task in done:
-                    agent = acd.agents[waits[task]]
-                    if task.result() and winner is None:
-                        winner = agent
-                    else:
-                        settled.add(agent.id)
-                        await acd.ring_failed(agent, queue, self.id, _ms(acd.clock() - started))
-            for task in pending:
-                task.cancel()
+            answered = await ring_group(self.acd, self.queue, self.id, self.caller.caller, group)
         finally:
-            cancelled = winner is not None or asyncio.current_task().cancelling() > 0  # type: ignore[union-attr]
-            for agent in group:
-                if agent is winner or agent.id in settled:
-                    continue
-                handle = handles.get(agent.id)
-                if handle is not None:
-                    with contextlib.suppress(AriError):
-                        await handle.hangup()
-                    if handle.events is not None and agent is not winner:
-                        handle.events.close()
-                await acd.ring_failed(agent, queue, self.id, _ms(acd.clock() - started),
-                                      answered_elsewhere=cancelled)
             self.tried |= {a.id for a in group}
-            self.last_try = acd.clock()
-        if winner is not None:
-            await self._connect(winner, handles[winner.id], acd.clock() - started)
+            self.last_try = self.acd.clock()
+        if answered is not None:
+            await self._connect(answered.agent, answered.channel, answered.ring_s)
         else:
             self._offer = None
             await self._save("waiting")
-            acd.wake()
+            self.acd.wake()
 
     async def _connect(self, agent: Agent, channel: ChannelHandle, ring_s: float) -> None:
-        await self._stop_announcing()
+        await self._announcer.stop()
         acd = self.acd
         bridge = await acd.client.bridges.create("mixing,dtmf_events",
                                                  bridge_id=f"acd-call-{self.id}")
@@ -471,7 +389,7 @@ class QueueSession:
 
     async def _release(self) -> None:
         await self._stop_offer()
-        await self._stop_announcing()
+        await self._announcer.stop()
         self.acd.sessions.pop(self.id, None)
         if self.agent_channel is not None and self.agent_channel.events is not None:
             self.agent_channel.events.close()
@@ -510,23 +428,8 @@ class QueueSession:
                 "priority": self.row.priority, **self.request.screen}
 
 
-async def _answer_of(channel: ChannelHandle) -> bool:
-    """True when the agent answers (the dialled channel enters the application)."""
-    assert channel.events is not None
-    async for event in channel.events:
-        if isinstance(event, StasisStart):
-            return True
-        if isinstance(event, ChannelDestroyed | ChannelHangupRequest | StasisEnd):
-            return False
-    return False
-
-
 def _transfer_buffer(typed: str) -> str:
     """Keep what may still become ##<digits>#; anything else starts over."""
     while typed and not (typed.startswith("##") or typed in ("#",)):
         typed = typed[1:]
     return typed
-
-
-def _ms(seconds: float) -> int:
-    return int(seconds * 1000)
