@@ -102,25 +102,26 @@ def cmd_check(args: argparse.Namespace) -> int:
     from ..flow.loader import FlowError, FlowErrorDetail
     from ..services.accounts import ACCOUNT_ACTION_SPECS
     from ..services.acd.config import load_acd_config
-    from .flows import QUEUES_FILE
+    from .flows import QUEUES_FILE, announcement_findings
 
+    prompts_dir = paths.project_root() / "prompts"
     targets = [Path(p) for p in args.paths] or [paths.project_root() / "flows"]
-    queue_files = [t / QUEUES_FILE if t.is_dir() else t for t in targets]
-    queue_files = [f for f in queue_files if f.name == QUEUES_FILE and f.is_file()]
+    # The queues beside the flows, as the service reads them: none means no queue exists.
+    queue_files = {t / QUEUES_FILE if t.is_dir() else t.parent / QUEUES_FILE for t in targets}
     targets = [t for t in targets if t.is_dir() or t.name != QUEUES_FILE]
     findings: list[FlowErrorDetail] = []
-    queues: dict[str, frozenset[str]] | None = {} if queue_files else None
-    for file in queue_files:
+    queues: dict[str, frozenset[str]] | None = {}
+    for file in sorted(f for f in queue_files if f.is_file()):
         try:
             config = load_acd_config(file)
         except FlowError as exc:
             findings += exc.details
             queues = None  # queue nodes cannot be judged against a broken queue file
             continue
-        findings += config.warnings
+        findings += [*config.warnings, *announcement_findings(config, file, prompts_dir)]
         if queues is not None:
             queues.update({name: q.outcomes() for name, q in config.queues.items()})
-    return run_check(targets, paths.project_root() / "prompts", actions=ACCOUNT_ACTION_SPECS,
+    return run_check(targets, prompts_dir, actions=ACCOUNT_ACTION_SPECS,
                      queues=queues, data_findings=findings)
 
 

@@ -36,7 +36,8 @@ class AppConfig:
     http_port: int = 8090
     log_format: str = "json"
     queue_log: Path | None = None
-    """Asterisk-format queue_log file the ACD appends to (IVR_QUEUE_LOG); None: database only."""
+    """Asterisk-format queue_log file the ACD appends to (IVR_QUEUE_LOG; empty: none, the
+    database keeps the log either way)."""
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -50,6 +51,11 @@ def read_env_file(path: Path) -> dict[str, str]:
         key, _, value = line.partition("=")
         values[key.strip()] = value.strip().strip("'\"")
     return values
+
+
+def _optional_path(text: str) -> Path | None:
+    """An empty setting turns the file off."""
+    return Path(text) if text.strip() else None
 
 
 def database_url(env: Mapping[str, str] | None = None) -> str:
@@ -87,5 +93,5 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         http_host=merged.get("IVR_HTTP_HOST", "127.0.0.1"),
         http_port=int(merged.get("IVR_HTTP_PORT", "8090")),
         log_format=merged.get("IVR_LOG_FORMAT", "json"),
-        queue_log=Path(merged.get("IVR_QUEUE_LOG", str(state / "queue_log"))),
+        queue_log=_optional_path(merged.get("IVR_QUEUE_LOG", str(state / "queue_log"))),
     )

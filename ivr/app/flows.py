@@ -14,12 +14,31 @@ from pathlib import Path
 
 from ..flow.actions import ActionSpec
 from ..flow.library import FlowSet, load_folder
-from ..flow.loader import FlowError
+from ..flow.loader import FlowError, FlowErrorDetail
 from ..flow.model import Flow
 from ..media.prompts import PromptLibrary
 from ..services.acd.config import EMPTY, AcdConfig, load_acd_config
 
 QUEUES_FILE = "queues.yaml"
+
+
+def announcement_findings(config: AcdConfig, file: Path,
+                          prompts_dir: Path) -> list[FlowErrorDetail]:
+    """Warnings for queue announcement prompts some language lacks (a caller in it would hear
+    music where the message should be)."""
+    if not prompts_dir.is_dir():
+        return []
+    library = PromptLibrary(prompts_dir)
+    out: list[FlowErrorDetail] = []
+    for queue in config.queues.values():
+        for prompt_id in dict.fromkeys([*queue.announce.join, *queue.announce.prompts]):
+            missing = [lang for lang in library.languages() if not library.has(prompt_id, lang)]
+            if missing:
+                out.append(FlowErrorDetail(
+                    str(file), 1, 1, queue.name,
+                    f"announcement prompt {prompt_id!r} missing in {', '.join(missing)}",
+                    "warning"))
+    return out
 
 log = logging.getLogger(__name__)
 

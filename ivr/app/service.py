@@ -79,6 +79,7 @@ class IvrService:
         await self.acd.load_handle_times()
         self.client.on_unclaimed(self._on_unclaimed)
         await self.client.start(wait=30.0)
+        self._spawn(self._settle_parked())
         info = await self.client.system.info()
         self._watcher = asyncio.create_task(self.registry.watch(), name="flow-watcher")
         log.info("serving flows %s on Asterisk %s", self.registry.versions(), info.version)
@@ -147,6 +148,15 @@ class IvrService:
             self._spawn(run_feature_call(self.acd, event.channel, handle, event.args))
         else:
             self._spawn(self._drop_orphan(handle, event.args[1] if len(event.args) > 1 else ""))
+
+    async def _settle_parked(self) -> None:
+        """Callers left in a queue come back with the reconnection's StasisStarts; those that
+        have not after a grace hung up while no process ran."""
+        await asyncio.sleep(ORPHAN_GRACE * 3)
+        lost = list(self.parked.values())
+        self.parked.clear()
+        if self.acd is not None and lost:
+            await self.acd.forget_gone(lost)
 
     async def _drop_orphan(self, handle: ChannelHandle, caller_id: str) -> None:
         await asyncio.sleep(ORPHAN_GRACE)

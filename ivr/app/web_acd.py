@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 
 from aiohttp import WSMsgType, web
 
 from ..services.acd.engine import Acd, AgentError
 from ..services.acd.queue_log import format_line
+from ..services.acd.reporting import forecast, queue_kpis, queue_view
 from .service import IvrService
 
 SERVICE_KEY = web.AppKey("acd_service", IvrService)
@@ -27,7 +29,7 @@ def _acd(request: web.Request) -> Acd:
     return acd
 
 
-def _window(request: web.Request) -> tuple[float, float]:
+def _window(request: web.Request, *, ordered: bool = False) -> tuple[float, float]:
     """?since=&until= (epoch seconds) or ?hours= back from now; default the last 24 hours."""
     try:
         until = float(request.query.get("until", time.time()))
@@ -35,12 +37,16 @@ def _window(request: web.Request) -> tuple[float, float]:
         since = float(request.query.get("since", until - hours * 3600))
     except ValueError as exc:
         raise web.HTTPBadRequest(text=f"bad time window: {exc}") from exc
+    if not (math.isfinite(since) and math.isfinite(until)):
+        raise web.HTTPBadRequest(text="bad time window: since and until must be finite")
+    if ordered and since > until:
+        raise web.HTTPBadRequest(text="bad time window: since is after until")
     return since, until
 
 
 async def queues(request: web.Request) -> web.Response:
     acd = _acd(request)
-    return web.json_response([acd.queue_view(q) for q in acd.config().queues.values()])
+    return web.json_response([queue_view(acd, q) for q in acd.config().queues.values()])
 
 
 async def queue(request: web.Request) -> web.Response:
@@ -48,18 +54,21 @@ async def queue(request: web.Request) -> web.Response:
     found = acd.config().queues.get(request.match_info["name"])
     if found is None:
         raise web.HTTPNotFound(text="no such queue")
-    return web.json_response(acd.queue_view(found))
+    return web.json_response(queue_view(acd, found))
 
 
 async def kpis(request: web.Request) -> web.Response:
     acd = _acd(request)
     name = request.match_info.get("name")
-    if name is not None and name not in acd.config().queues:
+    queue = acd.config().queues.get(name) if name is not None else None
+    if name is not None and queue is None:
         raise web.HTTPNotFound(text="no such queue")
-    since, until = _window(request)
-    result = (await acd.kpis(name, since, until)).as_dict()
-    if name is not None:
-        result["live"] = acd.queue_view(acd.config().queues[name])
+    since, until = _window(request, ordered=True)
+    found = await queue_kpis(acd, name, since, until)
+    result = found.as_dict()
+    if queue is not None:
+        result["live"] = queue_view(acd, queue)
+        result["erlang_c"] = forecast(found, len(acd.staffed(queue)))
     return web.json_response(result)
 
 
@@ -95,8 +104,8 @@ async def agent_action(request: web.Request) -> web.Response:
     if request.can_read_body:
         with contextlib.suppress(ValueError):
             body = await request.json()
-            if isinstance(body, dict):
-                reason = str(body.get("reason", reason))
+            if isinstance(body, dict) and body.get("reason") is not None:
+                reason = str(body["reason"])
     try:
         if action == "login":
             found = await acd.login(agent_id)

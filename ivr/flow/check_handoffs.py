@@ -37,6 +37,8 @@ def check_queue_node(node: HandoffNode, queues: QueueOutcomes | None) -> list[Fi
     if outcomes is None:
         return [(("queue",), f"unknown queue {node.target!r}{_tip(node.target, queues)} "
                              f"(queues: {', '.join(sorted(queues)) or 'none'})", "error")]
+    if "max_wait" in node.options:
+        outcomes = outcomes | {"timeout"}
     out: list[Finding] = []
     for outcome in node.on:
         if outcome not in outcomes:

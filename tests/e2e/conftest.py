@@ -85,7 +85,9 @@ class RunningApp:
                 if entries and entries[0].get("caller") == caller:
                     return entries
             time.sleep(0.1)
-        raise AssertionError(f"no trace for caller {caller} in {self.trace_dir}")
+        tail = "\n".join(self.log_lines()[-40:])
+        raise AssertionError(f"no trace for caller {caller} in {self.trace_dir}; "
+                             f"the app's log ends with:\n{tail}")
 
     def database(self) -> Path:
         return self.flows_dir.parent / "ivr.db"

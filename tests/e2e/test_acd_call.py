@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import numpy as np
 import pytest
 
@@ -33,7 +34,7 @@ PROMPTS = project_root() / "prompts"
 QUEUES = """
 pause_reasons: {"1": break, "2": lunch}
 agents:
-  agent1001: {name: Minji Kim, endpoint: PJSIP/agent1001, skills: {general: 1}}
+  agent1001: {name: Minji Kim, endpoint: PJSIP/agent1001, skills: {general: 1, billing: 1}}
   agent1002: {name: John Smith, endpoint: PJSIP/agent1002, skills: {general: 1}}
 queues:
   general:
@@ -47,6 +48,14 @@ queues:
     max_length: 20
     keys: {"1": voicemail, "2": callback}
     transfer_code: "1"
+  billing:
+    strategy: skills
+    skills: [billing]
+    ring_timeout: 5
+    wrapup: 10
+    announce: {first: 30}
+    max_wait: 120
+    transfer_code: "2"
 """
 TO_AGENT = "wait 1.5; dtmf 2; wait 1.5; dtmf 3"
 """English, then 3 (agent) in the bank's main menu, each key 1.5 s into its prompt."""
@@ -349,3 +358,65 @@ async def test_waiting_caller_keeps_its_place_across_an_app_restart(
     assert verbs(lines)[:3] == [("ENTERQUEUE", "NONE"), ("CONNECT", "PJSIP/agent1001"),
                                 ("COMPLETECALLER", "PJSIP/agent1001")]
     assert int(lines[1][5]) >= 4  # hold time counted from before the restart
+
+
+async def test_exit_key_leaves_the_queue_for_the_flows_voicemail_node(acd: RunningApp) -> None:
+    post(acd, "/agents/agent1001/login")
+    post(acd, "/agents/agent1001/pause", {"reason": "1"})
+    caller = new_caller()
+    report = await place_call("100", f"{TO_AGENT}; wait 4; dtmf 1; wait 6; hangup",
+                              caller=caller, timeout=10)
+    assert report.ok, report.error
+    trace = acd.trace_for_caller(caller)
+    (exit_,) = events(trace, "queue_exit")
+    assert exit_["outcome"] == "voicemail"
+    path = events(trace, "end")[-1]["path"]
+    assert path[path.index("agent"):] == ["agent", "voicemail", "voicemail_unavailable",
+                                          "main_menu"]
+    (entered,) = [line for line in queue_log(acd) if line[4] == "ENTERQUEUE"
+                  and line[6] == caller]
+    lines = queue_log(acd, entered[1])
+    assert verbs(lines) == [("ENTERQUEUE", "NONE"), ("EXITWITHKEY", "NONE")]
+    assert lines[1][5:7] == ["1", "1"]  # the key, the position
+
+
+async def test_screen_pop_and_blind_transfer_to_another_queue(acd: RunningApp) -> None:
+    first = await agent_phone(acd, "agent1002", "wait 2; dtmf ##2#; wait-hangup 20", timeout=40)
+    second = await agent_phone(acd, "agent1001", "wait 2; hangup", timeout=40)
+    caller = new_caller()
+    try:
+        post(acd, "/agents/agent1002/login")  # longest idle: offered the general call
+        await asyncio.sleep(1.0)
+        post(acd, "/agents/agent1001/login")  # the only agent with the billing skill
+        ws_url = acd.base_url.replace("http", "ws") + "/agents/agent1001/events"
+        async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as desktop:
+            hello = await desktop.receive_json(timeout=5)
+            assert (hello["type"], hello["id"]) == ("agent_state", "agent1001")
+            report = await place_call("100", f"{TO_AGENT}; wait-hangup 40", caller=caller,
+                                      timeout=10)
+            pops = []
+            while True:
+                message = await desktop.receive_json(timeout=5)
+                if message["type"] == "screen_pop":
+                    pops.append(message)
+                if message["type"] == "call_ended":
+                    break
+        transferring = await first.result()
+        answering = await second.result()
+    finally:
+        await first.close()
+        await second.close()
+    assert report.ok and transferring.ok and answering.ok, (
+        report.error, transferring.error, answering.error)
+    (pop,) = pops
+    assert (pop["queue"], pop["caller"], pop["language"]) == ("billing", caller, "en")
+    assert "main_menu" in pop["path"] and pop["account"] is None
+    (entered, *_) = [line for line in queue_log(acd) if line[4] == "ENTERQUEUE"
+                     and line[6] == caller]
+    lines = queue_log(acd, entered[1])
+    assert [(line[2], line[4], line[3]) for line in lines if line[4] != "ACW"] == [
+        ("general", "ENTERQUEUE", "NONE"), ("general", "CONNECT", "PJSIP/agent1002"),
+        ("general", "TRANSFER", "PJSIP/agent1002"), ("billing", "ENTERQUEUE", "NONE"),
+        ("billing", "CONNECT", "PJSIP/agent1001"), ("billing", "COMPLETEAGENT", "PJSIP/agent1001")]
+    transfer = next(line for line in lines if line[4] == "TRANSFER")
+    assert transfer[5:7] == ["2", "queue:billing"]

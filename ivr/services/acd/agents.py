@@ -56,6 +56,8 @@ class Agent:
     """'pause:<reason>' or 'logout' asked for during a call; applied when it ends."""
     call_id: str = ""
     """The caller's channel while ringing or on a call."""
+    wrapup_of: tuple[str, str] | None = None
+    """(queue, caller channel) of the call whose after-call work is running."""
 
     @property
     def id(self) -> str:

@@ -17,6 +17,9 @@ from ...media.say import say
 from .config import QueueConfig
 from .erlang import announceable_minutes, estimate_wait
 
+WAIT_CAP_MINUTES = 30
+"""Longer estimates are said as 'thirty minutes or more': precision there helps nobody."""
+
 
 def announcement(queue: QueueConfig, language: str, position: int, staffed: int, free: int,
                  handle_times: Sequence[float]) -> list[str]:
@@ -26,8 +29,12 @@ def announcement(queue: QueueConfig, language: str, position: int, staffed: int,
     if queue.announce.position:
         ids += ["queue-position", *say("number", str(position), language), "queue-position-end"]
     if queue.announce.wait:
-        minutes = announceable_minutes(estimate_wait(position, staffed, free, handle_times))
-        if minutes is not None:
+        minutes = announceable_minutes(estimate_wait(position, staffed, free, handle_times),
+                                       cap_minutes=WAIT_CAP_MINUTES)
+        if minutes == WAIT_CAP_MINUTES:
+            ids += ["queue-wait-long", *say("number", str(minutes), language),
+                    "queue-wait-long-end"]
+        elif minutes is not None:
             ids += ["queue-wait", *say("number", str(minutes), language), "queue-wait-end"]
     return [*ids, *queue.announce.prompts]
 
@@ -48,8 +55,10 @@ class Announcer:
 
     async def _run(self, join: Sequence[str], first_in: float, every: float,
                    compose: Callable[[], list[str]]) -> None:
+        loop = asyncio.get_running_loop()
+        first_at = loop.time() + first_in  # counted from joining, not from the join message's end
         await self.play(join)
-        await asyncio.sleep(first_in)
+        await asyncio.sleep(max(0.0, first_at - loop.time()))
         while True:
             await self.play(compose())
             if every <= 0:

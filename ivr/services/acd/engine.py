@@ -21,14 +21,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ...ari import AriClient, AriError
+from ...ari import AriClient, AriError, ResourceGone
 from ...media.prompts import PromptLibrary
 from . import queue_log as ql
 from .agents import Agent, AgentState
 from .config import AcdConfig, QueueConfig
-from .kpi import QueueKpis, compute_kpis
 from .queue_log import QueueLogEvent, QueueLogFile
-from .store import AcdStore
+from .store import AcdStore, EntryRow
 from .strategies import Candidate, ring_order
 
 log = logging.getLogger(__name__)
@@ -108,6 +107,31 @@ class Acd:
         await asyncio.gather(*[t for t in [self._dispatcher, *self._timers.values()] if t],
                              return_exceptions=True)
 
+    async def forget_gone(self, rows: Sequence[EntryRow]) -> None:
+        """Entries a previous process left whose callers hung up while no process ran: an
+        abandon (or a completed call) in the log, and no row left behind."""
+        for row in rows:
+            try:
+                await self.client.channels.handle(row.channel_id).get()
+                continue  # still there: its StasisStart will resume it
+            except ResourceGone:
+                pass
+            except AriError:
+                continue
+            waited = round(self.clock() - row.entered_at.timestamp())
+            if row.state == "connected" and row.agent_id in self.agents:
+                agent = self.agents[row.agent_id]
+                hold = round((row.connected_at or row.entered_at).timestamp()
+                             - row.entered_at.timestamp())
+                talk = waited - hold
+                await self.log(self.event(row.channel_id, row.queue, agent.interface,
+                                          ql.COMPLETECALLER, hold, talk, row.orig_position))
+            else:
+                await self.log(self.event(row.channel_id, row.queue, "NONE", ql.ABANDON,
+                                          row.orig_position, row.orig_position, waited))
+            await self.store.remove_entry(row.channel_id)
+            log.info("caller %s left queue %s while the app was down", row.channel_id, row.queue)
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -181,7 +205,7 @@ class Acd:
             agent.pending = "logout"
             await self._save(agent)
             return agent
-        self._cancel_timer(agent.id)
+        await self._cut_wrapup(agent)
         agent.set(AgentState.LOGGED_OUT, self.clock())
         agent.logged_in_at, agent.pause_reason, agent.pending = None, "", ""
         await self._member_event(agent, ql.REMOVEMEMBER)
@@ -200,7 +224,7 @@ class Acd:
             return agent
         if agent.state is AgentState.PAUSED and agent.pause_reason == reason:
             return agent
-        self._cancel_timer(agent.id)
+        await self._cut_wrapup(agent)
         agent.set(AgentState.PAUSED, self.clock())
         agent.pause_reason = reason
         await self._member_event(agent, ql.PAUSE, reason)
@@ -243,22 +267,24 @@ class Acd:
         await self.log(self.event(call_id, queue.name, agent.interface, verb, ring_ms))
         if not answered_elsewhere:
             agent.missed_in_row += 1
-            if queue.auto_pause_after and agent.missed_in_row >= queue.auto_pause_after:
-                log.warning("agent %s missed %d offers in a row: paused", agent.id,
-                            agent.missed_in_row)
-                await self._save(agent)
-                await self.pause(agent.id, AUTO_PAUSE_REASON)
-                return
-        if await self._apply_pending(agent):
+        if await self._apply_pending(agent):  # what the agent or a supervisor asked comes first
+            return
+        if not answered_elsewhere and queue.auto_pause_after \
+                and agent.missed_in_row >= queue.auto_pause_after:
+            log.warning("agent %s missed %d offers in a row: paused", agent.id,
+                        agent.missed_in_row)
+            await self.pause(agent.id, AUTO_PAUSE_REASON)
             return
         await self._save(agent)
         self.wake()
 
-    async def answered(self, agent: Agent, call_id: str) -> None:
+    async def answered(self, agent: Agent, call_id: str, *, adopted: bool = False) -> None:
+        """On the call; `adopted`: a call taken back after a restart, already counted."""
         agent.set(AgentState.ON_CALL, self.clock())
         agent.call_id = call_id
-        agent.calls_taken += 1
-        agent.missed_in_row = 0
+        if not adopted:
+            agent.calls_taken += 1
+            agent.missed_in_row = 0
         await self._save(agent)
 
     async def call_ended(self, agent: Agent, queue: QueueConfig, call_id: str) -> None:
@@ -271,6 +297,7 @@ class Acd:
     def _start_wrapup(self, agent: Agent, seconds: float, queue: str = "NONE",
                       call_id: str = "NONE") -> None:
         self._cancel_timer(agent.id)
+        agent.wrapup_of = (queue, call_id)
         task = asyncio.create_task(self._wrapup(agent, seconds, queue, call_id),
                                    name=f"wrapup-{agent.id}")
         self._timers[agent.id] = task
@@ -283,6 +310,7 @@ class Acd:
                 del self._timers[agent.id]
         if agent.state is not AgentState.WRAP_UP:
             return
+        agent.wrapup_of = None
         await self.log(self.event(call_id, queue, agent.interface, ql.ACW, round(seconds)))
         if await self._apply_pending(agent):
             return
@@ -304,6 +332,15 @@ class Acd:
             return True
         return False
 
+    async def _cut_wrapup(self, agent: Agent) -> None:
+        """A pause or logout ends after-call work early: log the ACW it really took."""
+        self._cancel_timer(agent.id)
+        if agent.state is AgentState.WRAP_UP and agent.wrapup_of:
+            queue, call_id = agent.wrapup_of
+            seconds = round(max(0.0, self.clock() - agent.state_since))
+            await self.log(self.event(call_id, queue, agent.interface, ql.ACW, seconds))
+        agent.wrapup_of = None
+
     def _cancel_timer(self, agent_id: str) -> None:
         task = self._timers.pop(agent_id, None)
         if task is not None:
@@ -321,15 +358,17 @@ class Acd:
 
     def publish(self, agent_id: str, message: dict[str, Any]) -> None:
         for queue in list(self._listeners.get(agent_id, ())):
-            with contextlib.suppress(asyncio.QueueFull):  # a stuck desktop loses old news
-                queue.put_nowait(message)
+            if queue.full():  # a stuck desktop loses old news, never the latest
+                queue.get_nowait()
+            queue.put_nowait(message)
 
     # -- dispatching -------------------------------------------------------------------------
 
     async def _dispatch_forever(self) -> None:
-        while True:
+        while not self.stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 1.0)
+                async with asyncio.timeout(1.0):  # wait_for may swallow a cancel (3.11)
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.dispatch()
@@ -396,30 +435,6 @@ class Acd:
             session.offer(group)
 
     # -- reporting ---------------------------------------------------------------------------
-
-    def queue_view(self, queue: QueueConfig) -> dict[str, Any]:
-        now = self.clock()
-        waiting = sorted((s for s in self.sessions.values() if s.queue.name == queue.name),
-                         key=lambda s: s.order)
-        members = [self.agents[a.id] for a in self.config().agents_of(queue)
-                   if a.id in self.agents]
-        return {
-            "name": queue.name, "strategy": queue.strategy,
-            "waiting": [s.view(now) for s in waiting if s.state != "connected"],
-            "connected": [s.view(now) for s in waiting if s.state == "connected"],
-            "longest_wait_s": max((round(now - s.entered_at, 1) for s in waiting
-                                   if s.state != "connected"), default=0.0),
-            "agents": {state.value: sum(1 for a in members if a.state is state)
-                       for state in AgentState},
-            "members": [a.id for a in members],
-        }
-
-    async def kpis(self, queue: str | None, since: float, until: float) -> QueueKpis:
-        events = await self.store.log_events(until=until, queue=queue)
-        cfg = self.config()
-        known = cfg.queues.get(queue) if queue is not None else None
-        level = known.service_level if known is not None else 20.0
-        return compute_kpis(events, start=since, end=until, queue=queue, service_level_s=level)
 
     def handle_times(self, queue: str) -> list[float]:
         """Recent handle times (talk + wrap-up) in this queue, for wait estimates."""

@@ -71,6 +71,9 @@ async def ring_group(acd: Acd, queue: QueueConfig, call_id: str, caller_number: 
                     winner = agent
                 else:
                     settled.add(agent.id)
+                    events = handles[agent.id].events
+                    if events is not None:
+                        events.close()
                     await acd.ring_failed(agent, queue, call_id, _ms(acd.clock() - started))
     finally:
         for task in waits:

@@ -92,7 +92,8 @@ async def _wait_in(acd: Acd, caller: QueueCaller, queue: QueueConfig,
     if existing is not None and existing.queue != queue.name:
         await acd.store.remove_entry(caller.id)
         existing = None
-    waiting = [s for s in acd.sessions.values() if s.queue.name == queue.name]
+    waiting = [s for s in acd.sessions.values()
+               if s.queue.name == queue.name and s.state != "connected"]
     if existing is None:
         if not queue.join_empty and not acd.present(queue):
             await acd.log(acd.event(caller.id, queue.name, "NONE", ql.JOINEMPTY))
@@ -192,8 +193,10 @@ class QueueSession:
     async def _hold(self) -> None:
         holding = self.acd.client.bridges.handle(self.holding_id)
         try:
-            await self.acd.client.bridges.create("holding", bridge_id=self.holding_id,
-                                                 name=f"queue {self.queue.name}")
+            created = await self.acd.client.bridges.create(
+                "holding", bridge_id=self.holding_id, name=f"queue {self.queue.name}")
+            if created.events is not None:
+                created.events.close()  # shared by the queue's callers; nobody reads it
             await holding.start_moh(self.queue.moh)
         except AriError as exc:
             log.warning("holding bridge %s: %s", self.holding_id, exc)
@@ -320,7 +323,7 @@ class QueueSession:
         self.bridge = acd.client.bridges.handle(row.bridge_id or f"acd-call-{self.id}")
         self.connected_at = row.connected_at.timestamp() if row.connected_at else acd.clock()
         self.state = "connected"
-        await acd.answered(self.agent, self.id)
+        await acd.answered(self.agent, self.id, adopted=True)
         self.connected.set()
         return True
 
@@ -393,6 +396,8 @@ class QueueSession:
         self.acd.sessions.pop(self.id, None)
         if self.agent_channel is not None and self.agent_channel.events is not None:
             self.agent_channel.events.close()
+        if self.bridge is not None and self.bridge.events is not None:
+            self.bridge.events.close()
         if self.acd.stopping:
             return
         if self.bridge is not None:
