@@ -111,7 +111,7 @@ def test_three_wrong_pins_lock_the_account_and_offer_an_agent(
         STEP, "dtmf 2", STEP, "dtmf 1", STEP, "dtmf 16180339#", STEP, "dtmf 1",
         STEP, "dtmf 1111#", STEP, "dtmf 2222#", STEP, "dtmf 3333#",   # three wrong PINs
         STEP, "dtmf 1",                                               # locked: 1 for an agent
-        "wait-hangup 30",
+        "wait 8", "hangup",            # nobody is logged in: the queue says so (no_agents)
     ])
     report = place_call_subprocess("100", script, caller=caller, timeout=10)
     assert report.ok, report.error
@@ -121,6 +121,8 @@ def test_three_wrong_pins_lock_the_account_and_offer_an_agent(
     assert "account-locked" in played(trace)
     path = trace[-1]["path"]
     assert "account_locked" in path and "agent" in path[path.index("account_locked"):]
+    after = path[path.index("agent"):]
+    assert after[:2] == ["agent", "queue_no_agents"], "no agent logged in: told, not queued"
     assert "get_balance" not in path, "a locked account hears no balance"
     assert events(trace, "choice")[-1]["key"] == "1", "the caller took the agent offered"
 
