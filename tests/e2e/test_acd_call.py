@@ -26,6 +26,7 @@ from ivr.testing.audio import find_prompt, heard_sequence, is_silent, load_wav, 
 from ivr.testing.softphone import AnsweringPhone, CallReport, place_call, start_answerer
 
 from .conftest import RunningApp
+from .test_balance_call import STEP, add_account
 from .test_demo_call import events, new_caller
 
 pytestmark = pytest.mark.e2e
@@ -420,3 +421,30 @@ async def test_screen_pop_and_blind_transfer_to_another_queue(acd: RunningApp) -
         ("billing", "CONNECT", "PJSIP/agent1001"), ("billing", "COMPLETEAGENT", "PJSIP/agent1001")]
     transfer = next(line for line in lines if line[4] == "TRANSFER")
     assert transfer[5:7] == ["2", "queue:billing"]
+
+
+async def test_screen_pop_carries_the_account_the_caller_verified(acd: RunningApp) -> None:
+    await asyncio.to_thread(add_account, acd, "14142135", "3141", "KRW", "77000")
+    phone = await agent_phone(acd, "agent1002", "wait 1; hangup", timeout=60)
+    post(acd, "/agents/agent1002/login")
+    caller = new_caller()
+    script = "; ".join([
+        STEP, "dtmf 2", STEP, "dtmf 1", STEP, "dtmf 14142135#", STEP, "dtmf 1",
+        STEP, "dtmf 3141#",           # verified: the balance is said
+        "wait 10", "dtmf 0",          # after the balance: 0 for an agent
+        "wait-hangup 30",
+    ])
+    ws_url = acd.base_url.replace("http", "ws") + "/agents/agent1002/events"
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as desktop:
+            await desktop.receive_json(timeout=5)
+            report = await place_call("100", script, caller=caller, timeout=10)
+            while (pop := await desktop.receive_json(timeout=10))["type"] != "screen_pop":
+                pass
+        await phone.result()
+    finally:
+        await phone.close()
+    assert report.ok, report.error
+    assert (pop["caller"], pop["account"], pop["queue"]) == (caller, "14142135", "general")
+    assert "verify_pin" in pop["path"] and pop["path"][-1] == "agent"
+    assert "3141" not in json.dumps(pop), "the PIN never reaches the desktop"
