@@ -101,7 +101,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from ..flow.check_cli import run_check
     from ..flow.loader import FlowError, FlowErrorDetail
     from ..services.accounts import ACCOUNT_ACTION_SPECS
-    from ..services.acd.config import load_acd_config
+    from ..services.acd.config_reader import load_acd_config
     from .flows import QUEUES_FILE, announcement_findings
 
     prompts_dir = paths.project_root() / "prompts"

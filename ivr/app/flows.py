@@ -17,7 +17,8 @@ from ..flow.library import FlowSet, load_folder
 from ..flow.loader import FlowError, FlowErrorDetail
 from ..flow.model import Flow
 from ..media.prompts import PromptLibrary
-from ..services.acd.config import EMPTY, AcdConfig, load_acd_config
+from ..services.acd.config import EMPTY, AcdConfig
+from ..services.acd.config_reader import load_acd_config
 
 QUEUES_FILE = "queues.yaml"
 

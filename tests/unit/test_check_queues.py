@@ -23,7 +23,7 @@ from ivr.flow.library import DATA_FILES, flow_files, inspect_files
 from ivr.flow.loader import FlowError, FlowErrorDetail, parse_flow_positions
 from ivr.flow.model import HandoffNode
 from ivr.media.prompts import PromptLibrary
-from ivr.services.acd.config import load_acd_config, parse_acd_config
+from ivr.services.acd.config_reader import load_acd_config, parse_acd_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -438,3 +438,15 @@ async def test_the_same_size_edit_is_seen_by_mtime(tmp_path: Path,
     edit(folder / QUEUES_FILE, QUEUES_YAML.replace("ring_timeout: 15", "ring_timeout: 16"))
     assert await registry.reload_if_changed() is True
     assert registry.acd_config.queues["general"].ring_timeout == 16.0
+
+
+def test_a_nodes_own_max_wait_makes_timeout_an_outcome(tmp_path: Path,
+                                                       prompts: PromptLibrary) -> None:
+    """A queue without max_wait never times out, unless the node sets its own."""
+    queues = {"nowait": frozenset({"no_agents"})}
+    text = queue_flow("nowait", on={"timeout": "bye"}, next_="bye")
+    _, details = inspect(tmp_path, text, prompts, queues=queues)
+    assert [d.message for d in details if d.is_error] == [
+        "queue 'nowait' never ends a wait with 'timeout' (it can: no_agents)"]
+    own = text.replace("    on:\n", "    max_wait: 30\n    on:\n")
+    assert inspect(tmp_path, own, prompts, queues=queues)[1] == []

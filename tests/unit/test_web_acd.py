@@ -22,7 +22,7 @@ from ivr.app.service import IvrService
 from ivr.app.web_acd import add_routes
 from ivr.ari import AriClient
 from ivr.media.prompts import PromptLibrary
-from ivr.services.acd.config import parse_acd_config
+from ivr.services.acd.config_reader import parse_acd_config
 from ivr.services.acd.engine import Acd
 from ivr.services.acd.queue_log import parse_lines
 from ivr.services.acd.store import AcdStore

@@ -405,16 +405,20 @@ class Acd:
             self.sync_agents()
             self._synced = cfg
         reachable: dict[str, bool] = {}
+        members: dict[str, list[Agent]] = {}
         now = self.clock()
         for session in sorted(self.sessions.values(), key=lambda s: s.order):
+            if not any(a.state is AgentState.AVAILABLE for a in self.agents.values()):
+                return  # the usual pass while callers wait: nobody to offer them to
             if not session.offerable:
                 continue
             queue = cfg.queues.get(session.queue.name)
             if queue is None:
                 continue
-            members = {a.id for a in cfg.agents_of(queue)}
-            free = [a for a in self.agents.values()
-                    if a.id in members and a.state is AgentState.AVAILABLE]
+            if queue.name not in members:
+                ids = {a.id for a in cfg.agents_of(queue)}
+                members[queue.name] = [a for a in self.agents.values() if a.id in ids]
+            free = [a for a in members[queue.name] if a.state is AgentState.AVAILABLE]
             free = [a for a in free if await self._reachable(a, reachable)]
             untried = [a for a in free if a.id not in session.tried]
             if not untried and free and now - session.last_try >= RETRY_AFTER:

@@ -24,7 +24,8 @@ from ivr.ari.handles import Ari
 from ivr.ari.models import Channel
 from ivr.ari.transport import RestTransport
 from ivr.media.prompts import PromptLibrary
-from ivr.services.acd.config import AcdConfig, parse_acd_config
+from ivr.services.acd.config import AcdConfig
+from ivr.services.acd.config_reader import parse_acd_config
 from ivr.services.acd.engine import Acd
 from ivr.services.acd.queue_log import QueueLogEvent
 from ivr.services.acd.store import AcdStore
@@ -60,6 +61,8 @@ class FakeRest(RestTransport):
         """Bridge id -> channels in it now."""
         self.bridge_types: dict[str, str] = {}
         self.hung_up: list[str] = []
+        self.gone: set[str] = set()
+        """Channels that no longer exist (GET answers 404)."""
         self._failures: list[tuple[str, str, int]] = []
 
     def fail(self, method: str, path: str, status: int) -> None:
@@ -83,6 +86,10 @@ class FakeRest(RestTransport):
             state, channels = self.endpoints.get(f"{tech}/{resource}", ("online", ()))
             return {"technology": tech, "resource": resource, "state": state,
                     "channel_ids": list(channels)}
+        if method == "GET" and (m := _ORIGINATE.fullmatch(path)):
+            if m.group(1) in self.gone:
+                raise error_for_status(404, method, path, "Channel not found")
+            return {"id": m.group(1), "state": "Up"}
         if method == "POST" and (m := _ORIGINATE.fullmatch(path)):
             self.originated.append((m.group(1), str(params["endpoint"])))
             return {"id": m.group(1), "state": "Down"}

@@ -14,9 +14,8 @@ from ivr.services.acd.config import (
     Announce,
     QueueConfig,
     Widen,
-    load_acd_config,
-    parse_acd_config,
 )
+from ivr.services.acd.config_reader import load_acd_config, parse_acd_config
 
 ROOT = Path(__file__).resolve().parents[3]
 BASE = """\
