@@ -190,6 +190,16 @@ def _wait_ready(lay: _Layout, pid: int, creds: conf.Credentials) -> None:
     raise RuntimeError(f"ARI did not answer 200 within {READY_TIMEOUT:.0f} s (last: {status})")
 
 
+def _recording_dir(spool: Path) -> None:
+    """ARI records into <spool>/recording, which Debian's package does not create (ARI then
+    answers 500 to every record request); owned like the spool, so Asterisk can write it."""
+    recording = spool / "recording"
+    recording.mkdir(parents=True, exist_ok=True)
+    owner = spool.stat()
+    os.chown(recording, owner.st_uid, owner.st_gid)
+    recording.chmod(0o770)
+
+
 def _prepare(lay: _Layout, project: Path, files: dict[str, str]) -> None:
     """Put configuration, prompts and mounts in place for a (re)start."""
     prompts = project / "prompts"
@@ -202,10 +212,12 @@ def _prepare(lay: _Layout, project: Path, files: dict[str, str]) -> None:
         aroot.ensure_bind(Path("/dev"), root / "dev")
         aroot.ensure_bind(prompts, root / aroot.DATA_DIR / "sounds/ivr")
         conf.write_tree(lay.etc_dir, files, aroot.asterisk_gid(root))
+        _recording_dir(root / "var/spool/asterisk")
         return
     dirs = conf.host_dirs(state_dir() / "asterisk")
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
+    _recording_dir(dirs["astspooldir"])
     conf.link_data_dir(conf.system_data_dir(), dirs["astdatadir"], prompts)
     conf.write_tree(lay.etc_dir, files)
     main_conf = conf.host_asterisk_conf(dirs, files.get("asterisk.conf", ""))

@@ -37,6 +37,7 @@ from ..media.prompts import PromptLibrary
 from ..services.acd.engine import Acd
 from ..services.acd.session import ANSWERED, QueueRequest
 from ..services.acd.session import wait as queue_wait
+from ..services.voicemail.session import SENT, Voicemail, VoicemailRequest, leave_message
 from .logs import call_id_var
 from .trace import CallTrace
 
@@ -87,6 +88,7 @@ class Call:
         *,
         resumed: bool = False,
         acd: Acd | None = None,
+        voicemail: Voicemail | None = None,
     ) -> None:
         self.id = channel.id
         self.call_id = channel.id
@@ -104,6 +106,9 @@ class Call:
         self.flow_state = FlowState()
         self.hangup_by = ""
         self.acd = acd
+        self.voicemail = voicemail
+        self.left_message = False
+        """A recording was made for a mailbox: the call counts as voicemail however it ends."""
         self.verified_account = False
         self.reached_agent = False
         """An agent answered: the call counts as handed to the queue however it ends."""
@@ -123,6 +128,8 @@ class Call:
             self.verified_account = True
         elif event == "queue_connected":
             self.reached_agent = True
+        elif event == "voicemail_recording":
+            self.left_message = True
 
     async def play(self, prompt_ids: Sequence[str], *, barge_in: bool,
                    secure: bool = False) -> None:
@@ -177,6 +184,8 @@ class Call:
     async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> str:
         """Queues wait here, in the flow task (a hangup cancels the wait); voicemail, callback
         and transfer have no service yet and are declined."""
+        if node.kind == "voicemail" and self.voicemail is not None:
+            return await self._leave_message(node)
         if node.kind != "queue" or self.acd is None:
             self.trace("handoff_unavailable", node=node.id, kind=node.kind, target=node.target)
             return DECLINED
@@ -192,6 +201,23 @@ class Call:
             self.parked = self.acd.stopping  # the next process takes the caller back
             raise
         return TAKEN if outcome == ANSWERED else outcome
+
+    async def _leave_message(self, node: HandoffNode) -> str:
+        assert self.voicemail is not None
+        options = node.options
+        request = VoicemailRequest(
+            mailbox=node.target, max_length=_int(options.get("max_length")) or 120,
+            max_silence=_int(options.get("max_silence")) or 5,
+            review=options.get("review", "true") != "false")
+        if await leave_message(self.voicemail, self, request) != SENT:
+            return DECLINED
+        await self.play(["vm-sent"], barge_in=False)
+        await self.hangup()
+        return TAKEN
+
+    def discard_typeahead(self) -> None:
+        while not self._digits.empty():
+            self._digits.get_nowait()
 
     async def hangup(self) -> None:
         if self._gone.is_set():

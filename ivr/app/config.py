@@ -35,6 +35,10 @@ class AppConfig:
     http_host: str = "127.0.0.1"
     http_port: int = 8090
     log_format: str = "json"
+    voicemail_dir: Path = Path("voicemail")
+    """Where messages' audio files live (IVR_VOICEMAIL_DIR); their index is in the database."""
+    voicemail_retention_days: float = 90.0
+    """Messages older than this are deleted (IVR_VOICEMAIL_RETENTION_DAYS; 0 keeps them)."""
     queue_log: Path | None = None
     """Asterisk-format queue_log file the ACD appends to (IVR_QUEUE_LOG; empty: none, the
     database keeps the log either way)."""
@@ -93,5 +97,7 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         http_host=merged.get("IVR_HTTP_HOST", "127.0.0.1"),
         http_port=int(merged.get("IVR_HTTP_PORT", "8090")),
         log_format=merged.get("IVR_LOG_FORMAT", "json"),
+        voicemail_dir=Path(merged.get("IVR_VOICEMAIL_DIR", str(state / "voicemail"))),
+        voicemail_retention_days=float(merged.get("IVR_VOICEMAIL_RETENTION_DAYS", "90")),
         queue_log=_optional_path(merged.get("IVR_QUEUE_LOG", str(state / "queue_log"))),
     )

@@ -16,6 +16,8 @@ def outcome_of(call: Call) -> str:
         return state.outcome[8:]
     if call.reached_agent:
         return "queue"
+    if call.left_message:
+        return "voicemail"
     if state.outcome == "error":
         return "error"
     if state.variables.get("self_served") is True:

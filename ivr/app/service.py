@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
+import os
 from collections.abc import Coroutine
 from typing import Any
 
@@ -25,6 +27,9 @@ from ..services.acd.ringing import AGENT_ARG
 from ..services.acd.store import AcdStore, EntryRow
 from ..services.db import Database, connect, redact_url
 from ..services.records import CallRecordStore
+from ..services.voicemail.notify import NewMessage, Notifier, NotifyConfig
+from ..services.voicemail.session import Voicemail
+from ..services.voicemail.store import Message, MessageStore
 from .call import Call
 from .calls import CallSupervisor
 from .config import AppConfig
@@ -58,6 +63,9 @@ class IvrService:
         self.actions: dict[str, Action] = {}
         self.accounts: AccountStore | None = None
         self.acd: Acd | None = None
+        self.messages: MessageStore | None = None
+        self.voicemail: Voicemail | None = None
+        self.notifier = Notifier(NotifyConfig.from_env(os.environ))
         self.parked: dict[str, EntryRow] = {}
         """Callers a previous process left in a queue, by channel: resumed at their node."""
         self._side_tasks: set[asyncio.Task[None]] = set()
@@ -71,6 +79,13 @@ class IvrService:
         self.accounts = open_account_store(self.db, self.config.accounts_url,
                                            token=self.config.accounts_token or None)
         self.actions = account_actions(self.accounts)
+        self.messages = MessageStore(self.db, self.config.voicemail_dir)
+        swept = await self.messages.sweep()
+        if any(swept):
+            log.warning("voicemail sweep: %d file(s) without a row, %d row(s) without a file",
+                        *swept)
+        self.voicemail = Voicemail(self.client, self.messages, on_saved=self._announce_message)
+        self._spawn(self._retention())
         store = AcdStore(self.db)
         self.acd = Acd(self.client, store, lambda: self.registry.acd_config, self.prompts,
                        log_file=self.config.queue_log)
@@ -96,6 +111,9 @@ class IvrService:
         for task in list(self._side_tasks):
             task.cancel()
         await asyncio.gather(*self._side_tasks, return_exceptions=True)
+        if self.voicemail is not None:
+            await self.voicemail.stop()  # messages being kept are stored before we go
+        await self.notifier.close()
         if self._watcher is not None:
             await asyncio.gather(self._watcher, return_exceptions=True)
         await self.http.close()
@@ -135,7 +153,7 @@ class IvrService:
                               flow=flow.name)
             log.info("caller %s resumes its place in queue %s", event.channel.id, parked.queue)
         self.supervisor.start(event.channel, flow, ctx, resumed=event.synthetic, acd=self.acd,
-                              state=state)
+                              voicemail=self.voicemail, state=state)
 
     def _agent_channel(self, event: StasisStart) -> None:
         """A feature code from an agent's phone, or an agent leg the ACD dialled that no wait
@@ -148,6 +166,30 @@ class IvrService:
             self._spawn(run_feature_call(self.acd, event.channel, handle, event.args))
         else:
             self._spawn(self._drop_orphan(handle, event.args[1] if len(event.args) > 1 else ""))
+
+    async def _announce_message(self, message: Message) -> None:
+        if self.messages is None:
+            return
+        base = f"http://{self.config.http_host}:{self.config.http_port}"
+        self.notifier.submit(NewMessage(  # in the background: retries never hold anyone up
+            id=message.id, mailbox=message.mailbox, caller=message.caller,
+            language=message.language, created_at=message.created_at,
+            duration_s=message.duration_s, audio_url=f"{base}/messages/{message.id}/audio",
+            audio_path=self.messages.path(message)))
+
+    async def _retention(self) -> None:
+        """Old messages go, hourly (IVR_VOICEMAIL_RETENTION_DAYS; 0 keeps them)."""
+        days = self.config.voicemail_retention_days
+        while days > 0 and self.messages is not None:
+            cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+            try:
+                removed = await self.messages.delete_older_than(cutoff)
+                if removed:
+                    log.info("voicemail retention: %d message(s) older than %g days removed",
+                             removed, days)
+            except Exception:
+                log.exception("voicemail retention failed")
+            await asyncio.sleep(3600)
 
     async def _settle_parked(self) -> None:
         """Callers left in a queue come back with the reconnection's StasisStarts; those that

@@ -148,6 +148,8 @@ def start_app(runtime: asterisk.AsteriskRuntime, work: Path, port: int | None = 
         "IVR_DATABASE_URL": database,
         **(extra_env or {}),
         "IVR_TRACE_DIR": str(trace_dir),
+        "IVR_VOICEMAIL_DIR": str(work / "voicemail"),
+        "IVR_QUEUE_LOG": str(work / "queue_log"),
         "IVR_HTTP_PORT": str(port),
         "IVR_LOG_FORMAT": "json",
     }

@@ -29,7 +29,8 @@ def test_docs_list_the_demo_accounts() -> None:
 
 async def test_init_database(db_url: str) -> None:
     first = await init_database(db_url, demo=True)
-    assert first == {"migrations": ["0001_accounts", "0002_call_records", "0003_acd"],
+    assert first == {"migrations": ["0001_accounts", "0002_call_records", "0003_acd",
+                                    "0004_voicemail"],
                      "accounts": [a.account_no for a in DEMO_ACCOUNTS]}
     assert await init_database(db_url, demo=True) == {"migrations": [], "accounts": []}
     async with await connect(db_url) as db:
