@@ -9,6 +9,7 @@ instead of surfacing as a caller sent to `next` for no visible reason.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 
 from .loader import KeyPath
@@ -25,7 +26,15 @@ def _tip(word: str, candidates: Iterable[str]) -> str:
     return f"; did you mean {guess[0]!r}?" if guess else ""
 
 
+MAILBOX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""A mailbox name becomes a folder name (services/voicemail/store.py checks the same)."""
+
+
 def check_queue_node(node: HandoffNode, queues: QueueOutcomes | None) -> list[Finding]:
+    if node.kind == "voicemail" and "${" not in node.target \
+            and not MAILBOX.fullmatch(node.target):
+        return [(("mailbox",), f"mailbox {node.target!r} is not a mailbox name (letters, "
+                               "digits, _ . -; up to 64)", "error")]
     if node.kind != "queue":
         if node.on:
             return [(("on",), f"a {node.kind} node answers no outcomes; 'on' is for queue "

@@ -450,3 +450,13 @@ def test_a_nodes_own_max_wait_makes_timeout_an_outcome(tmp_path: Path,
         "queue 'nowait' never ends a wait with 'timeout' (it can: no_agents)"]
     own = text.replace("    on:\n", "    max_wait: 30\n    on:\n")
     assert inspect(tmp_path, own, prompts, queues=queues)[1] == []
+
+
+def test_a_mailbox_must_be_a_folder_safe_name(tmp_path: Path, prompts: PromptLibrary) -> None:
+    text = FLOW_HEAD + ("  start:\n    type: voicemail\n    mailbox: ../etc\n"
+                        "    next: bye\n") + BYE
+    _, details = inspect(tmp_path, text, prompts)
+    assert [(d.node, d.message) for d in details if d.is_error] == [
+        ("start", "mailbox '../etc' is not a mailbox name (letters, digits, _ . -; up to 64)")]
+    good = text.replace("../etc", "sales.team-2")
+    assert [d for d in inspect(tmp_path, good, prompts)[1] if d.is_error] == []
