@@ -372,8 +372,8 @@ async def test_exit_key_leaves_the_queue_for_the_flows_voicemail_node(acd: Runni
     (exit_,) = events(trace, "queue_exit")
     assert exit_["outcome"] == "voicemail"
     path = events(trace, "end")[-1]["path"]
-    assert path[path.index("agent"):] == ["agent", "voicemail", "voicemail_unavailable",
-                                          "main_menu"]
+    assert path[path.index("agent"):] == ["agent", "voicemail"]
+    assert [e["prompt"] for e in events(trace, "play")][-1] == "vm-greeting"
     (entered,) = [line for line in queue_log(acd) if line[4] == "ENTERQUEUE"
                   and line[6] == caller]
     lines = queue_log(acd, entered[1])
