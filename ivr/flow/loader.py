@@ -289,14 +289,19 @@ def _option(value: Any) -> MenuOption:
     return MenuOption(target=str(value["target"]), phrases=phrases)
 
 
+def yaml_error(exc: yaml.YAMLError, file: str) -> FlowError:
+    """A YAML syntax error as a finding at its line and column."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return FlowError([FlowErrorDetail(file, line, column, None, yaml_message(exc))])
+
+
 def parse_flow_positions(text: str, file: str = "<flow>") -> tuple[Flow, Positions]:
     """Parse one flow file's text; the positions let the checker point at any field."""
     try:
         root, data = read_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise FlowError([FlowErrorDetail(file, line, column, None, yaml_message(exc))]) from None
+        raise yaml_error(exc, file) from None
     positions, duplicates = walk(root)
     builder = _Builder(file, positions)
     for path, line, column, message in duplicates:

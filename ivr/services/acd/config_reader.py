@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from ...flow.loader import FlowError, FlowErrorDetail
-from ...flow.source import FlowYamlLoader, KeyPath, Positions, walk, yaml_message
+from ...flow.loader import FlowError, FlowErrorDetail, yaml_error
+from ...flow.source import FlowYamlLoader, KeyPath, Positions, walk
 from .config import STRATEGIES, AcdConfig, AgentConfig, Announce, QueueConfig, Widen
 
 __all__ = ["load_acd_config", "parse_acd_config"]
@@ -351,9 +351,7 @@ def parse_acd_config(text: str, file: str = "<queues>") -> AcdConfig:
     try:
         root, data = _read(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise FlowError([FlowErrorDetail(file, line, column, None, yaml_message(exc))]) from None
+        raise yaml_error(exc, file) from None
     positions, duplicates = walk(root)
     reader = _Reader(file, positions)
     for path, line, column, message in duplicates:
