@@ -16,13 +16,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ...ari import AriClient, AriError, ChannelHandle, LiveRecordingHandle
+from ...ari import AriClient, AriError, ChannelHandle, LiveRecordingHandle, ResourceGone
 from ...ari.events import RecordingFinished
 from .store import Message, MessageStore, wav_duration
 
 log = logging.getLogger(__name__)
 
 SENT = "sent"
+STORE_ATTEMPTS = 3
 NOTHING = ""
 REVIEW_KEYS = {"1": "listen", "2": "again", "3": "send"}
 
@@ -73,6 +74,8 @@ class Voicemail:
         self.store = store
         self.on_saved = on_saved
         self.keepers: set[asyncio.Task[Message | None]] = set()
+        self.retry_delay = 2.0
+        """Seconds before the first retry of a take that could not be stored; doubles."""
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Let the takes in progress finish and be stored (a caller mid-message is hung up by
@@ -92,7 +95,11 @@ class Voicemail:
 
     async def _keeper(self, take: Take, call_id: str, caller: str, language: str,
                       request: VoicemailRequest) -> Message | None:
+        """Store the take unless discarded. Asterisk's copy is deleted only once it is no
+        longer needed (stored, discarded, too short, unusable); a take that could not be
+        stored stays in Asterisk's recordings, named in the error log, for an operator."""
         name = take.recording.name
+        done_with_copy = False
         try:
             try:
                 ended = await take.recording.done(timeout=request.max_length + 30)
@@ -101,23 +108,52 @@ class Voicemail:
             if not take.recorded.done():
                 take.recorded.set_result(isinstance(ended, RecordingFinished))
             if not await take.decision:
+                done_with_copy = True
                 return None
+            message, done_with_copy = await self._store(name, call_id, caller, language,
+                                                        request)
+            return message
+        except Exception:
+            log.exception("voicemail recording %s could not be stored; it stays in "
+                          "Asterisk's recordings", name)
+            return None
+        finally:
+            if not take.recorded.done():
+                take.recorded.set_result(False)
+            if done_with_copy:
+                with contextlib.suppress(AriError):
+                    await self.client.recordings.delete_stored(name)
+
+    async def _store(self, name: str, call_id: str, caller: str, language: str,
+                     request: VoicemailRequest) -> tuple[Message | None, bool]:
+        """(message, whether Asterisk's copy may go); retried: a database or Asterisk that
+        hiccups must not cost a message."""
+        for attempt in range(STORE_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1))
             try:
                 audio = await self.client.recordings.stored_file(name)
+            except ResourceGone:
+                log.warning("recording %s is not in Asterisk's recordings", name)
+                return None, False
             except AriError as exc:
-                log.warning("recording %s not stored by Asterisk: %s", name, exc)
-                return None
+                log.warning("fetching recording %s: %s", name, exc)
+                continue
             try:
                 seconds = wav_duration(audio)
             except ValueError as exc:
                 log.warning("recording %s is not a WAV file: %s", name, exc)
-                return None
+                return None, True
             if seconds < request.min_length:
                 log.info("recording %s of %.1f s is too short to be a message", name, seconds)
-                return None
-            message = await self.store.save(request.mailbox, audio, caller=caller,
-                                            language=language, call_id=call_id,
-                                            queue=request.queue)
+                return None, True
+            try:
+                message = await self.store.save(request.mailbox, audio, caller=caller,
+                                                language=language, call_id=call_id,
+                                                queue=request.queue)
+            except Exception:
+                log.exception("saving voicemail from recording %s", name)
+                continue
             log.info("voicemail %s saved in %s (%.1f s)", message.id, message.mailbox,
                      message.duration_s)
             if self.on_saved is not None:
@@ -125,12 +161,10 @@ class Voicemail:
                     await self.on_saved(message)
                 except Exception:
                     log.exception("after saving voicemail %s", message.id)
-            return message
-        finally:
-            if not take.recorded.done():
-                take.recorded.set_result(False)
-            with contextlib.suppress(AriError):
-                await self.client.recordings.delete_stored(name)
+            return message, True
+        log.error("voicemail recording %s not stored after %d attempts; it stays in "
+                  "Asterisk's recordings", name, STORE_ATTEMPTS)
+        return None, False
 
 
 class Take:
