@@ -47,16 +47,21 @@ async def ring_group(acd: Acd, queue: QueueConfig, call_id: str, caller_number: 
     handles: dict[str, ChannelHandle] = {}
     winner: Agent | None = None
     settled: set[str] = set()
-    for agent in group:
-        try:
-            handles[agent.id] = await acd.client.channels.originate(
-                agent.config.endpoint, app_args=f"{AGENT_ARG},{call_id}",
-                caller_id=f'"{caller_number}" <{caller_number}>',
-                timeout=int(queue.ring_timeout) + 5, channel_id=new_id(f"acd-{agent.id}-"))
-        except AriError as exc:
-            log.warning("cannot ring %s: %s", agent.id, exc)
-    waits = {asyncio.create_task(_answer_of(h)): agent_id for agent_id, h in handles.items()}
-    try:
+    waits: dict[asyncio.Task[bool], str] = {}
+    try:  # from the first dial on: whatever interrupts, every agent of the group is settled
+        for agent in group:
+            try:
+                async with asyncio.timeout(queue.ring_timeout):
+                    handles[agent.id] = await acd.client.channels.originate(
+                        agent.config.endpoint, app_args=f"{AGENT_ARG},{call_id}",
+                        caller_id=f'"{caller_number}" <{caller_number}>',
+                        timeout=int(queue.ring_timeout) + 5,
+                        channel_id=new_id(f"acd-{agent.id}-"))
+                log.info("ringing %s for %s", agent.id, call_id)
+            except (AriError, TimeoutError) as exc:
+                log.warning("cannot ring %s: %s", agent.id, exc or "no answer from ARI")
+        waits = {asyncio.create_task(_answer_of(h)): agent_id
+                 for agent_id, h in handles.items()}
         pending = set(waits)
         deadline = started + queue.ring_timeout
         while pending and winner is None:
@@ -69,6 +74,7 @@ async def ring_group(acd: Acd, queue: QueueConfig, call_id: str, caller_number: 
                 agent = acd.agents[waits[task]]
                 if task.result() and winner is None:
                     winner = agent
+                    log.info("%s answered %s", agent.id, call_id)
                 else:
                     settled.add(agent.id)
                     events = handles[agent.id].events

@@ -24,6 +24,7 @@ from ...ari import (
     ChannelDtmfReceived,
     ChannelHandle,
     ChannelHangupRequest,
+    NotInStasis,
     StasisEnd,
 )
 from . import queue_log as ql
@@ -198,6 +199,8 @@ class QueueSession:
             if created.events is not None:
                 created.events.close()  # shared by the queue's callers; nobody reads it
             await holding.start_moh(self.queue.moh)
+        except NotInStasis:
+            pass  # 409: the queue's bridge exists already, its music playing
         except AriError as exc:
             log.warning("holding bridge %s: %s", self.holding_id, exc)
         with contextlib.suppress(AriError):  # already there after a restart
