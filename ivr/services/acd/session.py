@@ -25,6 +25,7 @@ from ...ari import (
     ChannelHandle,
     ChannelHangupRequest,
     NotInStasis,
+    ResourceGone,
     StasisEnd,
 )
 from . import queue_log as ql
@@ -192,19 +193,36 @@ class QueueSession:
             await self._release()
 
     async def _hold(self) -> None:
+        """Into the queue's holding bridge, made (with its music) by the first caller."""
         holding = self.acd.client.bridges.handle(self.holding_id)
-        try:
-            created = await self.acd.client.bridges.create(
-                "holding", bridge_id=self.holding_id, name=f"queue {self.queue.name}")
-            if created.events is not None:
-                created.events.close()  # shared by the queue's callers; nobody reads it
-            await holding.start_moh(self.queue.moh)
-        except NotInStasis:
-            pass  # 409: the queue's bridge exists already, its music playing
-        except AriError as exc:
-            log.warning("holding bridge %s: %s", self.holding_id, exc)
-        with contextlib.suppress(AriError):  # already there after a restart
-            await holding.add(self.id)
+        for _ in range(2):
+            try:
+                created = await self.acd.client.bridges.create(
+                    "holding", bridge_id=self.holding_id, name=f"queue {self.queue.name}")
+                if created.events is not None:
+                    created.events.close()  # shared by the queue's callers; nobody reads it
+                await holding.start_moh(self.queue.moh)
+            except NotInStasis:
+                pass  # 409: the queue's bridge exists already, its music playing
+            except AriError as exc:
+                log.warning("holding bridge %s: %s", self.holding_id, exc)
+            try:
+                await holding.add(self.id)
+                return
+            except ResourceGone:
+                continue  # the last caller before us took the bridge down meanwhile
+            except AriError:
+                return  # already in it (a caller taken back after a restart)
+
+    async def _leave_holding(self) -> None:
+        """Out of the holding bridge; the last caller out takes it down, music and all."""
+        holding = self.acd.client.bridges.handle(self.holding_id)
+        with contextlib.suppress(AriError):
+            await holding.remove(self.id)
+        if not any(s.queue.name == self.queue.name and not s.connected.is_set()
+                   for s in self.acd.sessions.values() if s is not self):
+            with contextlib.suppress(AriError):
+                await holding.destroy()
 
     async def _until_connected(self) -> str:
         deadline = self.entered_at + min(self.queue.max_wait or float("inf"),
@@ -287,8 +305,7 @@ class QueueSession:
         acd = self.acd
         bridge = await acd.client.bridges.create("mixing,dtmf_events",
                                                  bridge_id=f"acd-call-{self.id}")
-        with contextlib.suppress(AriError):
-            await acd.client.bridges.handle(self.holding_id).remove(self.id)
+        await self._leave_holding()
         await bridge.add(self.id, channel.id)
         self.agent, self.agent_channel, self.bridge = agent, channel, bridge
         self.connected_at = acd.clock()
@@ -407,8 +424,7 @@ class QueueSession:
             with contextlib.suppress(AriError):
                 await self.bridge.destroy()
         if not self.connected.is_set():
-            with contextlib.suppress(AriError):
-                await self.acd.client.bridges.handle(self.holding_id).remove(self.id)
+            await self._leave_holding()
         try:
             await self.acd.store.remove_entry(self.id)
         except Exception:

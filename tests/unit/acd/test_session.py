@@ -164,7 +164,7 @@ async def test_an_exit_key_leaves_with_its_outcome(r: Rig) -> None:
     assert await task == "callback"
     assert await r.lines("EXITWITHKEY") == ["caller-1|sales|NONE|EXITWITHKEY|1|1|1|5"]
     assert await r.store.entry("caller-1") is None
-    assert "caller-1" not in r.rest.bridges[HOLD], "out of the holding bridge"
+    assert HOLD not in r.rest.bridges, "the last caller out takes the holding bridge down"
     assert "caller-1" not in r.acd.sessions
     assert r.rest.hung_up == [], "the flow goes on with the caller"
 
@@ -256,7 +256,7 @@ async def test_an_agent_answers_and_later_hangs_up(r: Rig) -> None:
     call_bridge = "acd-call-caller-1"
     assert r.rest.bridge_types[call_bridge] == "mixing,dtmf_events"
     assert r.rest.bridges[call_bridge] == ["caller-1", agent_channel]
-    assert "caller-1" not in r.rest.bridges[HOLD]
+    assert HOLD not in r.rest.bridges, "nobody else waits: the holding bridge and its music go"
     assert r.acd.agent("a1").state is AgentState.ON_CALL
     assert await r.lines("CONNECT") == [f"caller-1|sales|PJSIP/a1|CONNECT|4|{agent_channel}|4"]
     entry = await r.store.entry("caller-1")
@@ -444,3 +444,18 @@ async def test_no_wait_is_announced_without_enough_handle_times(r: Rig) -> None:
 async def test_a_very_long_wait_is_said_as_thirty_minutes_or_more(r: Rig) -> None:
     ids = await announced(r, "en", [3600, 3600, 3600])
     assert ids[3:] == ["queue-wait-long", "num-30", "queue-wait-long-end", "queue-thanks"]
+
+
+async def test_the_holding_bridge_stays_while_someone_waits(r: Rig) -> None:
+    await paused_agent(r)
+    first, second = caller(r, "c1"), caller(r, "c2")
+    first_task = join(r, first)
+    await holding(r, first)
+    second_task = join(r, second)
+    await holding(r, second)
+    first.digits.put_nowait("1")
+    assert await first_task == "callback"
+    assert r.rest.bridges[HOLD] == ["c2"], "the music goes on for the caller still waiting"
+    second.digits.put_nowait("1")
+    assert await second_task == "callback"
+    assert HOLD not in r.rest.bridges
