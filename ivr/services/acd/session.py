@@ -143,6 +143,7 @@ class QueueSession:
         self.ended = False
         self.connected = asyncio.Event()
         self._offer: asyncio.Task[None] | None = None
+        self._connecting: asyncio.Task[None] | None = None
         self._announcer = Announcer(caller.handle, acd.prompts, caller.language)
 
     # -- what the dispatcher and the REST API see -------------------------------------------
@@ -249,6 +250,7 @@ class QueueSession:
 
     async def _leave(self, verb: str, outcome: str, *first: str) -> str:
         await self._stop_offer()
+        await self._settle_connect()
         if self.connected.is_set():
             return ""
         wait_s = round(self.acd.clock() - self.entered_at)
@@ -294,29 +296,48 @@ class QueueSession:
             self.tried |= {a.id for a in group}
             self.last_try = self.acd.clock()
         if answered is not None:
-            await self._connect(answered.agent, answered.channel, answered.ring_s)
+            # Bridging runs to its end even if the caller hangs up meanwhile: the hangup
+            # handling waits for it, then completes the call it made (never half of one).
+            self._connecting = asyncio.create_task(
+                self._connect(answered.agent, answered.channel, answered.ring_s))
+            await asyncio.shield(self._connecting)
         else:
             self._offer = None
             await self._save("waiting")
             self.acd.wake()
 
     async def _connect(self, agent: Agent, channel: ChannelHandle, ring_s: float) -> None:
-        await self._announcer.stop()
         acd = self.acd
-        bridge = await acd.client.bridges.create("mixing,dtmf_events",
-                                                 bridge_id=f"acd-call-{self.id}")
-        await self._leave_holding()
-        await bridge.add(self.id, channel.id)
-        self.agent, self.agent_channel, self.bridge = agent, channel, bridge
+        try:
+            await self._announcer.stop()
+            bridge = await acd.client.bridges.create("mixing,dtmf_events",
+                                                     bridge_id=f"acd-call-{self.id}")
+            self.bridge = bridge
+            await self._leave_holding()
+            await bridge.add(self.id, channel.id)
+        except AriError as exc:  # the caller went as the agent answered
+            log.info("could not bridge %s with %s: %s", self.id, agent.id, exc)
+            with contextlib.suppress(AriError):
+                await channel.hangup()
+            if channel.events is not None:
+                channel.events.close()
+            await acd.ring_failed(agent, self.queue, self.id, 0, answered_elsewhere=True)
+            return
+        self.agent, self.agent_channel = agent, channel
         self.connected_at = acd.clock()
         hold = round(self.connected_at - self.entered_at)
         await acd.answered(agent, self.id)
         await acd.log(acd.event(self.id, self.queue.name, agent.interface, ql.CONNECT, hold,
                                 channel.id, round(ring_s)))
-        await self._save("connected")
+        self.connected.set()
         self.caller.trace("queue_connected", queue=self.queue.name, agent=agent.id, hold=hold)
         acd.publish(agent.id, {"type": "connected", "call_id": self.id, "queue": self.queue.name})
-        self.connected.set()
+        await self._save("connected")
+
+    async def _settle_connect(self) -> None:
+        """Let a bridging in progress finish (see _ring)."""
+        if self._connecting is not None:
+            await asyncio.gather(self._connecting, return_exceptions=True)
 
     async def _stop_offer(self) -> None:
         task = self._offer
@@ -402,6 +423,7 @@ class QueueSession:
     async def _caller_gone(self) -> None:
         """The caller hung up: a conversation completes, a wait is abandoned."""
         await self._stop_offer()
+        await self._settle_connect()
         if self.connected.is_set():
             await self._complete(ql.COMPLETECALLER)
         elif not self.ended:
