@@ -33,7 +33,8 @@ BUSY = frozenset({AgentState.RINGING, AgentState.ON_CALL})
 LOGGED_IN = frozenset(AgentState) - {AgentState.LOGGED_OUT}
 
 
-def _utc(epoch: float) -> dt.datetime:
+def utc(epoch: float) -> dt.datetime:
+    """An epoch time (the ACD's clock) as the aware datetime the store keeps."""
     return dt.datetime.fromtimestamp(epoch, dt.UTC)
 
 
@@ -84,9 +85,9 @@ class Agent:
     def row(self) -> AgentRow:
         return AgentRow(
             agent_id=self.id, state=self.state.value, pause_reason=self.pause_reason,
-            state_since=_utc(self.state_since),
-            logged_in_at=None if self.logged_in_at is None else _utc(self.logged_in_at),
-            idle_since=_utc(self.idle_since), calls_taken=self.calls_taken,
+            state_since=utc(self.state_since),
+            logged_in_at=None if self.logged_in_at is None else utc(self.logged_in_at),
+            idle_since=utc(self.idle_since), calls_taken=self.calls_taken,
             missed_in_row=self.missed_in_row)
 
     @classmethod

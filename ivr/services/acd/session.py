@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from ...ari import (
     StasisEnd,
 )
 from . import queue_log as ql
-from .agents import Agent, AgentState
+from .agents import Agent, AgentState, utc
 from .announcer import Announcer, announcement
 from .config import QueueConfig
 from .engine import Acd
@@ -70,10 +69,6 @@ class QueueRequest:
     """Extra screen-pop fields (IVR path, verified account)."""
 
 
-def _utc(epoch: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC)
-
-
 async def wait(acd: Acd, caller: QueueCaller, request: QueueRequest) -> str:
     """Queue the caller (or resume its place after a restart) until the wait ends."""
     name = request.queue
@@ -108,7 +103,7 @@ async def _wait_in(acd: Acd, caller: QueueCaller, queue: QueueConfig,
     priority = request.priority if request.priority is not None else queue.priority
     row = await acd.store.add_entry(EntryRow(
         channel_id=caller.id, queue=queue.name, priority=priority,
-        entered_at=_utc(acd.clock()), seq=0, caller=caller.caller, language=caller.language,
+        entered_at=utc(acd.clock()), seq=0, caller=caller.caller, language=caller.language,
         flow=request.flow, node=request.node, variables=dict(request.variables),
         orig_position=len(waiting) + 1))
     if existing is None:
@@ -460,7 +455,7 @@ class QueueSession:
         row.agent_id = self.agent.id if self.agent else None
         row.agent_channel = self.agent_channel.id if self.agent_channel else None
         row.bridge_id = self.bridge.id if self.bridge else None
-        row.connected_at = _utc(self.connected_at) if self.connected_at else None
+        row.connected_at = utc(self.connected_at) if self.connected_at else None
         try:
             await self.acd.store.update_entry(row)
         except Exception:
