@@ -37,6 +37,9 @@ from ..media.prompts import PromptLibrary
 from ..services.acd.engine import Acd
 from ..services.acd.session import ANSWERED, QueueRequest
 from ..services.acd.session import wait as queue_wait
+from ..services.acd.store import EntryRow
+from ..services.callback.booking import book_callback
+from ..services.callback.service import Callbacks
 from ..services.voicemail.session import SENT, Voicemail, VoicemailRequest, leave_message
 from .logs import call_id_var
 from .trace import CallTrace
@@ -89,6 +92,7 @@ class Call:
         resumed: bool = False,
         acd: Acd | None = None,
         voicemail: Voicemail | None = None,
+        callbacks: Callbacks | None = None,
     ) -> None:
         self.id = channel.id
         self.call_id = channel.id
@@ -105,8 +109,11 @@ class Call:
         self.trace_log = CallTrace(channel.id)
         self.flow_state = FlowState()
         self.hangup_by = ""
+        self.left_place: EntryRow | None = None
         self.acd = acd
         self.voicemail = voicemail
+        self.callbacks = callbacks
+        self.booked_callback = ""
         self.left_message = False
         """A recording was made for a mailbox: the call counts as voicemail however it ends."""
         self.verified_account = False
@@ -182,10 +189,12 @@ class Call:
         return digit
 
     async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> str:
-        """Queues wait here, in the flow task (a hangup cancels the wait); voicemail, callback
-        and transfer have no service yet and are declined."""
+        """Queues wait here, in the flow task (a hangup cancels the wait); a service that is
+        not there (transfer has none yet) declines."""
         if node.kind == "voicemail" and self.voicemail is not None:
             return await self._leave_message(node)
+        if node.kind == "callback" and self.callbacks is not None:
+            return await self._book_callback(node)
         if node.kind != "queue" or self.acd is None:
             self.trace("handoff_unavailable", node=node.id, kind=node.kind, target=node.target)
             return DECLINED
@@ -212,6 +221,20 @@ class Call:
         if await leave_message(self.voicemail, self, request) != SENT:
             return DECLINED
         await self.play(["vm-sent"], barge_in=False)
+        await self.hangup()
+        return TAKEN
+
+    async def _book_callback(self, node: HandoffNode) -> str:
+        """The place kept is the one the caller just left in that queue (key 2 while
+        waiting, or a limit that routed here)."""
+        assert self.callbacks is not None
+        place = self.left_place if self.left_place and \
+            self.left_place.queue == node.target else None
+        booked = await book_callback(self.callbacks, self, node.target, place=place,
+                                     source="queue" if place else "node")
+        if booked is None:
+            return DECLINED
+        self.booked_callback = booked.id
         await self.hangup()
         return TAKEN
 

@@ -13,6 +13,7 @@ from ..flow.interpreter import FlowContext, FlowState
 from ..flow.model import Flow
 from ..media.prompts import PromptLibrary
 from ..services.acd.engine import Acd
+from ..services.callback.service import Callbacks
 from ..services.voicemail.session import Voicemail
 from .call import Call
 
@@ -35,6 +36,7 @@ class CallSupervisor:
     def start(self, channel: Channel, flow: Flow, ctx: FlowContext, *,
               resumed: bool = False, acd: Acd | None = None,
               voicemail: Voicemail | None = None,
+              callbacks: Callbacks | None = None,
               state: FlowState | None = None) -> Call | None:
         """Take over a channel that entered the application. Synchronous on purpose: it runs in
         the ARI reader, and subscribing here means no event of the call can slip past it."""
@@ -42,7 +44,8 @@ class CallSupervisor:
             return None
         events = self.client.subscribe(channel_key(channel.id))
         call = Call(channel, self.client.channels.handle(channel.id), events, flow,
-                    self.prompts, ctx, resumed=resumed, acd=acd, voicemail=voicemail)
+                    self.prompts, ctx, resumed=resumed, acd=acd, voicemail=voicemail,
+                    callbacks=callbacks)
         if state is not None:
             call.flow_state = state
         self.calls[channel.id] = call

@@ -19,6 +19,9 @@ class ConfigError(Exception):
     pass
 
 
+DEFAULT_CALLBACK_DIAL = "PJSIP/carrier/sip:{number}@127.0.0.1:5090"
+
+
 @dataclass(frozen=True, slots=True)
 class AppConfig:
     ari: AriConfig
@@ -42,6 +45,10 @@ class AppConfig:
     queue_log: Path | None = None
     """Asterisk-format queue_log file the ACD appends to (IVR_QUEUE_LOG; empty: none, the
     database keeps the log either way)."""
+    callback_dial: str = DEFAULT_CALLBACK_DIAL
+    """How a callback reaches a customer (IVR_CALLBACK_DIAL): an Asterisk dial string with
+    {number}; the default sends it through the carrier endpoint to a SIP gateway on this
+    machine's port 5090 (a softphone listening there receives the demo's callbacks)."""
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -100,4 +107,5 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         voicemail_dir=Path(merged.get("IVR_VOICEMAIL_DIR", str(state / "voicemail"))),
         voicemail_retention_days=float(merged.get("IVR_VOICEMAIL_RETENTION_DAYS", "90")),
         queue_log=_optional_path(merged.get("IVR_QUEUE_LOG", str(state / "queue_log"))),
+        callback_dial=merged.get("IVR_CALLBACK_DIAL", DEFAULT_CALLBACK_DIAL),
     )

@@ -25,6 +25,9 @@ from ..services.acd.engine import Acd
 from ..services.acd.features import FEATURE_ARG, run_feature_call
 from ..services.acd.ringing import AGENT_ARG
 from ..services.acd.store import AcdStore, EntryRow
+from ..services.callback.leg import CALLBACK_ARG
+from ..services.callback.service import Callbacks
+from ..services.callback.store import CallbackStore
 from ..services.db import Database, connect, redact_url
 from ..services.records import CallRecordStore
 from ..services.voicemail.notify import NewMessage, Notifier, NotifyConfig
@@ -65,6 +68,7 @@ class IvrService:
         self.acd: Acd | None = None
         self.messages: MessageStore | None = None
         self.voicemail: Voicemail | None = None
+        self.callbacks: Callbacks | None = None
         self.notifier = Notifier(NotifyConfig.from_env(os.environ))
         self.parked: dict[str, EntryRow] = {}
         """Callers a previous process left in a queue, by channel: resumed at their node."""
@@ -92,6 +96,9 @@ class IvrService:
         self.parked = {row.channel_id: row for row in await store.entries()}
         await self.acd.start()
         await self.acd.load_handle_times()
+        self.callbacks = Callbacks(self.client, self.acd, CallbackStore(self.db),
+                                   dial=self.config.callback_dial)
+        await self.callbacks.start()
         self.client.on_unclaimed(self._on_unclaimed)
         await self.client.start(wait=30.0)
         self._spawn(self._settle_parked())
@@ -106,6 +113,8 @@ class IvrService:
         if self.acd is not None:
             self.acd.stopping = True  # callers waiting in queues stay there for the next run
         await self.supervisor.stop()
+        if self.callbacks is not None:
+            await self.callbacks.stop()
         if self.acd is not None:
             await self.acd.stop()
         for task in list(self._side_tasks):
@@ -135,6 +144,11 @@ class IvrService:
         if event.args and event.args[0] in (FEATURE_ARG, AGENT_ARG):
             self._agent_channel(event)
             return
+        if event.args and event.args[0] == CALLBACK_ARG:
+            log.info("hanging up callback leg %s: its callback is no longer served here",
+                     event.channel.id)
+            self._spawn(self._hang_up(self.client.channels.handle(event.channel.id)))
+            return
         flowset = self.registry.current
         wanted = event.args[0] if event.args else self.config.default_flow
         flow = flowset.flows.get(wanted)
@@ -153,7 +167,8 @@ class IvrService:
                               flow=flow.name)
             log.info("caller %s resumes its place in queue %s", event.channel.id, parked.queue)
         self.supervisor.start(event.channel, flow, ctx, resumed=event.synthetic, acd=self.acd,
-                              voicemail=self.voicemail, state=state)
+                              voicemail=self.voicemail, callbacks=self.callbacks,
+                              state=state)
 
     def _agent_channel(self, event: StasisStart) -> None:
         """A feature code from an agent's phone, or an agent leg the ACD dialled that no wait
@@ -199,6 +214,10 @@ class IvrService:
         self.parked.clear()
         if self.acd is not None and lost:
             await self.acd.forget_gone(lost)
+
+    async def _hang_up(self, handle: ChannelHandle) -> None:
+        with contextlib.suppress(AriError):
+            await handle.hangup()
 
     async def _drop_orphan(self, handle: ChannelHandle, caller_id: str) -> None:
         await asyncio.sleep(ORPHAN_GRACE)

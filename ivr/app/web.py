@@ -9,6 +9,7 @@ from aiohttp import web
 from ..services.records import CallRecord
 from .service import IvrService
 from .web_acd import add_routes
+from .web_callback import add_routes as add_callback_routes
 from .web_voicemail import add_routes as add_voicemail_routes
 
 SERVICE_KEY = web.AppKey("service", IvrService)
@@ -79,4 +80,5 @@ def build_app(service: IvrService) -> web.Application:
     app.router.add_get("/records/{call_id}", record)
     add_routes(app, service)
     add_voicemail_routes(app, service)
+    add_callback_routes(app, service)
     return app

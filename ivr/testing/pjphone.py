@@ -196,7 +196,7 @@ class _Phone:
         self.call = call
         info = call.getInfo()
         self.report.sip_call_id = str(info.callIdString)
-        self.add("incoming", **{"from": str(info.remoteUri)})
+        self.add("incoming", **{"from": str(info.remoteUri), "to": str(info.localUri)})
 
     def _stop_media(self) -> None:
         self.recorder = None  # destroying the recorder finalizes the WAV header

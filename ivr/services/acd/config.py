@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 from ...flow.loader import FlowErrorDetail
 
-__all__ = ["EMPTY", "STRATEGIES", "AcdConfig", "AgentConfig", "Announce", "QueueConfig",
-           "Widen"]
+__all__ = ["CALLBACK_MODES", "EMPTY", "STRATEGIES", "AcdConfig", "AgentConfig", "Announce",
+           "CallbackPolicy", "QueueConfig", "Widen"]
 
 STRATEGIES = ("longest_idle", "round_robin", "fewest_calls", "ring_all", "skills")
+CALLBACK_MODES = ("agent_first", "customer_first")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,30 @@ class Widen:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackPolicy:
+    """How a queue keeps its callback promises (services/callback)."""
+
+    mode: str = "agent_first"
+    """agent_first: the agent answers and hears who is called, then the customer's phone
+    rings. customer_first: the customer answers, hears whose callback it is, then waits at the
+    head of the queue."""
+    attempts: int = 3
+    """Dials at most, counting the first."""
+    retry: tuple[float, ...] = (120.0, 600.0)
+    """Seconds after a failed attempt before the next; the last value repeats."""
+    ring_timeout: float = 30.0
+    expire_after: float = 86400.0
+    """Seconds after the request (or its scheduled time) when an unserved callback expires."""
+    window: tuple[str, str] = ("09:00", "20:00")
+    """Hours the customer may be called, in the customer's time zone; equal ends: all day."""
+    timezone: str = "Asia/Seoul"
+    timezones: Mapping[str, str] = field(default_factory=dict)
+    """Number prefix -> time zone; the longest match wins, else `timezone`."""
+    caller_id: str = ""
+    """What the customer's phone shows, e.g. '"Example Bank" <15880000>'."""
+
+
+@dataclass(frozen=True, slots=True)
 class QueueConfig:
     """One queue. The defaults here are the defaults of the file format."""
 
@@ -80,6 +105,7 @@ class QueueConfig:
     """DTMF key -> outcome: the caller leaves the queue with that outcome."""
     service_level: float = 20.0
     transfer_code: str | None = None
+    callback: CallbackPolicy = CallbackPolicy()
 
     def outcomes(self) -> frozenset[str]:
         """The ways a wait can end besides being answered (what a flow's queue node routes)."""

@@ -23,6 +23,7 @@ import yaml
 from ...flow.loader import FlowError, FlowErrorDetail, yaml_error
 from ...flow.source import FlowYamlLoader, KeyPath, Positions, walk
 from .config import STRATEGIES, AcdConfig, AgentConfig, Announce, QueueConfig, Widen
+from .config_callback import read_callback
 
 __all__ = ["load_acd_config", "parse_acd_config"]
 
@@ -223,7 +224,8 @@ class _Reader:
             self.report((*path, "transfer_code"), f"transfer_code {code!r} must be 1 to 8 digits "
                                                   "(agents dial ##<code>#)")
         return QueueConfig(name, **values, members=members, skills=skills, widen=widen,
-                           announce=self.announce(data, path), keys=self.keys(data, path))
+                           announce=self.announce(data, path), keys=self.keys(data, path),
+                           callback=read_callback(self, data, path))
 
     def strategy_fields(self, data: Mapping[str, Any], path: KeyPath, strategy: str,
                         members: tuple[str, ...], skills: tuple[str, ...]) -> None:

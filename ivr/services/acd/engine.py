@@ -54,7 +54,10 @@ class Acd:
         self.log_file = QueueLogFile(log_file) if log_file is not None else None
         self.agents: dict[str, Agent] = {}
         self.sessions: dict[str, Any] = {}
-        """Caller channel id -> QueueSession (session.py) of every caller in a queue now."""
+        """Id -> what waits in a queue now: a QueueSession (session.py) per caller on the line,
+        a CallbackEntry (services/callback) per callback whose turn may come. Both have
+        queue, order, state, offerable, claims_agents, holds, tried, last_try, entered_at,
+        offer(), position() and view()."""
         self.last_agent: dict[str, str] = {}
         self.stopping = False
         self._wake = asyncio.Event()
@@ -287,6 +290,18 @@ class Acd:
             agent.missed_in_row = 0
         await self._save(agent)
 
+    async def released(self, agent: Agent) -> None:
+        """Free again at once, no after-call work (a callback whose customer did not answer)."""
+        agent.call_id = ""
+        self._cancel_timer(agent.id)
+        if await self._apply_pending(agent):
+            return
+        now = self.clock()
+        agent.set(AgentState.AVAILABLE, now)
+        agent.idle_since = now
+        await self._save(agent)
+        self.wake()
+
     async def call_ended(self, agent: Agent, queue: QueueConfig, call_id: str) -> None:
         """After-call work for the queue's wrap-up time, then free (or a pending pause)."""
         agent.call_id = ""
@@ -420,6 +435,12 @@ class Acd:
                 members[queue.name] = [a for a in self.agents.values() if a.id in ids]
             free = [a for a in members[queue.name] if a.state is AgentState.AVAILABLE]
             free = [a for a in free if await self._reachable(a, reachable)]
+            if not session.claims_agents:  # a customer-first callback dials the customer first
+                dialling = sum(1 for s in self.sessions.values() if s.queue.name == queue.name
+                               and not s.claims_agents and s.state == "ringing")
+                if free and dialling < len(free):
+                    session.offer(())
+                continue
             untried = [a for a in free if a.id not in session.tried]
             if not untried and free and now - session.last_try >= RETRY_AFTER:
                 session.tried.clear()

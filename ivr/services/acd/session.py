@@ -49,6 +49,9 @@ class QueueCaller(Protocol):
     language: str
     handle: ChannelHandle
     hangup_by: str
+    left_place: EntryRow | None
+    """Set when the caller leaves a queue with an outcome: the place it had (a callback asked
+    for with a key keeps it)."""
 
     async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None: ...
 
@@ -67,6 +70,9 @@ class QueueRequest:
     """The flow's variables, secrets already masked (stored with the entry)."""
     screen: Mapping[str, Any] = field(default_factory=dict)
     """Extra screen-pop fields (IVR path, verified account)."""
+    since: float | None = None
+    """The place kept from an earlier wait (a callback): served as if it had joined then;
+    max_wait still counts from now."""
 
 
 async def wait(acd: Acd, caller: QueueCaller, request: QueueRequest) -> str:
@@ -90,7 +96,7 @@ async def _wait_in(acd: Acd, caller: QueueCaller, queue: QueueConfig,
         await acd.store.remove_entry(caller.id)
         existing = None
     waiting = [s for s in acd.sessions.values()
-               if s.queue.name == queue.name and s.state != "connected"]
+               if s.queue.name == queue.name and s.state != "connected" and s.holds]
     if existing is None:
         if not queue.join_empty and not acd.present(queue):
             await acd.log(acd.event(caller.id, queue.name, "NONE", ql.JOINEMPTY))
@@ -103,7 +109,8 @@ async def _wait_in(acd: Acd, caller: QueueCaller, queue: QueueConfig,
     priority = request.priority if request.priority is not None else queue.priority
     row = await acd.store.add_entry(EntryRow(
         channel_id=caller.id, queue=queue.name, priority=priority,
-        entered_at=utc(acd.clock()), seq=0, caller=caller.caller, language=caller.language,
+        entered_at=utc(request.since or acd.clock()), seq=0, caller=caller.caller,
+        language=caller.language,
         flow=request.flow, node=request.node, variables=dict(request.variables),
         orig_position=len(waiting) + 1))
     if existing is None:
@@ -127,7 +134,8 @@ class QueueSession:
         self.request = request
         self.id = caller.id
         self.entered_at = row.entered_at.timestamp()
-        self.order = (-row.priority, row.seq)
+        self.order: tuple[float, ...] = (-row.priority, self.entered_at, row.seq)
+        self.wait_from = self.entered_at if request.since is None else acd.clock()
         self.state = "waiting"
         self.tried: set[str] = set()
         self.last_try = 0.0
@@ -142,6 +150,11 @@ class QueueSession:
         self._announcer = Announcer(caller.handle, acd.prompts, caller.language)
 
     # -- what the dispatcher and the REST API see -------------------------------------------
+
+    claims_agents = True
+    """Agents are reserved for it before it is offered (a customer-first callback is not)."""
+    holds = True
+    """On the line, in the queue's holding bridge (a callback is not)."""
 
     @property
     def offerable(self) -> bool:
@@ -215,13 +228,13 @@ class QueueSession:
         holding = self.acd.client.bridges.handle(self.holding_id)
         with contextlib.suppress(AriError):
             await holding.remove(self.id)
-        if not any(s.queue.name == self.queue.name and not s.connected.is_set()
+        if not any(s.queue.name == self.queue.name and s.holds and not s.connected.is_set()
                    for s in self.acd.sessions.values() if s is not self):
             with contextlib.suppress(AriError):
                 await holding.destroy()
 
     async def _until_connected(self) -> str:
-        deadline = self.entered_at + min(self.queue.max_wait or float("inf"),
+        deadline = self.wait_from + min(self.queue.max_wait or float("inf"),
                                          self.request.max_wait or float("inf"))
         while not self.connected.is_set():
             key = asyncio.create_task(self.caller.read_digit(1.0))
@@ -252,6 +265,7 @@ class QueueSession:
         await self.acd.log(self.acd.event(self.id, self.queue.name, "NONE", verb, *first,
                                           self.position(), self.row.orig_position, wait_s))
         self.ended = True
+        self.caller.left_place = self.row
         self.caller.trace("queue_exit", queue=self.queue.name, outcome=outcome, waited=wait_s)
         return outcome
 

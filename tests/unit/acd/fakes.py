@@ -28,7 +28,7 @@ from ivr.services.acd.config import AcdConfig
 from ivr.services.acd.config_reader import parse_acd_config
 from ivr.services.acd.engine import Acd
 from ivr.services.acd.queue_log import QueueLogEvent
-from ivr.services.acd.store import AcdStore
+from ivr.services.acd.store import AcdStore, EntryRow
 from ivr.services.db import Database, connect
 
 T = TypeVar("T")
@@ -173,6 +173,7 @@ class FakeCaller:
         self.language = language
         self.handle = client.channels.handle(channel_id)
         self.hangup_by = ""
+        self.left_place: EntryRow | None = None
         self.digits: asyncio.Queue[str] = asyncio.Queue()
         self.traces: list[tuple[str, dict[str, Any]]] = []
 

@@ -401,10 +401,14 @@ class Waiting:
     tried: set[str] = field(default_factory=set)
     last_try: float = 0.0
     offers: list[list[str]] = field(default_factory=list)
+    claims_agents: bool = True
+    holds: bool = True
+    state: str = "waiting"
 
     def offer(self, group: Sequence[Agent]) -> None:
         self.offers.append([a.id for a in group])
         self.offerable = False
+        self.state = "ringing"
 
 
 @pytest.fixture
@@ -433,6 +437,19 @@ async def test_longest_idle_offers_best_caller_first_to_the_longest_idle(d: Rig)
     assert (state(d, "a2"), d.acd.agent("a2").call_id) == (AgentState.RINGING, "c1")
     assert state(d, "a3") is AgentState.AVAILABLE
     assert [row.state for row in await d.store.agents()] == ["ringing", "ringing", "available"]
+
+
+async def test_customer_first_callbacks_take_no_agent_and_dial_no_more_than_are_free(
+        d: Rig) -> None:
+    await d.acd.pause("a2")
+    await d.acd.pause("a3")
+    first, second, caller = waiting(d, "idle", ("cb1", (0, 1)), ("cb2", (0, 2)), ("c3", (0, 3)))
+    first.claims_agents = second.claims_agents = False
+    await d.acd.dispatch()
+    assert first.offers == [[]], "dialled with no agent reserved"
+    assert second.offers == [], "one agent free: one customer dialled at a time"
+    assert caller.offers == [["a1"]], "the free agent still takes the next caller"
+    assert state(d, "a1") is AgentState.RINGING
 
 
 async def test_ring_all_offers_every_free_member_to_one_caller(d: Rig) -> None:

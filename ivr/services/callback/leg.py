@@ -1,0 +1,120 @@
+"""The customer's leg of a callback: dialling it and, customer-first, holding it in a queue.
+
+`dial_customer` turns ARI's answer into one of the attempt results the retry rules know
+(answered, no_answer, busy, failed); whatever happens no dialled channel is left ringing.
+`CustomerLeg` is the answered customer as a queue caller (session.QueueCaller): keys from its
+DTMF events, and its hangup cancels the wait it is in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ...ari import (
+    AriClient,
+    AriError,
+    ChannelDestroyed,
+    ChannelDtmfReceived,
+    ChannelHandle,
+    ChannelHangupRequest,
+    StasisEnd,
+    StasisStart,
+)
+from ..acd.store import EntryRow
+
+log = logging.getLogger(__name__)
+
+CALLBACK_ARG = "callback"
+"""First Stasis argument of the channels dialled to customers."""
+
+BUSY_CAUSES = frozenset({17, 21})
+"""User busy, call rejected."""
+NO_ANSWER_CAUSES = frozenset({0, 16, 18, 19, 31, 102})
+"""No answer in time (a channel cancelled before answer ends 'normal' or unspecified)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dialled:
+    result: str
+    channel: ChannelHandle | None
+    """Answered: the customer's channel, in the application and subscribed."""
+    cause: int = 0
+    detail: str = ""
+
+
+async def dial_customer(client: AriClient, endpoint: str, *, caller_id: str, ring_timeout: float,
+                        app_args: str, channel_id: str) -> Dialled:
+    try:
+        handle = await client.channels.originate(
+            endpoint, app_args=app_args, caller_id=caller_id or None,
+            timeout=int(ring_timeout), channel_id=channel_id)
+    except AriError as exc:
+        return Dialled("failed", None, detail=str(exc))
+    answered = False
+    cause, detail = 0, ""
+    try:
+        async with asyncio.timeout(ring_timeout + 10):
+            assert handle.events is not None
+            async for event in handle.events:
+                if isinstance(event, StasisStart):
+                    answered = True
+                    break
+                if isinstance(event, ChannelHangupRequest) and event.cause:
+                    cause = event.cause
+                if isinstance(event, ChannelDestroyed):
+                    cause, detail = event.cause or cause, event.cause_txt
+                    break
+    except TimeoutError:
+        detail = "no answer from ARI"
+    finally:
+        if not answered:
+            with contextlib.suppress(AriError):
+                await handle.hangup()
+            if handle.events is not None:
+                handle.events.close()
+    if answered:
+        return Dialled("answered", handle)
+    if cause in BUSY_CAUSES:
+        return Dialled("busy", None, cause, detail)
+    if cause in NO_ANSWER_CAUSES:
+        return Dialled("no_answer", None, cause, detail or "no answer")
+    return Dialled("failed", None, cause, detail)
+
+
+class CustomerLeg:
+    """An answered customer waiting in a queue (customer-first callbacks)."""
+
+    def __init__(self, handle: ChannelHandle, number: str, language: str) -> None:
+        self.id = handle.id
+        self.caller = number
+        self.language = language
+        self.handle = handle
+        self.hangup_by = ""
+        self.left_place: EntryRow | None = None
+        self.gone = asyncio.Event()
+        self._digits: asyncio.Queue[str] = asyncio.Queue()
+
+    async def pump(self, owner: asyncio.Task[Any]) -> None:
+        """Read the leg's events until it hangs up, then cancel `owner` (what it waits in)."""
+        assert self.handle.events is not None
+        async for event in self.handle.events:
+            if isinstance(event, ChannelDtmfReceived):
+                self._digits.put_nowait(event.digit)
+            elif isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
+                break
+        self.gone.set()
+        self.hangup_by = self.hangup_by or "caller"
+        owner.cancel()
+
+    async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None:
+        try:
+            return await asyncio.wait_for(self._digits.get(), timeout)
+        except TimeoutError:
+            return None
+
+    def trace(self, event: str, **fields: Any) -> None:
+        log.info("callback leg %s: %s %s", self.id, event, fields)

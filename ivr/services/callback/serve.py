@@ -1,0 +1,218 @@
+"""Serving one callback when its turn comes: dial, bridge, and report the attempt.
+
+Agent-first: the dispatcher has reserved the agents; they are rung like for a caller, the one
+who answers hears whose callback it is (and the voicemail it came from), then the customer's
+phone rings with the agent listening to the ring. Customer-first: the customer is dialled
+when an agent is free; on answering they hear whose callback this is and wait at the head of
+the queue (the place they had), like any caller.
+
+Whatever interrupts (a hangup on either side, a cancel, the app stopping) every channel this
+dialled is hung up, the agent is set free, and the attempt is settled through the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from ...ari import AriError, ChannelDestroyed, ChannelHandle, ChannelHangupRequest, StasisEnd
+from ...ari.handles import new_id
+from ...media.say import say
+from ..acd.agents import Agent
+from ..acd.ringing import ring_group
+from ..acd.session import ANSWERED, QueueRequest, wait
+from .entry import CallbackEntry
+from .leg import CALLBACK_ARG, CustomerLeg, Dialled, dial_customer
+
+if TYPE_CHECKING:
+    from .service import Callbacks
+
+log = logging.getLogger(__name__)
+
+AGENT_LANGUAGE = "en"
+RING_TONE = "tone:ring"
+
+
+async def serve(svc: Callbacks, entry: CallbackEntry, group: list[Agent]) -> None:
+    started = svc.now()
+    try:
+        if entry.claims_agents:
+            await _agent_first(svc, entry, group)
+        else:
+            await _customer_first(svc, entry)
+    except asyncio.CancelledError:
+        if entry.cb.id in svc.active and entry.cb.state != "cancelled":
+            await asyncio.shield(svc.settle(entry, "interrupted", started=started,
+                                            detail="stopped" if svc.stopping else "cancelled"))
+        raise
+    except Exception as exc:
+        log.exception("callback %s failed", entry.id)
+        await svc.settle(entry, "failed", started=started, detail=str(exc)[:200])
+
+
+async def _dial(svc: Callbacks, entry: CallbackEntry) -> Dialled:
+    cb, policy = entry.cb, entry.queue.callback
+    return await dial_customer(
+        svc.client, svc.dial.format(number=cb.number), caller_id=policy.caller_id,
+        ring_timeout=policy.ring_timeout, app_args=f"{CALLBACK_ARG},{cb.id}",
+        channel_id=new_id(f"cb-{cb.id[3:]}-"))
+
+
+async def _gone(channel: ChannelHandle) -> None:
+    """Returns when the channel hangs up or leaves the application."""
+    assert channel.events is not None
+    async for event in channel.events:
+        if isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
+            return
+
+
+async def _play(channel: ChannelHandle, media: list[str]) -> None:
+    if not media:
+        return
+    playback = await channel.play(media)
+    try:
+        await playback.finished()
+    finally:
+        if playback.events is not None:
+            playback.events.close()
+
+
+async def _race(work: asyncio.Task[object], *stops: asyncio.Task[None]) -> bool:
+    """True if `work` finished first; else it is cancelled (a hangup came first)."""
+    done, _ = await asyncio.wait({work, *stops}, return_when=asyncio.FIRST_COMPLETED)
+    if work in done:
+        return True
+    work.cancel()
+    await asyncio.gather(work, return_exceptions=True)
+    return False
+
+
+def _briefing(svc: Callbacks, entry: CallbackEntry, message: str | None) -> list[str]:
+    prompts = svc.acd.prompts
+    ids = ["callback-agent-intro", *say("digits", entry.cb.number, AGENT_LANGUAGE)]
+    media = [prompts.media_uri(p, AGENT_LANGUAGE) for p in ids]
+    if message:
+        media += [prompts.media_uri("callback-agent-message", AGENT_LANGUAGE), message]
+    return media
+
+
+async def _agent_first(svc: Callbacks, entry: CallbackEntry, group: list[Agent]) -> None:
+    acd, cb, queue = svc.acd, entry.cb, entry.queue
+    started = svc.now()
+    try:
+        answered = await ring_group(acd, queue, cb.id, cb.number, group)
+    finally:
+        entry.tried |= {a.id for a in group}
+        entry.last_try = acd.clock()
+    if answered is None:
+        await svc.back_in_line(entry)
+        return
+    agent, agent_leg = answered.agent, answered.channel
+    entry.state = "connected"
+    await acd.answered(agent, cb.id)
+    await svc.dialling(cb, agent.id)
+    acd.publish(agent.id, {"type": "screen_pop", "kind": "callback", "agent": agent.id,
+                           "call_id": cb.id, "queue": queue.name, "caller": cb.number,
+                           "language": cb.language, "source": cb.source,
+                           "message_id": cb.message_id or None, "attempt": cb.attempts + 1})
+    agent_gone = asyncio.create_task(_gone(agent_leg))
+    customer: ChannelHandle | None = None
+    bridge = None
+    result, detail, talked = "agent_gone", "", False
+    try:
+        message = await svc.message_media(cb.message_id) \
+            if cb.message_id and svc.message_media else None
+        briefed = asyncio.create_task(_play(agent_leg, _briefing(svc, entry, message)))
+        if not await _race(briefed, agent_gone):
+            return
+        if await svc.store.dnc_contains(cb.number):
+            result, detail = "dnc", "on the do-not-call list at dial time"
+            await _play(agent_leg, [acd.prompts.media_uri("callback-blocked", AGENT_LANGUAGE)])
+            return
+        ringing = await agent_leg.play(RING_TONE)
+        dial = asyncio.create_task(_dial(svc, entry))
+        if not await _race(dial, agent_gone):
+            return
+        with contextlib.suppress(AriError):
+            await ringing.stop()
+        if ringing.events is not None:
+            ringing.events.close()
+        dialled = dial.result()
+        result, detail, customer = dialled.result, dialled.detail, dialled.channel
+        if customer is None:
+            with contextlib.suppress(AriError):
+                await _play(agent_leg, [acd.prompts.media_uri("callback-no-answer",
+                                                              AGENT_LANGUAGE)])
+            return
+        bridge = await svc.client.bridges.create("mixing", bridge_id=f"cb-call-{cb.id}")
+        await bridge.add(agent_leg.id, customer.id)
+        talked = True
+        log.info("callback %s: %s talks to %s", cb.id, agent.id, cb.number)
+        acd.publish(agent.id, {"type": "connected", "call_id": cb.id, "queue": queue.name})
+        customer_gone = asyncio.create_task(_gone(customer))
+        await asyncio.wait({agent_gone, customer_gone}, return_when=asyncio.FIRST_COMPLETED)
+        customer_gone.cancel()
+    finally:
+        agent_gone.cancel()
+        for leg in (customer, agent_leg):
+            if leg is not None:
+                with contextlib.suppress(AriError):
+                    await leg.hangup()
+                if leg.events is not None:
+                    leg.events.close()
+        if bridge is not None:
+            with contextlib.suppress(AriError):
+                await bridge.destroy()
+            if bridge.events is not None:
+                bridge.events.close()
+        if talked:
+            await acd.call_ended(agent, queue, cb.id)
+            acd.publish(agent.id, {"type": "call_ended", "call_id": cb.id, "how": "callback"})
+        else:
+            await acd.released(agent)
+    await svc.settle(entry, result, started=started, agent=agent.id,
+                     channel=customer.id if customer else "", detail=detail)
+
+
+async def _customer_first(svc: Callbacks, entry: CallbackEntry) -> None:
+    cb = entry.cb
+    started = svc.now()
+    if await svc.store.dnc_contains(cb.number):
+        await svc.settle(entry, "dnc", started=started, detail="on the do-not-call list")
+        return
+    await svc.dialling(cb)
+    dialled = await _dial(svc, entry)
+    if dialled.channel is None:
+        await svc.settle(entry, dialled.result, started=started, detail=dialled.detail)
+        return
+    leg = CustomerLeg(dialled.channel, cb.number, cb.language or AGENT_LANGUAGE)
+    svc.unlist(entry)  # from here on the customer waits as a caller in the queue
+    holding = asyncio.create_task(_hold(svc, entry, leg))
+    pump = asyncio.create_task(leg.pump(holding))
+    try:
+        await asyncio.wait({holding})
+    finally:
+        pump.cancel()
+        if not holding.done():
+            holding.cancel()
+        await asyncio.gather(holding, pump, return_exceptions=True)
+        if not leg.gone.is_set():
+            with contextlib.suppress(AriError):
+                await leg.handle.hangup()
+        if leg.handle.events is not None:
+            leg.handle.events.close()
+    outcome = holding.result() if not holding.cancelled() else "abandoned"
+    result = "answered" if outcome == ANSWERED else (
+        "abandoned" if outcome == "abandoned" else "not_connected")
+    await svc.settle(entry, result, started=started, channel=leg.id,
+                     detail="" if result == "answered" else outcome)
+
+
+async def _hold(svc: Callbacks, entry: CallbackEntry, leg: CustomerLeg) -> str:
+    cb = entry.cb
+    await _play(leg.handle, [svc.acd.prompts.media_uri("callback-customer-intro", leg.language)])
+    return await wait(svc.acd, leg, QueueRequest(
+        queue=cb.queue, priority=cb.priority, since=entry.entered_at,
+        screen={"callback": cb.id, "source": cb.source}))

@@ -1,0 +1,241 @@
+"""Callbacks end to end: a caller in the bank demo's queue presses 2, keeps their number and
+hangs up; the app restarts; an agent logs in; the app rings the agent, then the caller's
+softphone, and bridges them. A number that never answers is retried, then expires; a number
+on the do-not-call list is never dialled.
+
+The "PSTN" is this machine: the app dials customers through Asterisk's carrier endpoint to
+sip:<number>@127.0.0.1:<PORT> (IVR_CALLBACK_DIAL), where the test's softphones listen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ivr.testing.audio import find_prompt, load_wav
+from ivr.testing.softphone import CallReport, place_call, start_answerer
+
+from .conftest import RunningApp, _free_port
+from .test_acd_call import PROMPTS, TO_AGENT, agent_phone, post, voice, wait_for
+from .test_demo_call import new_caller
+
+pytestmark = pytest.mark.e2e
+
+PORT = _free_port()
+QUEUES = """
+pause_reasons: {"1": break}
+agents:
+  agent1001: {name: Minji Kim, endpoint: PJSIP/agent1001}
+  agent1002: {name: John Smith, endpoint: PJSIP/agent1002}
+queues:
+  general:
+    members: [agent1001, agent1002]
+    ring_timeout: 8
+    wrapup: 2
+    announce: {first: 60, join: [queue-hold]}
+    max_wait: 300
+    max_length: 20
+    keys: {"1": voicemail, "2": callback}
+    callback:
+      mode: agent_first
+      attempts: 2
+      retry: [10]
+      ring_timeout: 15
+      window: "00:00-00:00"
+      caller_id: '"Example Bank" <15880000>'
+  outbound:
+    members: [agent1002]
+    ring_timeout: 8
+    wrapup: 2
+    join_empty: true
+    announce: {first: 60}
+    callback:
+      mode: customer_first
+      attempts: 2
+      retry: [10]
+      ring_timeout: 5
+      window: "00:00-00:00"
+      caller_id: '"Example Bank" <15880000>'
+"""
+ENV = {"IVR_CALLBACK_DIAL": f"PJSIP/carrier/sip:{{number}}@127.0.0.1:{PORT}"}
+
+
+@pytest.fixture(scope="module")
+def app(ivr_app: RunningApp) -> Iterator[RunningApp]:
+    """The app restarted to dial customers to this module's port, with the test queues."""
+    queues = ivr_app.flows_dir / "queues.yaml"
+    original = queues.read_text()
+    queues.write_text(QUEUES)
+    assert ivr_app.restart is not None
+    ivr_app.restart(ENV)
+    try:
+        yield ivr_app
+    finally:
+        for agent in ("agent1001", "agent1002"):
+            post(ivr_app, f"/agents/{agent}/logout")
+        reloads = ivr_app.get("/health")["flows"]["reloads"]
+        queues.write_text(original)
+        wait_for(lambda: ivr_app.get("/health")["flows"]["reloads"] != reloads, 10,
+                 "queues.yaml not restored")
+
+
+@pytest.fixture(autouse=True)
+def _agents_logged_out(app: RunningApp) -> Iterator[None]:
+    yield
+    for agent in ("agent1001", "agent1002"):
+        post(app, f"/agents/{agent}/logout")
+
+
+def callback(app: RunningApp, callback_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = app.get(f"/callbacks/{callback_id}")
+    return found
+
+
+def request(app: RunningApp, body: dict[str, Any]) -> dict[str, Any]:
+    req = urllib.request.Request(app.base_url + "/callbacks", method="POST",
+                                 data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return {"status": resp.status, **json.loads(resp.read())}
+    except urllib.error.HTTPError as exc:
+        return {"status": exc.code, **json.loads(exc.read())}
+
+
+def dnc(app: RunningApp, number: str) -> None:
+    req = urllib.request.Request(f"{app.base_url}/dnc/{number}", method="PUT",
+                                 data=b'{"reason": "asked not to be called"}',
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert resp.status == 201
+
+
+def incoming(report: CallReport) -> list[dict[str, Any]]:
+    return [e.data for e in report.events if e.type == "incoming"]
+
+
+async def test_caller_books_a_callback_hangs_up_and_is_called_back_by_an_agent(
+        app: RunningApp, tmp_path: Path) -> None:
+    post(app, "/agents/agent1001/login")  # logged in but paused: the queue is staffed, busy
+    post(app, "/agents/agent1001/pause", {"reason": "1"})
+    caller = new_caller()
+    report = await place_call(
+        "100", f"{TO_AGENT}; wait 4; dtmf 2; wait 3; dtmf 1; wait 3; dtmf 1; wait-hangup 30",
+        caller=caller, timeout=10)
+    assert report.ok, report.error
+    assert report.hangup_by == "remote"  # the IVR said goodbye and hung up
+    trace = app.trace_for_caller(caller)
+    (booked,) = [e for e in trace if e["event"] == "callback_booked"]
+    assert booked["kept_place"] is True
+    pending = app.get("/callbacks?state=active")
+    (mine,) = [cb for cb in pending if cb["number"] == caller]
+    assert (mine["queue"], mine["source"], mine["state"]) == ("general", "queue", "pending")
+    assert mine["entered_at"] < mine["created_at"]  # the place it had in the queue
+
+    assert app.restart is not None
+    app.restart(ENV)  # the promise is in the database, not in the process
+    assert callback(app, mine["id"])["state"] == "pending"
+
+    said_by_agent = voice(tmp_path, "ko", "bank-goodbye", repeats=12)
+    said_by_customer = voice(tmp_path, "en", "branch-location")
+    customer = await start_answerer(f"play-bg {said_by_customer}; wait 18; hangup",
+                                    record=tmp_path / "customer-heard.wav", port=PORT,
+                                    timeout=60)
+    agent = await agent_phone(app, "agent1002", f"play-bg {said_by_agent}; wait-hangup 60",
+                              record=tmp_path / "agent-heard.wav", timeout=60)
+    try:
+        post(app, "/agents/agent1002/login")
+        customer_report = await customer.result(90)
+        agent_report = await agent.result(30)
+    finally:
+        await customer.close()
+        await agent.close()
+    assert customer_report.ok, customer_report.error
+    assert agent_report.ok, agent_report.error
+    (rang,) = incoming(customer_report)
+    assert f"sip:{caller}@" in rang["to"]
+    assert "15880000" in rang["from"] and "Example Bank" in rang["from"]
+
+    customer_heard = load_wav(tmp_path / "customer-heard.wav")
+    agent_heard = load_wav(tmp_path / "agent-heard.wav")
+    assert find_prompt(agent_heard, load_wav(PROMPTS / "en" / "callback-agent-intro.wav"),
+                       threshold=0.9), "the agent was not told whose callback it is"
+    assert find_prompt(customer_heard, load_wav(PROMPTS / "ko" / "bank-goodbye.wav"),
+                       threshold=0.9), "the customer never heard the agent"
+    assert find_prompt(agent_heard, load_wav(PROMPTS / "en" / "branch-location.wav"),
+                       threshold=0.9), "the agent never heard the customer"
+
+    wait_for(lambda: callback(app, mine["id"])["state"] == "completed", 10,
+             "callback not completed")
+    done = callback(app, mine["id"])
+    assert done["outcome"] == "answered" and done["agent_id"] == "agent1002"
+    assert [(a["result"], a["agent_id"]) for a in done["attempt_log"]] == [
+        ("answered", "agent1002")]
+    wait_for(lambda: app.get("/agents/agent1002")["state"] in ("available", "wrap_up"), 10,
+             "agent not released after the callback")
+
+
+async def test_number_that_never_answers_is_retried_then_expires(app: RunningApp) -> None:
+    number = new_caller()
+    agent = await agent_phone(app, "agent1002", timeout=90)  # free, never rung: customer-first
+    try:
+        post(app, "/agents/agent1002/login")
+        first_phone = await start_answerer(port=PORT, answer_after=60, timeout=40)
+        made = request(app, {"queue": "outbound", "number": number})
+        assert made["status"] == 201, made
+        first = await first_phone.result(40)
+        second_phone = await start_answerer(port=PORT, answer_after=60, timeout=40)
+        second = await second_phone.result(40)
+        wait_for(lambda: callback(app, made["id"])["state"] != "pending", 10,
+                 "callback still pending after its last attempt")
+    finally:
+        await agent.close()
+    for rang in (first, second):
+        (call,) = incoming(rang)
+        assert f"sip:{number}@" in call["to"]
+        assert not rang.connected
+    final = callback(app, made["id"])
+    assert final["state"] == "expired" and final["attempts"] == 2
+    log = final["attempt_log"]
+    assert [a["result"] for a in log] == ["no_answer", "no_answer"]
+    gap = (_time(log[1]["started_at"]) - _time(log[0]["ended_at"]))
+    assert gap >= 9.0, f"retried after {gap:.1f} s, the policy says 10"
+
+
+async def test_a_number_on_the_do_not_call_list_is_never_dialled(app: RunningApp) -> None:
+    refused = new_caller()
+    dnc(app, refused)
+    answer = request(app, {"queue": "outbound", "number": refused})
+    assert (answer["status"], answer["reason"]) == (422, "dnc")
+
+    later = new_caller()
+    made = request(app, {"queue": "outbound", "number": later})  # nobody free: it waits
+    assert made["status"] == 201
+    dnc(app, later)  # listed after booking: the check before the dial catches it
+    listener = await start_answerer(port=PORT, timeout=12)
+    agent = await agent_phone(app, "agent1002", timeout=30)
+    try:
+        post(app, "/agents/agent1002/login")
+        wait_for(lambda: callback(app, made["id"])["state"] == "blocked", 15,
+                 "the callback to a do-not-call number was not blocked")
+        heard = await listener.result(30)
+    finally:
+        await listener.close()
+        await agent.close()
+    assert not incoming(heard), f"a do-not-call number was dialled: {incoming(heard)}"
+    final = callback(app, made["id"])
+    assert final["outcome"] == "dnc" and final["attempts"] == 0
+    assert [a["result"] for a in final["attempt_log"]] == ["dnc"]
+    assert all(cb["number"] not in (refused, later) for cb in app.get("/callbacks?state=active"))
+
+
+def _time(text: str) -> float:
+    return dt.datetime.fromisoformat(text).timestamp()
+
