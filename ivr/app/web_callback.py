@@ -70,6 +70,8 @@ async def create_callback(request: web.Request) -> web.Response:
     data = await _body(request)
     if not isinstance(data.get("queue"), str) or not isinstance(data.get("number"), str):
         raise web.HTTPBadRequest(text="queue and number are required (text)")
+    if data.get("timezone") and not isinstance(data["timezone"], str):
+        raise web.HTTPBadRequest(text="timezone must be text (an IANA name, e.g. Asia/Seoul)")
     not_before = _when(data["not_before"], "not_before") if data.get("not_before") else None
     try:
         cb = await _callbacks(request).request(

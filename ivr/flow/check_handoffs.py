@@ -35,6 +35,12 @@ def check_queue_node(node: HandoffNode, queues: QueueOutcomes | None) -> list[Fi
             and not MAILBOX.fullmatch(node.target):
         return [(("mailbox",), f"mailbox {node.target!r} is not a mailbox name (letters, "
                                "digits, _ . -; up to 64)", "error")]
+    if node.kind in ("callback", "voicemail") and queues is not None:
+        target = node.target if node.kind == "callback" else node.options.get("queue", "")
+        field = "queue"
+        if target and "${" not in target and target not in queues:
+            return [((field,), f"unknown queue {target!r}{_tip(target, queues)} (queues: "
+                               f"{', '.join(sorted(queues)) or 'none'})", "error")]
     if node.kind != "queue":
         if node.on:
             return [(("on",), f"a {node.kind} node answers no outcomes; 'on' is for queue "

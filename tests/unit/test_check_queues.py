@@ -283,6 +283,22 @@ def test_ivr_check_reports_a_broken_queues_yaml(tmp_path: Path,
     assert len(lines) == 2, "queue nodes are not judged against a broken queues.yaml"
 
 
+def test_callback_and_routed_voicemail_nodes_name_known_queues(
+        tmp_path: Path, prompts: PromptLibrary) -> None:
+    callback = FLOW_HEAD + "  start:\n    type: callback\n    queue: genral\n    next: bye\n" + BYE
+    _, details = inspect(tmp_path, callback, prompts)
+    assert found(details) == [(*position(callback, "queue: genral"), "error", "start")]
+    assert "unknown queue 'genral'; did you mean 'general'?" in details[0].message
+    message = (FLOW_HEAD + "  start:\n    type: voicemail\n    mailbox: sales\n"
+               "    queue: biling\n    next: bye\n" + BYE)
+    _, details = inspect(tmp_path, message, prompts)
+    assert found(details) == [(*position(message, "queue: biling"), "error", "start")]
+    assert "did you mean 'billing'?" in details[0].message
+    good = callback.replace("genral", "general")
+    assert inspect(tmp_path, good, prompts)[1] == []
+    assert inspect(tmp_path, message.replace("biling", "billing"), prompts)[1] == []
+
+
 def test_ivr_check_reports_a_flow_naming_an_unknown_queue(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     flow = queue_flow("genral")

@@ -96,6 +96,8 @@ class CustomerLeg:
         self.hangup_by = ""
         self.left_place: EntryRow | None = None
         self.gone = asyncio.Event()
+        self.reached_agent = False
+        """An agent answered: whoever hangs up first, the callback was kept."""
         self._digits: asyncio.Queue[str] = asyncio.Queue()
 
     async def pump(self, owner: asyncio.Task[Any]) -> None:
@@ -117,4 +119,6 @@ class CustomerLeg:
             return None
 
     def trace(self, event: str, **fields: Any) -> None:
+        if event == "queue_connected":
+            self.reached_agent = True
         log.info("callback leg %s: %s %s", self.id, event, fields)

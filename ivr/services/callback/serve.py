@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from ...ari import AriError, ChannelDestroyed, ChannelHandle, ChannelHangupRequest, StasisEnd
@@ -80,13 +81,28 @@ async def _play(channel: ChannelHandle, media: list[str]) -> None:
 
 
 async def _race(work: asyncio.Task[object], *stops: asyncio.Task[None]) -> bool:
-    """True if `work` finished first; else it is cancelled (a hangup came first)."""
-    done, _ = await asyncio.wait({work, *stops}, return_when=asyncio.FIRST_COMPLETED)
+    """True if `work` finished first; else it is cancelled (a hangup came first, or this race
+    was cancelled: a dial left running would ring the customer for nobody)."""
+    try:
+        done, _ = await asyncio.wait({work, *stops}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+        raise
     if work in done:
         return True
     work.cancel()
     await asyncio.gather(work, return_exceptions=True)
     return False
+
+
+@contextlib.asynccontextmanager
+async def _message(svc: Callbacks, message_id: str) -> AsyncIterator[str | None]:
+    if not message_id or svc.message_media is None:
+        yield None
+        return
+    async with svc.message_media(message_id) as media:
+        yield media
 
 
 def _briefing(svc: Callbacks, entry: CallbackEntry, message: str | None) -> list[str]:
@@ -121,12 +137,12 @@ async def _agent_first(svc: Callbacks, entry: CallbackEntry, group: list[Agent])
     customer: ChannelHandle | None = None
     bridge = None
     result, detail, talked = "agent_gone", "", False
+    interrupted = False  # a cancel or an error: serve() settles it, not this
     try:
-        message = await svc.message_media(cb.message_id) \
-            if cb.message_id and svc.message_media else None
-        briefed = asyncio.create_task(_play(agent_leg, _briefing(svc, entry, message)))
-        if not await _race(briefed, agent_gone):
-            return
+        async with _message(svc, cb.message_id) as message:
+            briefed = asyncio.create_task(_play(agent_leg, _briefing(svc, entry, message)))
+            if not await _race(briefed, agent_gone):
+                return
         if await svc.store.dnc_contains(cb.number):
             result, detail = "dnc", "on the do-not-call list at dial time"
             await _play(agent_leg, [acd.prompts.media_uri("callback-blocked", AGENT_LANGUAGE)])
@@ -154,6 +170,9 @@ async def _agent_first(svc: Callbacks, entry: CallbackEntry, group: list[Agent])
         customer_gone = asyncio.create_task(_gone(customer))
         await asyncio.wait({agent_gone, customer_gone}, return_when=asyncio.FIRST_COMPLETED)
         customer_gone.cancel()
+    except BaseException:
+        interrupted = True
+        raise
     finally:
         agent_gone.cancel()
         for leg in (customer, agent_leg):
@@ -172,8 +191,9 @@ async def _agent_first(svc: Callbacks, entry: CallbackEntry, group: list[Agent])
             acd.publish(agent.id, {"type": "call_ended", "call_id": cb.id, "how": "callback"})
         else:
             await acd.released(agent)
-    await svc.settle(entry, result, started=started, agent=agent.id,
-                     channel=customer.id if customer else "", detail=detail)
+        if not interrupted:  # also after the early returns above (dnc, no answer, agent gone)
+            await svc.settle(entry, result, started=started, agent=agent.id,
+                             channel=customer.id if customer else "", detail=detail)
 
 
 async def _customer_first(svc: Callbacks, entry: CallbackEntry) -> None:
@@ -204,8 +224,10 @@ async def _customer_first(svc: Callbacks, entry: CallbackEntry) -> None:
         if leg.handle.events is not None:
             leg.handle.events.close()
     outcome = holding.result() if not holding.cancelled() else "abandoned"
-    result = "answered" if outcome == ANSWERED else (
-        "abandoned" if outcome == "abandoned" else "not_connected")
+    if outcome == ANSWERED or leg.reached_agent:
+        result = "answered"
+    else:
+        result = "abandoned" if outcome == "abandoned" else "not_connected"
     await svc.settle(entry, result, started=started, channel=leg.id,
                      detail="" if result == "answered" else outcome)
 

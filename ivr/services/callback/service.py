@@ -16,11 +16,13 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 from ...ari import AriClient
 from ..acd.agents import Agent
 from ..acd.config import QueueConfig
+from ..acd.config_callback import valid_timezone
 from ..acd.engine import Acd
 from .entry import CallbackEntry
 from .schedule import first_attempt_at, next_window_start, retry_at, timezone_for
@@ -44,8 +46,9 @@ COUNTED = frozenset({"no_answer", "busy", "failed", "not_connected"})
 stopped) put the callback straight back in line."""
 RETRY_SOON = 5.0
 
-MessageMedia = Callable[[str], Awaitable[str | None]]
-"""Voicemail message id -> a media URI Asterisk can play (a callback made from a message)."""
+MessageMedia = Callable[[str], AbstractAsyncContextManager[str | None]]
+"""Voicemail message id -> a media URI Asterisk can play while the block runs (a callback
+made from a message), or None when there is none."""
 
 
 class CallbackRefused(Exception):
@@ -86,7 +89,7 @@ class Callbacks:
         for cb in await self.store.find(states=ACTIVE):
             if cb.state == DIALING:
                 now = self.now()
-                await self.store.add_attempt(Attempt(cb.id, cb.attempts, cb.updated_at, now,
+                await self.store.add_attempt(Attempt(cb.id, cb.attempts + 1, cb.updated_at, now,
                                                      "interrupted", cb.agent_id,
                                                      detail="app restarted"))
                 cb.state, cb.agent_id, cb.next_attempt_at, cb.updated_at = PENDING, "", now, now
@@ -118,6 +121,8 @@ class Callbacks:
             raise CallbackRefused("bad_number", f"{number!r} is not a number to call")
         if await self.store.dnc_contains(number):
             raise CallbackRefused("dnc", f"{number} is on the do-not-call list")
+        if timezone is not None and not valid_timezone(timezone):
+            raise CallbackRefused("bad_timezone", f"unknown time zone {timezone!r}")
         policy = config.callback
         zone = timezone or timezone_for(number, policy)
         now = self.now()
@@ -242,6 +247,10 @@ class Callbacks:
         await self.store.add_attempt(Attempt(cb.id, cb.attempts + (0 if counted else 1), started,
                                              now, result, agent, channel, detail))
         self.unlist(entry)
+        if cb.id not in self.active:  # closed while the attempt ran (cancelled): it stays so
+            await self.store.update(cb)
+            self.acd.wake()
+            return
         config = self.queue(cb.queue)
         if result == "answered":
             await self._close(cb, "completed", "answered")
