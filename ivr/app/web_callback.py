@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from ..services.callback.service import CallbackRefused, Callbacks
-from ..services.callback.store import ACTIVE, FINAL
+from ..services.callback.store import ACTIVE, FINAL, normalize_number
 from .service import IvrService
 
 SERVICE_KEY = web.AppKey("callback_service", IvrService)
@@ -112,6 +112,8 @@ async def list_dnc(request: web.Request) -> web.Response:
 
 async def add_dnc(request: web.Request) -> web.Response:
     data = await _body(request)
+    if len(normalize_number(request.match_info["number"]).lstrip("+")) < 3:
+        raise web.HTTPBadRequest(text="not a phone number (digits, optionally after +)")
     number = await _callbacks(request).store.dnc_add(request.match_info["number"],
                                                      str(data.get("reason", "")))
     return web.json_response({"number": number}, status=201)

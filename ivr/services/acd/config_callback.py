@@ -74,6 +74,8 @@ def _retry(reader: Reader, raw: Mapping[str, Any], here: KeyPath) -> tuple[float
     if "retry" not in raw:
         return _DEFAULT.retry
     items = raw["retry"] if isinstance(raw["retry"], list) else [raw["retry"]]
+    if not items:
+        reader.report((*here, "retry"), "retry needs at least one delay in seconds, e.g. [120]")
     out: list[float] = []
     for index, item in enumerate(items):
         if isinstance(item, bool) or not isinstance(item, int | float) or not 10 <= item <= 86400:

@@ -84,7 +84,9 @@ class Attempt:
     started_at: dt.datetime
     ended_at: dt.datetime
     result: str
-    """answered, no_answer, busy, failed, dnc (never dialled), agent_missed, interrupted."""
+    """answered, abandoned (answered, hung up before an agent), no_answer, busy, failed,
+    not_connected (answered, left the queue by a limit), dnc (never dialled), agent_gone (the
+    agent hung up before the customer answered), interrupted (cancelled, app stopped)."""
     agent_id: str = ""
     channel_id: str = ""
     detail: str = ""
