@@ -200,6 +200,15 @@ def _recording_dir(spool: Path) -> None:
     recording.chmod(0o770)
 
 
+def recording_dir() -> Path:
+    """The folder the project's Asterisk keeps ARI recordings in, as this machine sees it
+    (the app stages messages there to play them; services/voicemail/playback.py)."""
+    lay = _layout()
+    if lay.root is not None:
+        return lay.root / "var/spool/asterisk/recording"
+    return conf.host_dirs(state_dir() / "asterisk")["astspooldir"] / "recording"
+
+
 def _prepare(lay: _Layout, project: Path, files: dict[str, str]) -> None:
     """Put configuration, prompts and mounts in place for a (re)start."""
     prompts = project / "prompts"

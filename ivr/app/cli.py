@@ -1,4 +1,5 @@
-"""The `ivr` command: serve, run (Asterisk + app), asterisk, call, prompts, check."""
+"""The `ivr` command: serve, run (Asterisk + app), asterisk, call, prompts, check, db,
+mailbox."""
 
 from __future__ import annotations
 
@@ -128,6 +129,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_db(args: argparse.Namespace) -> int:
     from ..services.accounts import DEMO_ACCOUNTS, init_database
     from ..services.db import DatabaseError, redact_url
+    from ..services.voicemail.mailboxes import DEMO_MAILBOXES
     from .config import database_url
 
     url = args.url or database_url()
@@ -144,7 +146,48 @@ def cmd_db(args: argparse.Namespace) -> int:
             phones = f", caller {', '.join(demo.phones)}" if demo.phones else ""
             print(f"  {demo.account_no}  PIN {demo.pin}  {demo.currency} {demo.balance}"
                   f"{phones}{state}")
+        print(f"demo mailboxes created now: {done['mailboxes'] or 'none (already there)'}")
+        for mailbox, number, pin in DEMO_MAILBOXES:
+            print(f"  {mailbox}  number {number}  PIN {pin}  (call 102)")
     return 0
+
+
+def cmd_mailbox(args: argparse.Namespace) -> int:
+    from ..services.db import DatabaseError, connect
+    from ..services.voicemail.mailboxes import MailboxStore
+    from .config import database_url
+
+    if args.action != "list" and not args.name:
+        print(f"ivr mailbox {args.action}: name the mailbox", file=sys.stderr)
+        return 2
+    pin = sys.stdin.readline().strip() if args.pin == "-" else args.pin
+
+    async def run() -> int:
+        async with await connect(args.url or database_url()) as db:
+            await db.migrate()
+            store = MailboxStore(db)
+            if args.action == "set":
+                box = await store.set(args.name, number=args.number, pin=pin)
+                print(f"mailbox {box.mailbox}: number {box.number}"
+                      f"{', new PIN (unlocked)' if pin else ''}")
+            elif args.action == "unlock":
+                if not await store.unlock(args.name):
+                    print(f"ivr mailbox: no mailbox {args.name}", file=sys.stderr)
+                    return 1
+                print(f"mailbox {args.name}: unlocked")
+            else:
+                for box in await store.list():
+                    lock = f", locked until {box.locked_until:%Y-%m-%d %H:%M} UTC" \
+                        if box.locked_until else ""
+                    print(f"{box.mailbox}  number {box.number}  "
+                          f"failed PINs {box.failed_attempts}{lock}")
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except (ValueError, DatabaseError, OSError) as exc:
+        print(f"ivr mailbox: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -232,6 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reset", action="store_true", help="re-create the demo accounts")
     p.add_argument("--url", help="database URL (default: IVR_DATABASE_URL or the state folder)")
     p.set_defaults(func=cmd_db)
+    p = sub.add_parser("mailbox", help="mailboxes callers dial into (extension 102)")
+    p.add_argument("action", choices=["set", "unlock", "list"])
+    p.add_argument("name", nargs="?", help="the mailbox, as flows name it (e.g. general)")
+    p.add_argument("--number", help="the digits callers key for it (1-10)")
+    p.add_argument("--pin", help="4-10 digits; '-' reads it from stdin (keeps it out of the "
+                   "shell's history and the process list)")
+    p.add_argument("--url", help="database URL (default: IVR_DATABASE_URL or the state folder)")
+    p.set_defaults(func=cmd_mailbox)
     p = sub.add_parser("graph", help="draw a flow (Graphviz): nodes, keys, fallbacks")
     p.add_argument("flow", help="a flow file, or the name of a flow in --flows-dir")
     p.add_argument("-o", "--output", help="flow.svg (default <name>.svg), .png, .pdf or .dot")

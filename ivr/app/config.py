@@ -45,6 +45,10 @@ class AppConfig:
     queue_log: Path | None = None
     """Asterisk-format queue_log file the ACD appends to (IVR_QUEUE_LOG; empty: none, the
     database keeps the log either way)."""
+    asterisk_recording_dir: Path | None = None
+    """Asterisk's ARI recordings folder as this machine sees it, where a message is copied to
+    be played to a caller (IVR_ASTERISK_RECORDING_DIR; default: the project's Asterisk's;
+    None: messages cannot be played by phone)."""
     callback_dial: str = DEFAULT_CALLBACK_DIAL
     """How a callback reaches a customer (IVR_CALLBACK_DIAL): an Asterisk dial string with
     {number}; the default sends it through the carrier endpoint to a SIP gateway on this
@@ -67,6 +71,18 @@ def read_env_file(path: Path) -> dict[str, str]:
 def _optional_path(text: str) -> Path | None:
     """An empty setting turns the file off."""
     return Path(text) if text.strip() else None
+
+
+def _recording_dir(setting: str | None) -> Path | None:
+    """The setting, else where `ivr asterisk up` puts the project's Asterisk's recordings."""
+    if setting is not None:
+        return _optional_path(setting)
+    from . import asterisk
+
+    try:
+        return asterisk.recording_dir()
+    except RuntimeError:  # IVR_ASTERISK_MODE=host without an asterisk: not ours to guess
+        return None
 
 
 def database_url(env: Mapping[str, str] | None = None) -> str:
@@ -107,5 +123,6 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         voicemail_dir=Path(merged.get("IVR_VOICEMAIL_DIR", str(state / "voicemail"))),
         voicemail_retention_days=float(merged.get("IVR_VOICEMAIL_RETENTION_DAYS", "90")),
         queue_log=_optional_path(merged.get("IVR_QUEUE_LOG", str(state / "queue_log"))),
+        asterisk_recording_dir=_recording_dir(merged.get("IVR_ASTERISK_RECORDING_DIR")),
         callback_dial=merged.get("IVR_CALLBACK_DIAL", DEFAULT_CALLBACK_DIAL),
     )

@@ -30,14 +30,19 @@ from ..services.callback.service import Callbacks
 from ..services.callback.store import CallbackStore
 from ..services.db import Database, connect, redact_url
 from ..services.records import CallRecordStore
+from ..services.voicemail.mailbox_menu import MAILBOX_ARG, MailboxMenu
+from ..services.voicemail.mailboxes import MailboxStore
 from ..services.voicemail.notify import NewMessage, Notifier, NotifyConfig
+from ..services.voicemail.playback import RecordingCopies
 from ..services.voicemail.session import Voicemail
 from ..services.voicemail.store import Message, MessageStore
 from .call import Call
 from .calls import CallSupervisor
 from .config import AppConfig
 from .flows import FlowRegistry
+from .logs import call_id_var
 from .records import record_of
+from .trace import CallTrace
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,8 @@ class IvrService:
         self.acd: Acd | None = None
         self.messages: MessageStore | None = None
         self.voicemail: Voicemail | None = None
+        self.mailboxes: MailboxStore | None = None
+        self.mailbox_menu: MailboxMenu | None = None
         self.callbacks: Callbacks | None = None
         self.notifier = Notifier(NotifyConfig.from_env(os.environ))
         self.parked: dict[str, EntryRow] = {}
@@ -89,6 +96,12 @@ class IvrService:
             log.warning("voicemail sweep: %d file(s) without a row, %d row(s) without a file",
                         *swept)
         self.voicemail = Voicemail(self.client, self.messages, on_saved=self._announce_message)
+        self.mailboxes = MailboxStore(self.db)
+        self.mailbox_menu = MailboxMenu(
+            self.messages, self.mailboxes, self.prompts,
+            RecordingCopies(self.config.asterisk_recording_dir),
+            trace_dir=self.config.trace_dir, new_trace=CallTrace, bind_call_id=call_id_var.set)
+        await self.mailbox_menu.sweep()
         self._spawn(self._retention())
         store = AcdStore(self.db)
         self.acd = Acd(self.client, store, lambda: self.registry.acd_config, self.prompts,
@@ -143,6 +156,11 @@ class IvrService:
             return
         if event.args and event.args[0] in (FEATURE_ARG, AGENT_ARG):
             self._agent_channel(event)
+            return
+        if event.args and event.args[0] == MAILBOX_ARG and self.mailbox_menu is not None:
+            handle = self.client.channels.handle(event.channel.id)
+            handle.events = self.client.subscribe(channel_key(event.channel.id))
+            self._spawn(self.mailbox_menu.run(event.channel, handle, event.args[1:]))
             return
         if event.args and event.args[0] == CALLBACK_ARG:
             log.info("hanging up callback leg %s: its callback is no longer served here",

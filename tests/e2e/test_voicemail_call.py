@@ -1,13 +1,17 @@
 """Voicemail end to end: a caller of the bank demo presses 4, hears the greeting and the beep,
 speaks (the softphone plays a WAV), and the message is stored: a file that holds what was said,
 about as long as it was said, and its row in the database. A caller who hangs up mid-message
-keeps the message.
+keeps the message. Then the mailbox's owner dials 102, logs in with the mailbox number and PIN,
+hears the message itself and deletes it; three wrong PINs hear no message at all.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +22,8 @@ import numpy as np
 import pytest
 
 from ivr.app.paths import project_root
+from ivr.services.db import connect
+from ivr.services.voicemail.store import MessageStore
 from ivr.testing.audio import find_prompt, heard_sequence, is_silent, load_wav, save_wav
 from ivr.testing.softphone import place_call_subprocess
 
@@ -145,3 +151,113 @@ def test_messages_can_be_marked_heard_and_deleted(ivr_app: RunningApp, tmp_path:
     with pytest.raises(urllib.error.HTTPError) as gone:
         call("GET", f"/messages/{message['id']}")
     assert gone.value.code == 404
+
+
+def prompts_heard(recording: Path, names: list[str]) -> list[str]:
+    """Those of `names` heard whole, in order (prompts cut by a key are not heard whole)."""
+    sequence = heard_sequence(recording, {n: PROMPTS / "en" / f"{n}.wav" for n in names},
+                              threshold=0.9)
+    return [name for name, _ in sequence]
+
+
+MAILBOX_LOGIN = "wait 1.5; dtmf 2; wait 1.5; dtmf {number}#; wait 1.5; dtmf {pin}#"
+"""Extension 102: English, then the mailbox number and the PIN, each into its prompt."""
+
+
+def test_the_owner_dials_in_hears_the_message_and_deletes_it(
+        ivr_app: RunningApp, tmp_path: Path) -> None:
+    said, sentence = spoken(tmp_path, "queue-timeout")
+    caller = new_caller()
+    greeting = seconds("vm-greeting") + 1.5
+    left = place_call_subprocess(
+        "100", f"{TO_VOICEMAIL}; wait {greeting:.1f}; play {said}; wait 0.5; dtmf #; "
+        "wait 1.5; dtmf 3; wait-hangup 20", caller=caller, timeout=10)
+    assert left.ok, left.error
+    message = message_of(ivr_app, caller)
+    stored = audio_of(ivr_app, message["id"], tmp_path / "message.wav")
+
+    # The newest new message comes first: summary, envelope, then the recording, then the
+    # options; 3 deletes it, # leaves at once.
+    owner = new_caller()
+    listen = message["duration_s"] + 30
+    report = place_call_subprocess(
+        "102", "; ".join([MAILBOX_LOGIN.format(number="500", pin="1234"), f"wait {listen:.1f}",
+                          "dtmf 3", "wait 3", "dtmf #", "wait-hangup 20"]),
+        record=tmp_path / "heard.wav", caller=owner, timeout=10)
+    assert report.ok, report.error
+    assert report.hangup_by == "remote", "the IVR says goodbye and hangs up"
+
+    heard = load_wav(tmp_path / "heard.wav")
+    assert len(find_prompt(heard, sentence, threshold=0.8)) == 2, "both sentences heard"
+    played = find_prompt(heard, stored, threshold=0.8)
+    assert len(played) == 1, "the message itself, once"
+    menu = prompts_heard(tmp_path / "heard.wav",
+                         ["vm-you-have", "vm-message-options", "vm-deleted", "goodbye"])
+    assert menu[:2] == ["vm-you-have", "vm-message-options"] and menu[-1] == "goodbye"
+    assert "vm-deleted" in menu
+    assert played[0].offset_s < find_prompt(heard, load_wav(
+        PROMPTS / "en" / "vm-deleted.wav"), threshold=0.9)[0].offset_s
+
+    trace = ivr_app.trace_for_caller(owner)
+    assert [e["outcome"] for e in events(trace, "login")] == ["ok"]
+    assert events(trace, "message")[0]["id"] == message["id"], "newest new message first"
+    played_first = events(trace, "played")[0]
+    assert (played_first["id"], played_first["outcome"]) == (message["id"], "done")
+    assert [e["id"] for e in events(trace, "deleted")] == [message["id"]]
+    assert all(value != "1234" for entry in trace for value in entry.values())
+
+    assert message["id"] not in [m["id"] for m in ivr_app.get("/messages?limit=1000")]
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        urllib.request.urlopen(f"{ivr_app.base_url}/messages/{message['id']}", timeout=5)
+    assert gone.value.code == 404
+    assert not (ivr_app.flows_dir.parent / "voicemail" / "general"
+                / f"{message['id']}.wav").exists()
+    assert ivr_app.wait_idle()["subscriptions"] == 0
+
+
+def test_three_wrong_pins_hear_goodbye_and_no_message(
+        ivr_app: RunningApp, tmp_path: Path) -> None:
+    number, pin, wrong = "5907", "904817", ("731596", "318042", "620975")
+    database = f"sqlite:///{ivr_app.database()}"
+    subprocess.run([sys.executable, "-m", "ivr.app.cli", "mailbox", "set", "e2e-wrong",
+                    "--number", number, "--pin", "-", "--url", database],
+                   input=f"{pin}\n", text=True, check=True, capture_output=True)
+    said, sentence = spoken(tmp_path, "queue-timeout")
+
+    async def leave() -> str:  # as a message left earlier, by another process
+        async with await connect(database) as db:
+            store = MessageStore(db, ivr_app.flows_dir.parent / "voicemail")
+            return (await store.save("e2e-wrong", said.read_bytes(), caller="5551000")).id
+
+    message_id = asyncio.run(leave())
+    retry = seconds("vm-login-incorrect") + 1.0
+    caller = new_caller()
+    report = place_call_subprocess(
+        "102", "; ".join([
+            "wait 1.5; dtmf 2",
+            *(f"wait 1.5; dtmf {number}#; wait 1.5; dtmf {guess}#; wait {retry:.1f}"
+              for guess in wrong),
+            "wait-hangup 15"]),
+        record=tmp_path / "heard.wav", caller=caller, timeout=10)
+    assert report.ok, report.error
+    assert report.hangup_by == "remote"
+
+    heard = prompts_heard(tmp_path / "heard.wav",
+                          ["vm-login-incorrect", "goodbye", "vm-you-have",
+                           "vm-message-options"])
+    assert heard == ["vm-login-incorrect"] * 3 + ["goodbye"]
+    assert not find_prompt(load_wav(tmp_path / "heard.wav"), sentence, threshold=0.8)
+    trace = ivr_app.trace_for_caller(caller)
+    assert [e["outcome"] for e in events(trace, "login")] == ["wrong"] * 3
+    assert not events(trace, "message") and not events(trace, "played")
+    assert trace[-1]["outcome"] == "login_failed" and trace[-1]["hangup_by"] == "ivr"
+    log_text = "\n".join(ivr_app.log_lines())
+    for digits in (pin, *wrong):
+        assert digits not in json.dumps(trace) and digits not in log_text
+
+    assert ivr_app.get(f"/messages/{message_id}")["heard"] is False
+    with sqlite3.connect(ivr_app.database()) as db:
+        rows = db.execute("SELECT failed_attempts, locked_until FROM voicemail_mailboxes"
+                          " WHERE mailbox = 'e2e-wrong'").fetchall()
+    assert rows == [(3, None)], "counted, not yet locked (that takes 5)"
+    assert ivr_app.wait_idle()["subscriptions"] == 0

@@ -168,8 +168,8 @@ def test_carrier_reaches_only_the_ivr() -> None:
     assert re.findall(r"exten\s*=>", carrier) == [], "the carrier context holds no extension"
     assert re.findall(r"include\s*=>\s*(\S+)", carrier) == ["ivr-extensions"]
     ivr = _context(text, "ivr-extensions")
-    assert re.findall(r"exten\s*=>\s*([^,]+),", ivr) == ["100", "101"]
-    assert re.findall(r"Stasis\(([^)]*)\)", ivr) == ["ivr,bank", "ivr,demo"]
+    assert re.findall(r"exten\s*=>\s*([^,]+),", ivr) == ["100", "101", "102"]
+    assert re.findall(r"Stasis\(([^)]*)\)", ivr) == ["ivr,bank", "ivr,demo", "ivr,mailbox"]
     assert "Answer(" not in ivr and "Dial(" not in ivr
 
 

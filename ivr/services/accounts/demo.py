@@ -83,9 +83,14 @@ async def init_database(url: str, *, demo: bool = False,
                         reset: bool = False) -> dict[str, list[str]]:
     """What `ivr db init [--demo] [--reset]` does: migrate, then optionally seed the demo.
 
-    Returns {"migrations": applied, "accounts": created}.
+    Returns {"migrations": applied, "accounts": created, "mailboxes": created}; the demo
+    mailbox lets extension 102 be tried too (voicemail/mailboxes.py).
     """
+    # here, not at the top: mailboxes imports accounts.pins, and accounts imports this module
+    from ..voicemail.mailboxes import seed_demo_mailboxes
+
     async with await connect(url) as db:
         applied = await db.migrate()
         created = await seed_demo(db, reset=reset) if demo or reset else []
-    return {"migrations": applied, "accounts": created}
+        mailboxes = await seed_demo_mailboxes(db, reset=reset) if demo or reset else []
+    return {"migrations": applied, "accounts": created, "mailboxes": mailboxes}

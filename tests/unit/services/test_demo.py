@@ -30,9 +30,12 @@ def test_docs_list_the_demo_accounts() -> None:
 async def test_init_database(db_url: str) -> None:
     first = await init_database(db_url, demo=True)
     assert first == {"migrations": ["0001_accounts", "0002_call_records", "0003_acd",
-                                    "0004_voicemail"],
-                     "accounts": [a.account_no for a in DEMO_ACCOUNTS]}
-    assert await init_database(db_url, demo=True) == {"migrations": [], "accounts": []}
+                                    "0004_voicemail", "0005_voicemail_mailboxes",
+                                    "0006_callbacks"],
+                     "accounts": [a.account_no for a in DEMO_ACCOUNTS],
+                     "mailboxes": ["general"]}
+    assert await init_database(db_url, demo=True) == {"migrations": [], "accounts": [],
+                                                      "mailboxes": []}
     async with await connect(db_url) as db:
         store = SqlAccountStore(db)
         for demo in DEMO_ACCOUNTS:
