@@ -217,7 +217,7 @@ class Call:
         request = VoicemailRequest(
             mailbox=node.target, max_length=_int(options.get("max_length")) or 120,
             max_silence=_int(options.get("max_silence")) or 5,
-            review=options.get("review", "true") != "false")
+            review=options.get("review", "true") != "false", queue=options.get("queue", ""))
         if await leave_message(self.voicemail, self, request) != SENT:
             return DECLINED
         await self.play(["vm-sent"], barge_in=False)

@@ -41,6 +41,7 @@ from .calls import CallSupervisor
 from .config import AppConfig
 from .flows import FlowRegistry
 from .logs import call_id_var
+from .message_work import message_media, route_message
 from .records import record_of
 from .trace import CallTrace
 
@@ -109,8 +110,10 @@ class IvrService:
         self.parked = {row.channel_id: row for row in await store.entries()}
         await self.acd.start()
         await self.acd.load_handle_times()
-        self.callbacks = Callbacks(self.client, self.acd, CallbackStore(self.db),
-                                   dial=self.config.callback_dial)
+        messages, copies = self.messages, RecordingCopies(self.config.asterisk_recording_dir)
+        self.callbacks = Callbacks(
+            self.client, self.acd, CallbackStore(self.db), dial=self.config.callback_dial,
+            message_media=lambda message_id: message_media(messages, copies, message_id))
         await self.callbacks.start()
         self.client.on_unclaimed(self._on_unclaimed)
         await self.client.start(wait=30.0)
@@ -209,6 +212,8 @@ class IvrService:
             language=message.language, created_at=message.created_at,
             duration_s=message.duration_s, audio_url=f"{base}/messages/{message.id}/audio",
             audio_path=self.messages.path(message)))
+        if message.queue and self.callbacks is not None:
+            await route_message(self.callbacks, message)
 
     async def _retention(self) -> None:
         """Old messages go, hourly (IVR_VOICEMAIL_RETENTION_DAYS; 0 keeps them)."""

@@ -25,6 +25,7 @@ from ivr.testing.softphone import CallReport, place_call, start_answerer
 from .conftest import RunningApp, _free_port
 from .test_acd_call import PROMPTS, TO_AGENT, agent_phone, post, voice, wait_for
 from .test_demo_call import new_caller
+from .test_voicemail_call import TO_VOICEMAIL, seconds, spoken
 
 pytestmark = pytest.mark.e2e
 
@@ -182,6 +183,38 @@ async def test_caller_books_a_callback_hangs_up_and_is_called_back_by_an_agent(
              "agent not released after the callback")
 
 
+async def test_customer_first_the_customer_hears_whose_callback_then_waits_for_the_agent(
+        app: RunningApp, tmp_path: Path) -> None:
+    number = new_caller()
+    said_by_agent = voice(tmp_path, "ko", "bank-goodbye", repeats=12)
+    customer = await start_answerer("wait-hangup 60", record=tmp_path / "customer-heard.wav",
+                                    port=PORT, timeout=60)
+    agent = await agent_phone(app, "agent1002", f"play-bg {said_by_agent}; wait 8; hangup",
+                              record=tmp_path / "agent-heard.wav", timeout=60)
+    try:
+        post(app, "/agents/agent1002/login")
+        made = request(app, {"queue": "outbound", "number": number, "language": "en"})
+        assert made["status"] == 201, made
+        agent_report = await agent.result(60)
+        customer_report = await customer.result(30)
+    finally:
+        await customer.close()
+        await agent.close()
+    assert agent_report.ok and customer_report.ok, (agent_report.error, customer_report.error)
+    customer_heard = load_wav(tmp_path / "customer-heard.wav")
+    intro = find_prompt(customer_heard,
+                        load_wav(PROMPTS / "en" / "callback-customer-intro.wav"), threshold=0.9)
+    agent_voice = find_prompt(customer_heard, load_wav(PROMPTS / "ko" / "bank-goodbye.wav"),
+                              threshold=0.9)
+    assert intro, "the customer was not told whose callback this is"
+    assert agent_voice and agent_voice[0].offset_s > intro[0].offset_s, \
+        "the customer did not reach the agent after the introduction"
+    assert customer_report.hangup_by == "remote"  # the agent hung up: the call is over
+    wait_for(lambda: callback(app, made["id"])["state"] == "completed", 10,
+             "callback not completed")
+    assert [a["result"] for a in callback(app, made["id"])["attempt_log"]] == ["answered"]
+
+
 async def test_number_that_never_answers_is_retried_then_expires(app: RunningApp) -> None:
     number = new_caller()
     agent = await agent_phone(app, "agent1002", timeout=90)  # free, never rung: customer-first
@@ -234,6 +267,44 @@ async def test_a_number_on_the_do_not_call_list_is_never_dialled(app: RunningApp
     assert final["outcome"] == "dnc" and final["attempts"] == 0
     assert [a["result"] for a in final["attempt_log"]] == ["dnc"]
     assert all(cb["number"] not in (refused, later) for cb in app.get("/callbacks?state=active"))
+
+
+async def test_a_message_routed_to_the_queue_is_called_back_by_an_agent_who_hears_it(
+        app: RunningApp, tmp_path: Path) -> None:
+    said, sentence = spoken(tmp_path, "queue-full")
+    caller = new_caller()
+    report = await place_call("100", "; ".join([
+        TO_VOICEMAIL, f"wait {seconds('vm-greeting') + 1.5:.1f}", f"play {said}", "wait 0.5",
+        "dtmf #", "wait 1.5", "dtmf 3", "wait-hangup 20"]), caller=caller, timeout=10)
+    assert report.ok, report.error
+    wait_for(lambda: any(cb["number"] == caller for cb in app.get("/callbacks?state=active")),
+             10, "the message did not become a callback")
+    (task,) = [cb for cb in app.get("/callbacks?state=active") if cb["number"] == caller]
+    message = app.get(f"/messages/{task['message_id']}")
+    assert (task["source"], task["queue"]) == ("voicemail", "general")
+    assert message["caller"] == caller and message["mailbox"] == "general"
+
+    customer = await start_answerer("wait 3; hangup", port=PORT, timeout=90)
+    agent = await agent_phone(app, "agent1002", "wait-hangup 90",
+                              record=tmp_path / "agent-heard.wav", timeout=90)
+    try:
+        post(app, "/agents/agent1002/login")
+        customer_report = await customer.result(120)
+        agent_report = await agent.result(30)
+    finally:
+        await customer.close()
+        await agent.close()
+    assert customer_report.ok and agent_report.ok, (customer_report.error, agent_report.error)
+    (rang,) = incoming(customer_report)
+    assert f"sip:{caller}@" in rang["to"]
+    agent_heard = load_wav(tmp_path / "agent-heard.wav")
+    intro = find_prompt(agent_heard, load_wav(PROMPTS / "en" / "callback-agent-message.wav"),
+                        threshold=0.9)
+    heard = find_prompt(agent_heard, sentence, threshold=0.8)
+    assert intro and heard, "the agent did not hear the customer's message"
+    assert heard[0].offset_s > intro[0].offset_s
+    wait_for(lambda: callback(app, task["id"])["state"] == "completed", 10,
+             "callback not completed")
 
 
 def _time(text: str) -> float:

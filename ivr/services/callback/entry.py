@@ -21,6 +21,8 @@ __all__ = ["CallbackEntry"]
 
 class CallbackEntry:
     holds = False
+    agent_channel = None
+    """Never adopted after a restart (a QueueSession's is): an agent leg left over is dropped."""
 
     def __init__(self, acd: Acd, cb: Callback, queue: QueueConfig,
                  serve: Callable[[CallbackEntry, list[Agent]], asyncio.Task[None]]) -> None:
