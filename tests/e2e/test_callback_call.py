@@ -89,9 +89,18 @@ def app(ivr_app: RunningApp) -> Iterator[RunningApp]:
 
 @pytest.fixture(autouse=True)
 def _agents_logged_out(app: RunningApp) -> Iterator[None]:
+    """Each test starts with no agent and no callback of earlier tests (a message left by
+    another module's test is a callback of `general` too) and leaves none behind."""
+    _cancel_active(app)
     yield
     for agent in ("agent1001", "agent1002"):
         post(app, f"/agents/{agent}/logout")
+    _cancel_active(app)
+
+
+def _cancel_active(app: RunningApp) -> None:
+    for cb in app.get("/callbacks?state=active"):
+        post(app, f"/callbacks/{cb['id']}/cancel")
 
 
 def callback(app: RunningApp, callback_id: str) -> dict[str, Any]:
