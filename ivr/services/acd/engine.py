@@ -294,13 +294,7 @@ class Acd:
         """Free again at once, no after-call work (a callback whose customer did not answer)."""
         agent.call_id = ""
         self._cancel_timer(agent.id)
-        if await self._apply_pending(agent):
-            return
-        now = self.clock()
-        agent.set(AgentState.AVAILABLE, now)
-        agent.idle_since = now
-        await self._save(agent)
-        self.wake()
+        await self._free(agent)
 
     async def call_ended(self, agent: Agent, queue: QueueConfig, call_id: str) -> None:
         """After-call work for the queue's wrap-up time, then free (or a pending pause)."""
@@ -327,6 +321,10 @@ class Acd:
             return
         agent.wrapup_of = None
         await self.log(self.event(call_id, queue, agent.interface, ql.ACW, round(seconds)))
+        await self._free(agent)
+
+    async def _free(self, agent: Agent) -> None:
+        """Available for the next call, unless a pause or logout was asked for meanwhile."""
         if await self._apply_pending(agent):
             return
         now = self.clock()
@@ -389,6 +387,12 @@ class Acd:
                 await self.dispatch()
             except Exception:
                 log.exception("dispatch failed")
+
+    def position(self, item: Any) -> int:
+        """1 + how many wait ahead of `item` in its queue (callers and due callbacks)."""
+        return 1 + sum(1 for s in self.sessions.values()
+                       if s.queue.name == item.queue.name and s.state != "connected"
+                       and s.order < item.order)
 
     def members(self, queue: QueueConfig) -> list[Agent]:
         ids = {a.id for a in self.config().agents_of(queue)}

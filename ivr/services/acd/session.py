@@ -161,10 +161,7 @@ class QueueSession:
         return self.state == "waiting" and self._offer is None and not self.ended
 
     def position(self) -> int:
-        ahead = [s for s in self.acd.sessions.values()
-                 if s.queue.name == self.queue.name and s.state != "connected"
-                 and s.order < self.order]
-        return len(ahead) + 1
+        return self.acd.position(self)
 
     def view(self, now: float) -> dict[str, Any]:
         return {"call_id": self.id, "caller": self.caller.caller, "state": self.state,

@@ -52,10 +52,7 @@ class CallbackEntry:
         self.task = self._serve(self, list(group))
 
     def position(self) -> int:
-        ahead = [s for s in self.acd.sessions.values()
-                 if s.queue.name == self.queue.name and s.state != "connected"
-                 and s.order < self.order]
-        return len(ahead) + 1
+        return self.acd.position(self)
 
     def view(self, now: float) -> dict[str, Any]:
         return {"call_id": self.id, "kind": "callback", "caller": self.cb.number,

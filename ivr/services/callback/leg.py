@@ -2,8 +2,8 @@
 
 `dial_customer` turns ARI's answer into one of the attempt results the retry rules know
 (answered, no_answer, busy, failed); whatever happens no dialled channel is left ringing.
-`CustomerLeg` is the answered customer as a queue caller (session.QueueCaller): keys from its
-DTMF events, and its hangup cancels the wait it is in.
+`CustomerLeg` is the answered customer as a queue caller (session.QueueCaller): a media.Line
+gives its keys, and its hangup cancels the wait it is in.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from ...ari import (
     AriClient,
     AriError,
     ChannelDestroyed,
-    ChannelDtmfReceived,
     ChannelHandle,
     ChannelHangupRequest,
-    StasisEnd,
     StasisStart,
 )
+from ...media.line import Line
+from ...media.prompts import PromptLibrary
 from ..acd.store import EntryRow
 
 log = logging.getLogger(__name__)
@@ -88,35 +88,31 @@ async def dial_customer(client: AriClient, endpoint: str, *, caller_id: str, rin
 class CustomerLeg:
     """An answered customer waiting in a queue (customer-first callbacks)."""
 
-    def __init__(self, handle: ChannelHandle, number: str, language: str) -> None:
+    def __init__(self, handle: ChannelHandle, number: str, language: str,
+                 prompts: PromptLibrary) -> None:
+        assert handle.events is not None
         self.id = handle.id
         self.caller = number
         self.language = language
         self.handle = handle
         self.hangup_by = ""
         self.left_place: EntryRow | None = None
-        self.gone = asyncio.Event()
+        self.line = Line(handle, handle.events, prompts, language)
         self.reached_agent = False
         """An agent answered: whoever hangs up first, the callback was kept."""
-        self._digits: asyncio.Queue[str] = asyncio.Queue()
+
+    @property
+    def gone(self) -> asyncio.Event:
+        return self.line.gone
 
     async def pump(self, owner: asyncio.Task[Any]) -> None:
         """Read the leg's events until it hangs up, then cancel `owner` (what it waits in)."""
-        assert self.handle.events is not None
-        async for event in self.handle.events:
-            if isinstance(event, ChannelDtmfReceived):
-                self._digits.put_nowait(event.digit)
-            elif isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
-                break
-        self.gone.set()
+        await self.line.pump()
         self.hangup_by = self.hangup_by or "caller"
         owner.cancel()
 
     async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None:
-        try:
-            return await asyncio.wait_for(self._digits.get(), timeout)
-        except TimeoutError:
-            return None
+        return await self.line.read_key(timeout)
 
     def trace(self, event: str, **fields: Any) -> None:
         if event == "queue_connected":

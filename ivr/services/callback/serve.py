@@ -207,7 +207,8 @@ async def _customer_first(svc: Callbacks, entry: CallbackEntry) -> None:
     if dialled.channel is None:
         await svc.settle(entry, dialled.result, started=started, detail=dialled.detail)
         return
-    leg = CustomerLeg(dialled.channel, cb.number, cb.language or AGENT_LANGUAGE)
+    leg = CustomerLeg(dialled.channel, cb.number, cb.language or AGENT_LANGUAGE,
+                      svc.acd.prompts)
     svc.unlist(entry)  # from here on the customer waits as a caller in the queue
     holding = asyncio.create_task(_hold(svc, entry, leg))
     pump = asyncio.create_task(leg.pump(holding))

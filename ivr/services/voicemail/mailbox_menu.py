@@ -29,9 +29,9 @@ from typing import Any, Protocol
 
 from ...ari import AriError, ChannelHandle, NotInStasis, ResourceGone
 from ...ari.models import Channel
+from ...media.line import Line
 from ...media.prompts import PromptLibrary
 from ...media.say import SayError, say
-from .line import Line
 from .mailboxes import MailboxStore
 from .playback import PlaybackUnavailable, RecordingCopies
 from .store import Message, MessageStore

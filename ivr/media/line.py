@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from typing import Literal
 
-from ...ari import (
+from ..ari import (
     AriError,
     ChannelDestroyed,
     ChannelDtmfReceived,
@@ -25,7 +25,7 @@ from ...ari import (
     StasisEnd,
     Subscription,
 )
-from ...media.prompts import PromptLibrary
+from .prompts import PromptLibrary
 
 log = logging.getLogger(__name__)
 
