@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from ..ari import (
@@ -32,7 +32,7 @@ from ..ari.models import Channel
 from ..flow.expr import Value
 from ..flow.interpreter import FlowContext, FlowState, run_flow
 from ..flow.model import Flow, HandoffNode
-from ..flow.runtime import DECLINED, TAKEN
+from ..flow.runtime import DECLINED, TAKEN, Listen
 from ..media.prompts import PromptLibrary
 from ..services.acd.engine import Acd
 from ..services.acd.session import ANSWERED, QueueRequest
@@ -41,6 +41,7 @@ from ..services.acd.store import EntryRow
 from ..services.callback.booking import book_callback
 from ..services.callback.service import Callbacks
 from ..services.voicemail.session import SENT, Voicemail, VoicemailRequest, leave_message
+from .ears import Ears
 from .logs import call_id_var
 from .trace import CallTrace
 
@@ -93,6 +94,7 @@ class Call:
         acd: Acd | None = None,
         voicemail: Voicemail | None = None,
         callbacks: Callbacks | None = None,
+        ears: Ears | None = None,
     ) -> None:
         self.id = channel.id
         self.call_id = channel.id
@@ -113,6 +115,7 @@ class Call:
         self.acd = acd
         self.voicemail = voicemail
         self.callbacks = callbacks
+        self.ears = ears
         self.booked_callback = ""
         self.left_message = False
         """A recording was made for a mailbox: the call counts as voicemail however it ends."""
@@ -237,6 +240,28 @@ class Call:
         self.booked_callback = booked.id
         await self.hangup()
         return TAKEN
+
+    @contextlib.asynccontextmanager
+    async def listening(self, request: Listen) -> AsyncIterator[bool]:
+        """While a node waits, what the caller says comes in as keys (see CallIO.listening);
+        without ears (no speech configured) or an engine for the language: keys only."""
+        if self.ears is None or not request.engine:
+            yield False
+            return
+        async with self.ears.listen(self, request, self.heard) as listening:
+            yield listening
+
+    def heard(self, keys: str, **fields: Any) -> None:
+        """Speech the ears matched, as the keys it stands for; like a key it stops a
+        barge-in prompt."""
+        self.trace("speech", keys=keys, **fields)
+        for key in keys:
+            self._digits.put_nowait(key)
+        self._digit_arrived.set()
+
+    def speech_started(self) -> None:
+        """The caller started talking: a barge-in prompt stops as for a key."""
+        self._digit_arrived.set()
 
     def discard_typeahead(self) -> None:
         while not self._digits.empty():

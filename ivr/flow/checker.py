@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..media.prompts import PromptLibrary
-from . import check_actions, check_handoffs, dataflow
+from . import check_actions, check_handoffs, check_speech, dataflow
 from .actions import ActionSpec
 from .check_prompts import PromptChecks
 from .expr import ExpressionError, parse
@@ -120,6 +120,8 @@ class _Checker:
 
     def check(self, flow: Flow) -> None:
         nodes = flow.nodes
+        for path, message, severity in check_speech.check_flow_speech(flow):
+            self.report(flow, path, message, severity)
         if flow.entry not in nodes:
             self.report(flow, ("entry",),
                         f"entry node {flow.entry!r} does not exist{_tip(flow.entry, nodes)}")
@@ -221,6 +223,8 @@ class _Checker:
         if isinstance(node, HandoffNode):
             for path, message, severity in check_handoffs.check_queue_node(node, self.queues):
                 self.report(flow, (*here, *path), message, severity)
+        for path, message, severity in check_speech.check_speech_node(flow, node):
+            self.report(flow, (*here, *path), message, severity)
         for path, text in dataflow.templates(node):
             if "${" in _TEMPLATE.sub("", text):
                 self.report(flow, (*here, *path), f"malformed variable in {text!r}: write "

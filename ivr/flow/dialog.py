@@ -11,10 +11,12 @@ it in the buffer, and a key typed earlier skips the prompt, so the read that fol
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Literal
 
-from .model import CollectNode, Escalation, MenuNode
-from .runtime import MASK, FlowRuntimeError, Next, Runtime
+from .model import CollectNode, Escalation, MenuNode, Say
+from .runtime import MASK, SPEECH_UNAVAILABLE, FlowRuntimeError, Listen, Next, Runtime
 
 Failure = Literal["no_input", "no_match"]
 
@@ -43,7 +45,44 @@ class _Attempts:
         return self.escalation.fallback
 
 
+def _menu_listen(rt: Runtime, node: MenuNode) -> Listen | None:
+    language = rt.io.language
+    if not node.listens_in(language):
+        return None
+    return Listen(language, rt.flow.speech.get(language, ""), phrases=node.grammar(language),
+                  confidence=node.confidence, node=rt.qualify(node.id))
+
+
+def _collect_listen(rt: Runtime, node: CollectNode) -> Listen | None:
+    if not node.speech or node.secure:
+        return None
+    language = rt.io.language
+    return Listen(language, rt.flow.speech.get(language, ""),
+                  digits=(node.min_length, node.max_length), terminator=node.terminator,
+                  confidence=node.confidence, node=rt.qualify(node.id))
+
+
+@contextlib.asynccontextmanager
+async def _listening(rt: Runtime, request: Listen | None) -> AsyncIterator[None]:
+    """Listen while the node waits; a node that would listen but cannot (no engine for the
+    language) says so once, and the caller uses the keypad."""
+    if request is None:
+        yield
+        return
+    async with rt.io.listening(request) as listening:
+        if not listening:
+            rt.trace("speech_unavailable", node=request.node, language=request.language,
+                     engine=request.engine or None)
+            await rt.play((Say("prompt", SPEECH_UNAVAILABLE),), barge_in=True)
+        yield
+
+
 async def run_menu(rt: Runtime, node: MenuNode) -> Next:
+    async with _listening(rt, _menu_listen(rt, node)):
+        return await _menu(rt, node)
+
+
+async def _menu(rt: Runtime, node: MenuNode) -> Next:
     qid = rt.qualify(node.id)
     tries = _Attempts(node.escalation)
     for attempt in range(1, tries.total + 1):
@@ -72,6 +111,11 @@ async def run_collect(rt: Runtime, node: CollectNode) -> Next:
     The value is stored before the readback (which speaks it through ${store}); a rejected or
     unconfirmed value is taken back so a failed collect leaves the variable as it was.
     """
+    async with _listening(rt, _collect_listen(rt, node)):
+        return await _collect(rt, node)
+
+
+async def _collect(rt: Runtime, node: CollectNode) -> Next:
     qid = rt.qualify(node.id)
     tries = _Attempts(node.escalation)
     had, before = node.store in rt.state.variables, rt.state.variables.get(node.store)

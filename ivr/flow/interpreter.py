@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -48,7 +49,7 @@ from .model import (
     SetNode,
     SubflowNode,
 )
-from .runtime import RUNTIME_ERRORS, End, FlowRuntimeError, Next, Runtime
+from .runtime import RUNTIME_ERRORS, End, FlowRuntimeError, Listen, Next, Runtime
 
 MAX_SUBFLOW_DEPTH = 8
 MAX_QUIET_STEPS = 1000
@@ -81,6 +82,11 @@ class CallIO(Protocol):
         `node.next`; any other text is an outcome (a queue's `timeout`...) routed by `node.on`."""
 
     def trace(self, event: str, **fields: Any) -> None: ...
+
+    def listening(self, request: Listen) -> AbstractAsyncContextManager[bool]:
+        """Listen while the block runs; yields False when nobody can listen (no engine for
+        the language, or it is not available): keys only. What the caller says arrives
+        through read_digit like keys, and stops a barge-in prompt like a key (runtime.Listen)."""
 
 
 class SayFunction(Protocol):

@@ -198,7 +198,8 @@ class _Builder:
                 **base, prompt=self.says(raw["prompt"]), reprompt=self.says(raw.get("reprompt")),
                 options={key: _option(value) for key, value in raw["options"].items()},
                 timeout=float(raw.get("timeout", 5)), barge_in=bool(raw.get("barge_in", True)),
-                store=raw.get("store"), escalation=self.escalation(raw, path))
+                store=raw.get("store"), escalation=self.escalation(raw, path),
+                confidence=float(raw.get("confidence", 0.5)))
         if kind == "collect":
             low, high = int(raw.get("min_length", 1)), int(raw.get("max_length", 20))
             if low > high:
@@ -211,7 +212,9 @@ class _Builder:
                 inter_digit_timeout=float(raw.get("inter_digit_timeout", 3)),
                 barge_in=bool(raw.get("barge_in", True)), secure=bool(raw.get("secure", False)),
                 readback=self.says(raw.get("readback")), confirm=self.says(raw.get("confirm")),
-                next=nxt, escalation=self.escalation(raw, path))
+                next=nxt, escalation=self.escalation(raw, path),
+                speech=bool(raw.get("speech", False)),
+                confidence=float(raw.get("confidence", 0.5)))
         if kind == "set":
             return SetNode(**base, values=_expressions(raw["values"]), next=nxt)
         if kind == "branch":
@@ -328,6 +331,7 @@ def parse_flow_positions(text: str, file: str = "<flow>") -> tuple[Flow, Positio
     flow = Flow(
         name=data["name"], version=_text(data.get("version", "1")), languages=languages,
         default_language=default_language, entry=data["entry"], nodes=nodes,
+        speech={str(k): str(v) for k, v in (data.get("speech") or {}).items()},
         params=tuple(data.get("params", [])), source=file,
         description=str(data.get("description", "")),
     )

@@ -50,7 +50,8 @@ class PlayNode(Node):
 class MenuOption:
     target: str
     phrases: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """Spoken alternatives per language, for speech menus (a later issue)."""
+    """Language -> what a caller may say instead of pressing the key; a menu with phrases
+    listens in those languages (the flow's `speech` names each language's engine)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,16 @@ class MenuNode(Node):
     store: str | None = None
     """Variable that receives the key chosen."""
     escalation: Escalation = field(default_factory=Escalation)
+    confidence: float = 0.5
+    """Speech heard with less confidence is a no-match."""
+
+    def listens_in(self, language: str) -> bool:
+        return any(option.phrases.get(language) for option in self.options.values())
+
+    def grammar(self, language: str) -> dict[str, str]:
+        """Phrase -> the key it stands for, in `language`."""
+        return {phrase: key for key, option in self.options.items()
+                for phrase in option.phrases.get(language, ())}
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +113,9 @@ class CollectNode(Node):
     """...then this confirm prompt: 1 accepts, 2 re-enters (counts as a no-match attempt)."""
     next: str = ""
     escalation: Escalation = field(default_factory=Escalation)
+    speech: bool = False
+    """The caller may also say the digits ("one two three four"); never for a secure one."""
+    confidence: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +267,8 @@ class Flow:
     """Variables a subflow expects from its caller (set before its entry)."""
     source: str = ""
     description: str = ""
+    speech: dict[str, str] = field(default_factory=dict)
+    """Language -> speech engine (pocketsphinx, vosk); a language without one takes keys."""
 
 
 def targets(node: AnyNode) -> list[tuple[str, str]]:

@@ -13,7 +13,8 @@ every error message is scrubbed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import expr
@@ -30,6 +31,30 @@ TAKEN = "taken"
 DECLINED = ""
 """CallIO.handoff: the service cannot take the call; the flow goes on at the node's `next`."""
 """Variables every flow can read; the call owns them, so `set` cannot change them."""
+
+
+NO_MATCH_KEY = "?"
+"""What CallIO.read_digit gives for speech it could not match (or matched with too little
+confidence): no option has it, so the node takes its no-match path."""
+SPEECH_UNAVAILABLE = "speech-unavailable"
+"""Prompt played when a node would listen but cannot in the caller's language."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    """What a waiting node accepts by voice, in one language.
+
+    A menu: `phrases` (phrase -> the key it stands for); what is heard arrives as that key.
+    A digit entry: `digits` (min, max length); the digits heard arrive one by one, then
+    `terminator` (if the entry has one)."""
+
+    language: str
+    engine: str
+    phrases: Mapping[str, str] = field(default_factory=dict)
+    digits: tuple[int, int] | None = None
+    terminator: str = ""
+    confidence: float = 0.5
+    node: str = ""
 
 
 class FlowRuntimeError(Exception):

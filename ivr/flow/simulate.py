@@ -17,10 +17,11 @@ stays silent (or, interactively, is asked); a caller silent for too long hangs u
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import wave
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +33,7 @@ from .expr import Value
 from .http import HttpClient, UnavailableHttp
 from .interpreter import FlowContext, FlowState, run_flow
 from .model import Flow, HandoffNode
-from .runtime import DECLINED, MASK, TAKEN
+from .runtime import DECLINED, MASK, TAKEN, Listen
 
 KEYS = frozenset("0123456789*#ABCD")
 SILENCE = frozenset({"-", "_", "…", "...", "."})
@@ -217,6 +218,14 @@ class SimulatedCall:
         self._silent_reads = 0
         self.record("key", key=MASK if secure else key)
         return key
+
+    @contextlib.asynccontextmanager
+    async def listening(self, request: Listen) -> AsyncIterator[bool]:
+        """The simulator types keys only; a node with an engine for the language counts as
+        listening (so it plays what a real call would), one without plays the keypad hint."""
+        self.record("listen", node=request.node, language=request.language,
+                    engine=request.engine or None)
+        yield bool(request.engine)
 
     async def hangup(self) -> None:
         if not self.hung_up:

@@ -6,8 +6,9 @@ tests do not depend on the YAML loader (one test checks the kit's demo against f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from ivr.flow.model import (
     Prompts,
     Say,
 )
-from ivr.flow.runtime import DECLINED, TAKEN
+from ivr.flow.runtime import DECLINED, TAKEN, Listen
 
 DEMO = Path(__file__).resolve().parents[2] / "flows" / "demo.yaml"
 
@@ -108,6 +109,7 @@ class ScriptedCaller:
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.handoffs: list[tuple[HandoffNode, dict[str, Value]]] = []
         self.hung_up = False
+        self.listens: list[Listen] = []
 
     async def play(self, prompt_ids: Sequence[str], *, barge_in: bool,
                    secure: bool = False) -> None:
@@ -122,6 +124,12 @@ class ScriptedCaller:
 
     async def hangup(self) -> None:
         self.hung_up = True
+
+    @contextlib.asynccontextmanager
+    async def listening(self, request: Listen) -> AsyncIterator[bool]:
+        """Listens when the flow names an engine; `heard` keys then stand for speech."""
+        self.listens.append(request)
+        yield bool(request.engine)
 
     async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> str:
         self.handoffs.append((node, dict(variables)))
