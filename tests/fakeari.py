@@ -111,6 +111,7 @@ class FakeAri:
     async def start(self) -> None:
         app = web.Application(middlewares=[self._middleware])
         for method, path, handler in [
+            *self.extra_routes(),  # first: /channels/externalMedia before /channels/{id}
             ("GET", "/events", self._events), ("GET", "/asterisk/info", self._info),
             ("GET", "/applications/{app}", self._application),
             ("GET", "/channels", self._list_channels), ("GET", "/channels/{id}", self._get),
@@ -127,6 +128,10 @@ class FakeAri:
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"
+
+    def extra_routes(self) -> list[tuple[str, str, Handler]]:
+        """More (method, path after /ari, handler) for a subclass (tests/fakeari_media.py)."""
+        return []
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -1,5 +1,5 @@
 """The `ivr` command: serve, run (Asterisk + app), asterisk, call, prompts, check, db,
-mailbox."""
+mailbox, models."""
 
 from __future__ import annotations
 
@@ -245,6 +245,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return simulate_cli.main(args, open_actions=_account_actions)
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from ..media.speech import vosk_models as vm
+
+    if args.action != "check":
+        print(vm.catalog_text())
+        return 0
+    if not args.path:
+        print("ivr models check: give a model folder or its .zip", file=sys.stderr)
+        return 2
+    path = Path(args.path)
+    if path.is_file():
+        report = vm.check_zip(path, args.sha256)
+    else:
+        report = vm.check_dir(path)
+    print("\n".join(vm.report_text(report)))
+    return 0 if report.ok else 1
+
+
 def cmd_call(args: argparse.Namespace) -> int:
     from ..testing import call_cli
 
@@ -293,6 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate_cli.build_parser(p)
     p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("models", help="Vosk models: which, where from; check a downloaded one")
+    p.add_argument("action", nargs="?", choices=["list", "check"], default="list")
+    p.add_argument("path", nargs="?", help="a model folder, or its .zip (check)")
+    p.add_argument("--sha256", help="the zip's expected SHA-256 (check)")
+    p.set_defaults(func=cmd_models)
     p = sub.add_parser("call", help="place a real SIP call with the test softphone")
     with contextlib.suppress(ImportError):
         from ..testing import call_cli

@@ -27,6 +27,7 @@ from .events import (
     parse_event,
 )
 from .handles import BridgeHandle, ChannelHandle, LiveRecordingHandle, PlaybackHandle, new_id
+from .resources import ExternalMediaHandle
 from .router import EventRouter, Subscription, SubscriptionClosed
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "ChannelHangupRequest",
     "Event",
     "EventRouter",
+    "ExternalMediaHandle",
     "LiveRecordingHandle",
     "NotInStasis",
     "PlaybackFinished",

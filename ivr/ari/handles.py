@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .events import (
     PlaybackFinished,
@@ -46,13 +47,25 @@ async def staged(
     body: Mapping[str, object] | None = None,
 ) -> Subscription:
     """Stage, subscribe, execute: subscribe to `key` before the POST that creates it."""
+    sub, _ = await staged_reply(ari, key, path, params, body)
+    return sub
+
+
+async def staged_reply(
+    ari: Ari,
+    key: str,
+    path: str,
+    params: Mapping[str, str | int | float | bool | None] | None = None,
+    body: Mapping[str, object] | None = None,
+) -> tuple[Subscription, Any]:
+    """`staged`, keeping the POST's decoded reply (e.g. externalMedia's RTP address)."""
     sub = ari.router.subscribe(key)
     try:
-        await ari.rest.request("POST", path, params=params, body=body)
+        reply = await ari.rest.request("POST", path, params=params, body=body)
     except BaseException:
         sub.close()
         raise
-    return sub
+    return sub, reply
 
 
 class PlaybackHandle:

@@ -12,8 +12,10 @@ from .handles import (
     _variables_body,
     new_id,
     staged,
+    staged_reply,
 )
 from .models import Application, AsteriskInfo, Bridge, Channel, Endpoint, StoredRecording
+from .router import Subscription
 
 
 class Channels:
@@ -95,12 +97,17 @@ class Channels:
         encapsulation: str = "rtp",
         transport: str = "udp",
         direction: str = "both",
+        data: str | None = None,
         channel_id: str | None = None,
         variables: Mapping[str, str] | None = None,
-    ) -> ChannelHandle:
-        """A channel whose media flows to/from `external_host` (host:port), e.g. a recognizer."""
+    ) -> ExternalMediaHandle:
+        """A channel whose media flows to/from `external_host` (host:port), e.g. a recognizer.
+
+        `data` reaches the application as the StasisStart arguments, which lets an application
+        that restarts recognise the channel as media plumbing rather than a caller.
+        """
         cid = channel_id or new_id("em-")
-        sub = await staged(
+        sub, reply = await staged_reply(
             self._ari,
             channel_key(cid),
             "/channels/externalMedia",
@@ -112,10 +119,28 @@ class Channels:
                 "encapsulation": encapsulation,
                 "transport": transport,
                 "direction": direction,
+                "data": data,
             },
             body=_variables_body(variables),
         )
-        return ChannelHandle(self._ari, cid, sub)
+        channel = Channel.from_json(reply) if isinstance(reply, dict) else Channel(id=cid)
+        return ExternalMediaHandle(self._ari, cid, sub, channel)
+
+
+class ExternalMediaHandle(ChannelHandle):
+    """An externalMedia channel, with what Asterisk said about it when creating it."""
+
+    def __init__(self, ari: Ari, channel_id: str, events: Subscription | None,
+                 channel: Channel) -> None:
+        super().__init__(ari, channel_id, events)
+        self.channel = channel
+
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        """Where Asterisk sends RTP from (UNICASTRTP_LOCAL_ADDRESS/PORT), when it said."""
+        host = self.channel.channelvars.get("UNICASTRTP_LOCAL_ADDRESS", "")
+        port = self.channel.channelvars.get("UNICASTRTP_LOCAL_PORT", "")
+        return (host, int(port)) if host and port.isdigit() else None
 
 
 class Bridges:

@@ -22,6 +22,8 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from ..media.audio import resample as resample  # the media layer owns it; tests import it here
+
 Signal: TypeAlias = npt.NDArray[np.float64]
 Audio: TypeAlias = "Signal | Path | str"
 
@@ -66,34 +68,6 @@ def _as_signal(audio: Audio, rate: int) -> Signal:
     if isinstance(audio, np.ndarray):
         return np.asarray(audio, dtype=np.float64)
     return load_wav(audio, rate)
-
-
-def resample(x: Signal, src_rate: int, dst_rate: int, zero_crossings: int = 16) -> Signal:
-    """Rational-ratio resampling with a Kaiser-windowed sinc, evaluated polyphase.
-
-    Proper low-pass filtering matters: 22.05 kHz espeak output decimated naively aliases.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if src_rate == dst_rate or x.size == 0:
-        return x.copy()
-    g = math.gcd(src_rate, dst_rate)
-    up, down = dst_rate // g, src_rate // g
-    wide = max(up, down)
-    cutoff = 0.475 / wide  # cycles per sample at the upsampled rate, a little under Nyquist
-    half = zero_crossings * wide
-    n = np.arange(-half, half + 1, dtype=np.float64)
-    h = 2 * cutoff * np.sinc(2 * cutoff * n) * np.kaiser(n.size, 9.0) * up
-    taps = -(-h.size // up)
-    h = np.concatenate([h, np.zeros(taps * up - h.size)])
-    out_len = -(-x.size * up // down)
-    t = np.arange(out_len, dtype=np.int64) * down + half
-    last = t // up  # the newest input sample under the filter
-    phase = t - last * up
-    xp = np.concatenate([np.zeros(taps), x, np.zeros(taps)])
-    y = np.zeros(out_len)
-    for k in range(taps):
-        y += xp[last - k + taps] * h[phase + k * up]
-    return y
 
 
 # ----- G.711 mu-law (what a PCMU call does to audio)

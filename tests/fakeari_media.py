@@ -1,0 +1,120 @@
+"""The fake ARI plus what a listener uses: externalMedia, snoop, destroying bridges, and RTP.
+
+As in Asterisk: externalMedia and snoop channels enter the application (StasisStart, with the
+`data` / `appArgs` as arguments) after the HTTP reply; the externalMedia reply carries
+UNICASTRTP_LOCAL_ADDRESS/PORT; a snoop dies with the channel it spies on; a destroyed bridge
+says BridgeDestroyed. `send_rtp` makes an externalMedia channel send RTP, from the port its
+reply announced, to the external_host it was given.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ivr.media.rtp import SLIN16_PAYLOAD_TYPE, build_rtp
+from tests.fakeari import FakeAri, FakeChannel, Handler, _error
+
+
+@dataclass
+class FakeMedia:
+    channel_id: str
+    external_host: tuple[str, int]
+    format: str
+    sock: socket.socket
+    sequence: int = 1000
+    timestamp: int = 0
+    ssrc: int = 0x5EED
+
+    @property
+    def local_port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+
+class MediaFakeAri(FakeAri):
+    def __init__(self, *, password: str = "secret") -> None:
+        super().__init__(password=password)
+        self.media: dict[str, FakeMedia] = {}
+        self.snoops: dict[str, str] = {}  # snoop channel id -> the channel it spies on
+
+    def extra_routes(self) -> list[tuple[str, str, Handler]]:
+        return [
+            ("POST", "/channels/externalMedia", self._external_media),
+            ("POST", "/channels/{id}/snoop/{sid}", self._snoop),
+            ("DELETE", "/bridges/{id}", self._destroy_bridge),
+        ]
+
+    async def close(self) -> None:
+        await super().close()
+        for media in self.media.values():
+            media.sock.close()
+        self.media.clear()
+
+    def send_rtp(self, channel_id: str, payload: bytes, *, payload_type: int =
+                 SLIN16_PAYLOAD_TYPE, sequence: int | None = None) -> None:
+        """One packet (payload as given: big-endian for slin16) to the external host."""
+        media = self.media[channel_id]
+        seq = media.sequence if sequence is None else sequence
+        media.sock.sendto(build_rtp(payload, sequence=seq, timestamp=media.timestamp,
+                                    ssrc=media.ssrc, payload_type=payload_type),
+                          media.external_host)
+        media.sequence = seq + 1
+        media.timestamp += len(payload) // 2
+
+    def bridged_with(self, channel_id: str) -> list[str]:
+        return [b for b, members in self.bridges.items() if channel_id in members]
+
+    async def _destroy(self, channel: FakeChannel) -> None:
+        await super()._destroy(channel)
+        for members in self.bridges.values():
+            while channel.id in members:
+                members.remove(channel.id)
+        if (media := self.media.pop(channel.id, None)) is not None:
+            media.sock.close()
+        self.snoops.pop(channel.id, None)
+        for snoop_id, target in list(self.snoops.items()):
+            if target == channel.id and snoop_id in self.channels:  # the spied channel went
+                await self._destroy(self.channels[snoop_id])
+
+    async def _external_media(self, request: web.Request) -> web.StreamResponse:
+        query = request.query
+        host, _, port = query.get("external_host", "").rpartition(":")
+        if not query.get("app") or not query.get("format") or not host or not port.isdigit():
+            return _error(400, "app, format and external_host are required")
+        channel_id = query.get("channelId") or f"em-{len(self.media)}"
+        if channel_id in self.channels:
+            return _error(409, "Channel with given unique ID already exists")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        media = FakeMedia(channel_id, (host, int(port)), query["format"], sock)
+        self.media[channel_id] = media
+        channel = self.add_channel(channel_id, in_stasis=False, caller_number="")
+        reply = {**channel.to_json(self.app), "name": f"UnicastRTP/{host}:{port}-{channel_id}",
+                 "channelvars": {"UNICASTRTP_LOCAL_ADDRESS": "127.0.0.1",
+                                 "UNICASTRTP_LOCAL_PORT": str(media.local_port)}}
+        args = [query["data"]] if query.get("data") else []
+        return await self._reply(request, web.json_response(reply),
+                                 self.emit_stasis_start(channel, *args))
+
+    async def _snoop(self, request: web.Request) -> web.StreamResponse:
+        target = self._channel(request, stasis=False)
+        query, snoop_id = request.query, request.match_info["sid"]
+        if query.get("spy", "none") == "none" and query.get("whisper", "none") == "none":
+            return _error(400, "Invalid parameters")
+        channel = self.add_channel(snoop_id, in_stasis=False, caller_number="")
+        self.snoops[snoop_id] = target.id
+        args = [query["appArgs"]] if query.get("appArgs") else []
+        return await self._reply(request, web.json_response(channel.to_json(self.app)),
+                                 self.emit_stasis_start(channel, *args))
+
+    async def _destroy_bridge(self, request: web.Request) -> web.StreamResponse:
+        bridge_id = request.match_info["id"]
+        if bridge_id not in self.bridges:
+            return _error(404, "Bridge not found")
+        del self.bridges[bridge_id]
+        return await self._reply(request, web.Response(status=204), self.emit(
+            "BridgeDestroyed", bridge={"id": bridge_id, "technology": "simple_bridge",
+                                       "bridge_type": "mixing", "channels": []}))
+
