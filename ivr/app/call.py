@@ -125,7 +125,8 @@ class Call:
         self.parked = False
         """Left in its queue by an app that is stopping: not hung up, the next process
         resumes it."""
-        self._digits: asyncio.Queue[str] = asyncio.Queue()
+        self._digits: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        """(key, where it came from: "dtmf", or "speech" for what the ears heard)."""
         self._digit_arrived = asyncio.Event()
         self._gone = asyncio.Event()
 
@@ -185,10 +186,11 @@ class Call:
         self._ensure_alive()
         self.state = CallState.WAITING_INPUT
         try:
-            digit = await asyncio.wait_for(self._digits.get(), timeout)
+            digit, source = await asyncio.wait_for(self._digits.get(), timeout)
         except TimeoutError:
             return None
-        self.trace("dtmf", digit=MASK if secure else digit)
+        if source == "dtmf":  # what speech stood for is in its own `speech` event
+            self.trace("dtmf", digit=MASK if secure else digit)
         return digit
 
     async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> str:
@@ -256,7 +258,7 @@ class Call:
         barge-in prompt."""
         self.trace("speech", keys=keys, **fields)
         for key in keys:
-            self._digits.put_nowait(key)
+            self._digits.put_nowait((key, "speech"))
         self._digit_arrived.set()
 
     def speech_started(self) -> None:
@@ -291,7 +293,7 @@ class Call:
         """Consume this channel's events in order until it leaves the application."""
         async for event in self.events:
             if isinstance(event, ChannelDtmfReceived):
-                self._digits.put_nowait(event.digit)
+                self._digits.put_nowait((event.digit, "dtmf"))
                 self._digit_arrived.set()
             elif isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
                 if not self.hangup_by:

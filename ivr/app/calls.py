@@ -16,6 +16,7 @@ from ..services.acd.engine import Acd
 from ..services.callback.service import Callbacks
 from ..services.voicemail.session import Voicemail
 from .call import Call
+from .ears import Ears
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class CallSupervisor:
               resumed: bool = False, acd: Acd | None = None,
               voicemail: Voicemail | None = None,
               callbacks: Callbacks | None = None,
+              ears: Ears | None = None,
               state: FlowState | None = None) -> Call | None:
         """Take over a channel that entered the application. Synchronous on purpose: it runs in
         the ARI reader, and subscribing here means no event of the call can slip past it."""
@@ -45,7 +47,7 @@ class CallSupervisor:
         events = self.client.subscribe(channel_key(channel.id))
         call = Call(channel, self.client.channels.handle(channel.id), events, flow,
                     self.prompts, ctx, resumed=resumed, acd=acd, voicemail=voicemail,
-                    callbacks=callbacks)
+                    callbacks=callbacks, ears=ears)
         if state is not None:
             call.flow_state = state
         self.calls[channel.id] = call

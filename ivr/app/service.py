@@ -15,6 +15,7 @@ from ..flow.actions import Action
 from ..flow.http import AiohttpClient
 from ..flow.interpreter import FlowContext, FlowState
 from ..media.prompts import PromptLibrary
+from ..media.stream import is_listener_leg
 from ..services.accounts import (
     ACCOUNT_ACTION_SPECS,
     AccountStore,
@@ -43,6 +44,7 @@ from .flows import FlowRegistry
 from .logs import call_id_var
 from .message_work import message_media, route_message
 from .records import record_of
+from .speech_ears import SpeechEars
 from .trace import CallTrace
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ class IvrService:
         self.mailboxes: MailboxStore | None = None
         self.mailbox_menu: MailboxMenu | None = None
         self.callbacks: Callbacks | None = None
+        self.ears = SpeechEars(self.client)
         self.notifier = Notifier(NotifyConfig.from_env(os.environ))
         self.parked: dict[str, EntryRow] = {}
         """Callers a previous process left in a queue, by channel: resumed at their node."""
@@ -142,6 +145,7 @@ class IvrService:
         if self._watcher is not None:
             await asyncio.gather(self._watcher, return_exceptions=True)
         await self.http.close()
+        self.ears.close()
         await self.client.close()
         if self.accounts is not None:
             await self.accounts.close()
@@ -165,8 +169,8 @@ class IvrService:
             handle.events = self.client.subscribe(channel_key(event.channel.id))
             self._spawn(self.mailbox_menu.run(event.channel, handle, event.args[1:]))
             return
-        if event.args and event.args[0] == CALLBACK_ARG:
-            log.info("hanging up callback leg %s: its callback is no longer served here",
+        if (event.args and event.args[0] == CALLBACK_ARG) or is_listener_leg(event):
+            log.info("hanging up %s: the callback or listener it served is gone",
                      event.channel.id)
             self._spawn(self._hang_up(self.client.channels.handle(event.channel.id)))
             return
@@ -189,6 +193,7 @@ class IvrService:
             log.info("caller %s resumes its place in queue %s", event.channel.id, parked.queue)
         self.supervisor.start(event.channel, flow, ctx, resumed=event.synthetic, acd=self.acd,
                               voicemail=self.voicemail, callbacks=self.callbacks,
+                              ears=self.ears,
                               state=state)
 
     def _agent_channel(self, event: StasisStart) -> None:

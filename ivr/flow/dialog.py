@@ -64,8 +64,8 @@ def _collect_listen(rt: Runtime, node: CollectNode) -> Listen | None:
 
 @contextlib.asynccontextmanager
 async def _listening(rt: Runtime, request: Listen | None) -> AsyncIterator[None]:
-    """Listen while the node waits; a node that would listen but cannot (no engine for the
-    language) says so once, and the caller uses the keypad."""
+    """Listen while the node waits. A node that would listen but cannot (no engine for the
+    language) takes keys; the first time in a call, the caller is told to use the keypad."""
     if request is None:
         yield
         return
@@ -73,7 +73,9 @@ async def _listening(rt: Runtime, request: Listen | None) -> AsyncIterator[None]
         if not listening:
             rt.trace("speech_unavailable", node=request.node, language=request.language,
                      engine=request.engine or None)
-            await rt.play((Say("prompt", SPEECH_UNAVAILABLE),), barge_in=True)
+            if request.language not in rt.told_keypad:
+                rt.told_keypad.add(request.language)
+                await rt.play((Say("prompt", SPEECH_UNAVAILABLE),), barge_in=True)
         yield
 
 

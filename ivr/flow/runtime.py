@@ -86,6 +86,8 @@ class Runtime:
         self.state = state
         self.quiet_steps = 0
         """Nodes run since the caller last heard or pressed anything (loop guard)."""
+        self.told_keypad: set[str] = set()
+        """Languages the caller was told (once) to use the keypad in: no speech there."""
 
     # names and values -------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ def test_edit_during_a_call(ivr_app: RunningApp, tmp_path: Path) -> None:
     health = ivr_app.get("/health")["flows"]
     reloads, refused = health["reloads"], health["refused"]
     edited = original.replace('version: "1"', 'version: "2"').replace(
-        '"1": read_back', '"1": goodbye'
+        '"1": {target: read_back', '"1": {target: goodbye'
     )
     assert edited != original
     press_at = seconds("welcome") + 1.5

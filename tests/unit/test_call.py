@@ -10,6 +10,7 @@ covered by test_service.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ from ivr.flow.model import (
     HangupNode,
     PlayNode,
 )
+from ivr.flow.runtime import Listen
 from ivr.media.prompts import PromptLibrary
 from tests.fakeari import FakeAri
 from tests.unit.test_flow import demo_flow, make_flow, says
@@ -45,6 +47,19 @@ def media(prompt_id: str) -> str:
 WELCOME, MENU, GOODBYE = media("welcome"), media("main-menu"), media("goodbye")
 
 
+class DeafEars:
+    """Ears that listen (so a speech menu does not ask for the keypad) and hear nothing:
+    these tests are about keys and the channel; speech has its own (test_speech_ears.py)."""
+
+    def __init__(self) -> None:
+        self.requests: list[Listen] = []
+
+    @contextlib.asynccontextmanager
+    async def listen(self, call: Any, request: Listen, heard: Any) -> AsyncIterator[bool]:
+        self.requests.append(request)
+        yield True
+
+
 class CallHost:
     """IvrService's call handling, and nothing else: the real CallSupervisor, one flow."""
 
@@ -54,6 +69,7 @@ class CallHost:
         self.flow = flow
         self.ctx = FlowContext(flows={flow.name: flow})
         self.supervisor = CallSupervisor(client, prompts, trace_dir)
+        self.ears = DeafEars()
 
     @property
     def calls(self) -> dict[str, Call]:
@@ -73,7 +89,8 @@ class CallHost:
 
     def _on_unclaimed(self, event: Event) -> None:
         if isinstance(event, StasisStart):
-            self.supervisor.start(event.channel, self.flow, self.ctx, resumed=event.synthetic)
+            self.supervisor.start(event.channel, self.flow, self.ctx, resumed=event.synthetic,
+                                  ears=self.ears)
 
     def subscriptions(self) -> int:
         return len(self.client.router.subscribed_keys())

@@ -64,11 +64,13 @@ def options(targets: Mapping[str, str]) -> dict[str, MenuOption]:
 
 def demo_flow(menu_timeout: float = 5.0, **welcome: Any) -> Flow:
     """flows/demo.yaml as dataclasses (welcome fields overridable)."""
-    return make_flow(
+    return dataclasses.replace(make_flow(
         PlayNode("welcome", **{"prompts": says("welcome"), "barge_in": True,
                                "next": "main_menu", **welcome}),
         MenuNode("main_menu", prompt=says("main-menu"), timeout=menu_timeout, store="key",
-                 options=options({"1": "read_back", "2": "read_back", "3": "read_back"}),
+                 options={key: MenuOption("read_back", {"en": (word, topic)})
+                          for key, word, topic in (("1", "one", "sales"), ("2", "two", "support"),
+                                                   ("3", "three", "billing"))},
                  escalation=Escalation(no_input=(says("no-input"),),
                                        no_match=(says("invalid"),),
                                        attempts=3, fallback="goodbye")),
@@ -77,7 +79,7 @@ def demo_flow(menu_timeout: float = 5.0, **welcome: Any) -> Flow:
         PlayNode("goodbye", prompts=says("goodbye"), next="end"),
         HangupNode("end"),
         name="demo",
-    )
+    ), speech={"en": "pocketsphinx"})
 
 
 def fake_say(kind: str, value: str, language: str) -> list[str]:
@@ -192,7 +194,8 @@ def test_the_kit_demo_is_flows_demo_yaml() -> None:
 
     loaded = load_flow(DEMO)
     kit = demo_flow()
-    assert (loaded.name, loaded.entry, loaded.languages) == (kit.name, kit.entry, kit.languages)
+    assert (loaded.name, loaded.entry, loaded.languages, loaded.speech) == (
+        kit.name, kit.entry, kit.languages, kit.speech)
     assert plain(loaded) == plain(kit)
 
 
@@ -200,13 +203,13 @@ def test_the_kit_demo_is_flows_demo_yaml() -> None:
 
 
 def test_errors_name_file_line_and_node(tmp_path: Path) -> None:
-    text = DEMO.read_text().replace('"3": read_back', '"3": nowhere')
+    text = DEMO.read_text().replace('"3": {target: read_back', '"3": {target: nowhere')
     broken = tmp_path / "demo.yaml"
     broken.write_text(text)
     with pytest.raises(FlowError) as info:
         load_files([broken], None)
     (detail,) = info.value.details
-    line = next(i for i, row in enumerate(text.splitlines(), 1) if '"3": nowhere' in row)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if '"3": {target: nowhere' in row)
     assert (detail.file, detail.line, detail.node) == (str(broken), line, "main_menu")
     assert "nowhere" in detail.message
 

@@ -86,11 +86,11 @@ async def test_hot_reload_swaps_valid_edits_and_refuses_broken_ones(
                                      "refused": 0}
 
     broken = original.replace('version: "1"', 'version: "3"').replace(
-        '"2": read_back', '"2": nowhere')
+        '"2": {target: read_back', '"2": {target: nowhere')
     demo.write_text(broken)
     with caplog.at_level(logging.ERROR):
         assert not await svc.registry.reload_if_changed()
-    line = next(i for i, row in enumerate(broken.splitlines(), 1) if '"2": nowhere' in row)
+    line = next(i for i, row in enumerate(broken.splitlines(), 1) if '"2": {target: nowhere' in row)
     messages = [r.getMessage() for r in caplog.records]
     assert any(f"demo.yaml:{line}:" in m and "node 'main_menu'" in m and "nowhere" in m
                for m in messages), messages

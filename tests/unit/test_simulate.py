@@ -258,7 +258,7 @@ def test_cli_runs_a_file_and_prints_json(prompts: PromptLibrary, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     edited = tmp_path / "mine.yaml"
     edited.write_text((ROOT / "flows" / "demo.yaml").read_text().replace(
-        '"1": read_back', '"1": goodbye'))
+        '"1": {target: read_back', '"1": {target: goodbye'))
     code = main(cli(str(edited), "--input", "1", "--json", "--lang", "en",
                     "--prompts-dir", str(prompts.root), "--flows-dir", str(ROOT / "flows")))
     result = json.loads(capsys.readouterr().out)

@@ -64,6 +64,13 @@ async def test_a_language_without_an_engine_says_to_use_the_keypad_then_takes_ke
     assert state.path == ["m", "balance", "end"]
 
 
+async def test_the_keypad_hint_is_said_once_a_call() -> None:
+    caller = ScriptedCaller(["?", "1"], language="ko")  # a wrong key: the menu again
+    await run(speech_flow({"en": "pocketsphinx"}), caller)
+    assert caller.played.count(SPEECH_UNAVAILABLE) == 1
+    assert len(caller.named("speech_unavailable")) == 1
+
+
 async def test_a_keys_only_menu_never_listens() -> None:
     keys_only = {k: MenuOption(o.target) for k, o in speech_menu().options.items()}
     caller = ScriptedCaller(["9"])
