@@ -135,7 +135,7 @@ VARIANTS = (
     Variant("e", "d + silence probability 0.05", config=dict(SILPROB), **TEL),
     Variant("f", "e + word-exit beam 1e-15", config=dict(TELEPHONE_CONFIG), **TEL),
     Variant("g", "f + noise floor at 4-8 kHz (-40 dBFS)", **NO_LEVEL),
-    Variant("h", "g + level check (2nd pass if off by > 3 dB) = **the engine's defaults**",
+    Variant("h", "g + level check (2nd pass if off by > 6 dB) = **the engine's defaults**",
             **DEFAULTS),
     Variant("i", "h with naive upsampling instead", naive=True, **DEFAULTS),
     Variant("j", "h + 'oh' for zero in the grammar", oh=True, **DEFAULTS),

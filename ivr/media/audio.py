@@ -182,16 +182,18 @@ class BandNoise:
         return np.clip(np.round(x + self._loop[index]), -32768, 32767).astype("<i2").tobytes()
 
 
-def speech_level_dbfs(pcm_le: bytes, rate: int = 16000, percentile: float = 90.0) -> float:
-    """How loud the speech in 16-bit little-endian PCM is: the `percentile` of its 20 ms
-    frames' RMS, in dBFS (-120 for silence). Pauses do not drag it down as a mean would."""
+def speech_level_dbfs(pcm_le: bytes, rate: int = 16000, loudest_ms: int = 200) -> float:
+    """How loud the speech in 16-bit little-endian PCM is: the power of its loudest
+    `loudest_ms` (in 20 ms frames), in dBFS; -120 for silence. Pauses and the silence around
+    an answer do not change it, as they would a mean or a percentile."""
     x = pcm16_to_float(pcm_le)
     frame = rate // 50
     if x.size < frame:
         return -120.0
-    rms = np.sqrt(np.mean(x[: x.size // frame * frame].reshape(-1, frame) ** 2, axis=1))
-    level = float(np.percentile(rms, percentile))
-    return max(-120.0, 20 * math.log10(level)) if level > 0 else -120.0
+    power = np.mean(x[: x.size // frame * frame].reshape(-1, frame) ** 2, axis=1)
+    loudest = np.sort(power)[-max(1, loudest_ms // 20):]
+    level = float(np.mean(loudest))
+    return max(-120.0, 10 * math.log10(level)) if level > 0 else -120.0
 
 
 def scale_pcm16(pcm_le: bytes, gain_db: float) -> bytes:

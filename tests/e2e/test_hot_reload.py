@@ -59,11 +59,13 @@ def test_edit_during_a_call(ivr_app: RunningApp, tmp_path: Path) -> None:
         assert events(after, "choice")[0]["key"] == "1"
 
         broken = edited.replace('version: "2"', 'version: "3"').replace(
-            '"2": read_back', '"2": nowhere'
+            '"2": {target: read_back', '"2": {target: nowhere'
         )
+        assert broken != edited
         demo.write_text(broken)
         wait_for(ivr_app, "refused", refused + 1)
-        line = next(i for i, row in enumerate(broken.splitlines(), 1) if '"2": nowhere' in row)
+        line = next(i for i, row in enumerate(broken.splitlines(), 1)
+                    if '"2": {target: nowhere' in row)
         refusals = [json.loads(row) for row in ivr_app.log_lines() if '"refused: ' in row]
         assert any(f"demo.yaml:{line}:" in r["msg"] and "nowhere" in r["msg"]
                    and "main_menu" in r["msg"] for r in refusals), refusals

@@ -2,8 +2,9 @@
 
 pocketsphinx holds the GIL while it decodes. In a thread pool that costs twice: one core at
 most for every call of the app, and while a thread is inside the decoder the event loop
-cannot run either (the longest single call, building a long digit string's lattice, took up
-to ~80 ms measured; Asterisk drops an ARI WebSocket it cannot write to for 100 ms).
+cannot run either. Audio goes in 100 ms at a time (a few ms each), but the end of an utterance
+is one call: building the lattice of an 8-digit string took up to ~0.1 s, of a 1..10-digit
+string said in 8 s about 1 s (Asterisk drops an ARI WebSocket it cannot write to for 100 ms).
 `ProcessEngine` keeps the same `Engine` interface but runs the real engine in `processes`
 worker processes; a turn lives in one of them (the least busy when it opened) and each of
 its calls is a round trip on a pipe. The thread that waits for the answer releases the GIL.

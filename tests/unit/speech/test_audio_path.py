@@ -11,12 +11,15 @@ import numpy as np
 import pytest
 
 from ivr.media.audio import (
+    BandNoise,
     PcmResampler,
     Resampler,
     be_to_le,
     float_to_pcm16,
     pcm16_to_float,
     resample,
+    scale_pcm16,
+    speech_level_dbfs,
     swap16,
 )
 
@@ -98,3 +101,29 @@ def test_pcm_resampler_frames() -> None:
     assert len(out) == 2 * len(pcm)
     y = pcm16_to_float(out)
     assert np.sqrt(2 * np.mean(y[200:-200] ** 2)) == pytest.approx(0.3, rel=0.01)
+
+
+def test_band_noise_stays_in_its_band_at_its_level_and_loops_seamlessly() -> None:
+    noise = BandNoise(-40.0)
+    silence = b"\x00\x00" * 32000
+    whole = pcm16_to_float(noise.add(silence, 0))
+    assert 20 * np.log10(np.sqrt(np.mean(whole**2))) == pytest.approx(-40.0, abs=0.2)
+    assert 10 * np.log10(_band_power(whole, 16000, 0, 3900)
+                         / _band_power(whole, 16000, 4100, 8000)) < -40
+    pieces = b"".join(noise.add(silence[i:i + 640], i // 2) for i in range(0, len(silence), 640))
+    assert pieces == noise.add(silence, 0)  # the position carries it across frames and loops
+    speech = float_to_pcm16(_tone(1000, 0.5, 16000, amp=0.1))
+    mixed = pcm16_to_float(noise.add(speech, 0))
+    assert _band_power(mixed, 16000, 900, 1100) == pytest.approx(
+        _band_power(pcm16_to_float(speech), 16000, 900, 1100), rel=0.01)
+
+
+def test_speech_level_ignores_the_silence_around_speech() -> None:
+    tone = _tone(500, 0.5, 16000, amp=0.1)  # RMS 0.0707: -23 dBFS
+    alone = speech_level_dbfs(float_to_pcm16(tone))
+    padded = speech_level_dbfs(float_to_pcm16(np.concatenate([np.zeros(16000), tone,
+                                                               np.zeros(32000)])))
+    assert alone == pytest.approx(-23.0, abs=0.1) and padded == pytest.approx(alone, abs=0.1)
+    assert speech_level_dbfs(b"\x00\x00" * 1600) == -120.0
+    assert speech_level_dbfs(scale_pcm16(float_to_pcm16(tone), -12)) == pytest.approx(
+        alone - 12, abs=0.1)

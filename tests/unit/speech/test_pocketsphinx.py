@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ivr.media.audio import scale_pcm16
 from ivr.media.speech import AsyncTurn, Engine, Grammar, Recognition, UnknownWordsError
 from ivr.media.speech.pocketsphinx_engine import PocketsphinxEngine
 
@@ -46,6 +47,13 @@ async def test_a_spoken_digit(engine: PocketsphinxEngine, clip: str, digit: str)
     assert 0.9 <= result.confidence <= 1.0 and result.accepted(0.9)
     assert result.audio_s == pytest.approx(0.6 + len(read_clip(clip)) / 16000, abs=0.02)
     assert [w.text for w in result.words] == result.text.split()
+
+
+async def test_a_quiet_caller_is_brought_to_the_expected_level(
+        engine: PocketsphinxEngine) -> None:
+    quiet = scale_pcm16(on_the_line(read_clip("1_jackson_1")), -18)  # heard as 4 without
+    result = await _recognize(engine, Grammar.digit_string(1, 1), quiet)
+    assert result.value == "1" and result.confidence >= 0.9
 
 
 async def test_a_number_said_digit_by_digit(engine: PocketsphinxEngine) -> None:
