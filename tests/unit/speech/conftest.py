@@ -1,5 +1,5 @@
-"""Real 8 kHz speech for recognizer tests: the spoken-digit recordings in ../shared/data/fsdd
-(four speakers, CC BY-SA 4.0; see its README)."""
+"""Real 8 kHz speech for recognizer tests: the project's sample of the spoken-digit recordings
+in tests/data/fsdd (four speakers, CC BY-SA 4.0; see its README), or IVR_FSDD."""
 
 from __future__ import annotations
 
@@ -8,18 +8,16 @@ import wave
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from ivr.media.audio import float_to_pcm16, pcm16_to_float
 
-FSDD = Path(os.environ.get("IVR_FSDD", Path(__file__).parents[4] / "shared" / "data" / "fsdd"))
+FSDD = Path(os.environ.get("IVR_FSDD", Path(__file__).resolve().parents[2] / "data" / "fsdd"))
 
 
 def read_clip(name: str) -> bytes:
     """A recording's 16-bit little-endian 8 kHz samples."""
     path = FSDD / f"{name}.wav"
-    if not path.exists():
-        pytest.skip(f"no {path}: the spoken-digit recordings live in ../shared/data/fsdd")
+    assert path.exists(), f"no {path}: copy it from ../shared/data/fsdd (keep the README)"
     with wave.open(str(path), "rb") as w:
         assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (8000, 2, 1)
         return w.readframes(w.getnframes())
