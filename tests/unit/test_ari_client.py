@@ -46,19 +46,6 @@ async def fake() -> AsyncIterator[FakeAri]:
         yield server
 
 
-@pytest.fixture
-async def client(fake: FakeAri) -> AsyncIterator[AriClient]:
-    ari = AriClient(fake.config())
-    await ari.start(wait=2.0)
-    yield ari
-    await ari.close()
-
-
-@pytest.fixture
-def unclaimed(client: AriClient) -> list[Event]:
-    seen: list[Event] = []
-    client.on_unclaimed(seen.append)
-    return seen
 
 
 def _dtmf(channel_id: str, digit: str, **extra: Any) -> dict[str, Any]:

@@ -17,19 +17,6 @@ async def fake() -> AsyncIterator[MediaFakeAri]:
         yield server
 
 
-@pytest.fixture
-async def client(fake: MediaFakeAri) -> AsyncIterator[AriClient]:
-    ari = AriClient(fake.config())
-    await ari.start(wait=2.0)
-    yield ari
-    await ari.close()
-
-
-@pytest.fixture
-def unclaimed(client: AriClient) -> list[Event]:
-    seen: list[Event] = []
-    client.on_unclaimed(seen.append)
-    return seen
 
 
 async def test_external_media_stasis_start_before_the_reply_reaches_the_handle(
