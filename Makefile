@@ -38,8 +38,8 @@ prompts: venv
 	$(BIN)/ivr prompts build
 
 lint: venv
-	$(BIN)/ruff check ivr tests
-	$(BIN)/mypy ivr
+	$(BIN)/ruff check ivr tests bench
+	$(BIN)/mypy ivr bench
 
 unit: venv prompts
 	$(BIN)/pytest -p no:cacheprovider -ra tests/unit
