@@ -247,9 +247,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from ..media.speech import vosk_models as vm
+    from .config import vosk_setting
 
     if args.action != "check":
-        print(vm.catalog_text())
+        print(vm.catalog_text(vosk_setting))
         return 0
     if not args.path:
         print("ivr models check: give a model folder or its .zip", file=sys.stderr)

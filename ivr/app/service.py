@@ -79,13 +79,15 @@ class IvrService:
         self.mailboxes: MailboxStore | None = None
         self.mailbox_menu: MailboxMenu | None = None
         self.callbacks: Callbacks | None = None
-        self.ears = SpeechEars(self.client)
+        self.ears = SpeechEars(self.client, vosk_models=config.vosk_models,
+                               workers=config.speech_workers)
         self.notifier = Notifier(NotifyConfig.from_env(os.environ))
         self.parked: dict[str, EntryRow] = {}
         """Callers a previous process left in a queue, by channel: resumed at their node."""
         self._side_tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        self.prewarm_speech()  # in the background: calls are answered while engines load
         self.db = await connect(self.config.database_url)
         applied = await self.db.migrate()
         log.info("database %s ready (migrations applied now: %s)",
@@ -122,7 +124,7 @@ class IvrService:
         await self.client.start(wait=30.0)
         self._spawn(self._settle_parked())
         info = await self.client.system.info()
-        self._watcher = asyncio.create_task(self.registry.watch(), name="flow-watcher")
+        self._watcher = asyncio.create_task(self._watch_flows(), name="flow-watcher")
         log.info("serving flows %s on Asterisk %s", self.registry.versions(), info.version)
 
     async def stop(self) -> None:
@@ -145,12 +147,31 @@ class IvrService:
         if self._watcher is not None:
             await asyncio.gather(self._watcher, return_exceptions=True)
         await self.http.close()
-        self.ears.close()
+        await self.ears.aclose()
         await self.client.close()
         if self.accounts is not None:
             await self.accounts.close()
         if self.db is not None:
             await self.db.close()
+
+    def prewarm_speech(self) -> None:
+        """Open every engine named in a served flow's `speech:` (language -> engine), so that
+        no caller waits for a model to load; engines already open or opening are left be."""
+        self.ears.prewarm(sorted({(engine, language)
+                                  for flow in self.registry.current.flows.values()
+                                  for language, engine in flow.speech.items()}))
+
+    async def reload_flows(self) -> bool:
+        """Reload edited flows; a new engine or language some flow now names starts loading."""
+        reloaded = await self.registry.reload_if_changed()
+        if reloaded:
+            self.prewarm_speech()
+        return reloaded
+
+    async def _watch_flows(self) -> None:
+        while True:
+            await asyncio.sleep(self.registry.poll_interval)
+            await self.reload_flows()
 
     @property
     def calls(self) -> dict[str, Call]:
@@ -281,4 +302,5 @@ class IvrService:
             "call_tasks": len(self.supervisor.tasks),
             "finished_calls": self.supervisor.finished_calls,
             "subscriptions": len(self.client.router.subscribed_keys()),
+            "speech": self.ears.status(),
         }

@@ -1,13 +1,17 @@
 """The ears a Call listens with: the caller's audio (media.stream), voice activity
 (media.vad) and a recognizer turn (media.speech) per utterance.
 
-One `SpeechEars` per process: engines load their model once (the first time a language is
-heard) and are shared by every call; an engine that cannot be opened (a Vosk model not
-configured) is remembered as missing, logged once, and its language falls back to keys. Per
-listening node: the audio path is set up, speech onset stops a barge-in prompt, each
-utterance is decoded when it ends (in the executor), and what it meant goes to the call as
-keys: a menu phrase as its option's key, digits as digits then the entry's terminator,
-anything unsure as '?' (a no-match). Leaving the node tears the path down.
+One `SpeechEars` per process: engines load their model once and are shared by every call.
+`prewarm` opens, in the background, the engines the flows name, so that the first caller
+does not wait for a model to load (or worker processes to start); a call that arrives while
+its engine loads waits for that load, and an engine nobody prewarmed loads the first time its
+language is heard. An engine that cannot be opened (a Vosk model not configured) is
+remembered as unavailable, logged once, and its language falls back to keys. Per listening
+node: the audio path is set up, speech onset stops a barge-in prompt, each utterance is
+decoded when it ends (in the executor, or a worker process), and what it meant goes to the
+call as keys: a menu phrase as its option's key, digits as digits then the entry's
+terminator, anything unsure as '?' (a no-match), a failed decoding too. Leaving the node
+tears the path down.
 """
 
 from __future__ import annotations
@@ -15,17 +19,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import Executor
+from pathlib import Path
 
 from ..ari import AriClient, AriError
 from ..flow.runtime import NO_MATCH_KEY, Listen
-from ..media.speech.engines import open_engine
+from ..media.speech.engines import NoModelError, open_engine
 from ..media.speech.grammar import Grammar, GrammarError
 from ..media.speech.recognizer import AsyncTurn, Engine, RecognizerError
 from ..media.stream import SAMPLE_RATE, CallerAudio
 from ..media.vad import Segmenter, SpeechEnded, SpeechStarted, speech_events, voiced_ms
+from .config import vosk_setting
 from .ears import Heard, Listener
 
 log = logging.getLogger(__name__)
@@ -34,41 +39,107 @@ MIN_VOICED_MS = 30
 """Below this much periodic sound an utterance is noise (measured on the FSDD digits: the
 fewest any had was 30 ms; white noise of any level had none)."""
 
+PREWARM_TURNS = 2
+"""Turns an engine is made ready for at start (decoders ~140 ms each); more are made as calls
+need them."""
+
+Opener = Callable[..., Engine]
+"""open_engine(name, language, *, model, workers): tests give a fake."""
+
+READY, LOADING = "ready", "loading"
+
 
 class SpeechEars:
-    def __init__(self, client: AriClient, env: Mapping[str, str] | None = None,
-                 executor: Executor | None = None) -> None:
+    def __init__(self, client: AriClient, *, vosk_models: Mapping[str, Path] | None = None,
+                 workers: int = 0, executor: Executor | None = None,
+                 opener: Opener = open_engine) -> None:
         self.client = client
-        self.env = os.environ if env is None else env
+        self.vosk_models = dict(vosk_models or {})
+        self.workers = workers
         self.executor = executor
-        self._engines: dict[tuple[str, str], Engine | None] = {}
-        self._loading = asyncio.Lock()
+        self._opener = opener
+        self._loads: dict[tuple[str, str], asyncio.Task[Engine | None]] = {}
+        self._states: dict[tuple[str, str], str] = {}
+        self._closed = False
+
+    def prewarm(self, engines: Iterable[tuple[str, str]]) -> None:
+        """Start loading each (engine, language) not loaded or loading yet; returns at once."""
+        if self._closed:
+            return
+        for name, language in engines:
+            self._load(name, language)
 
     async def engine(self, name: str, language: str) -> Engine | None:
-        """Loaded once, in a thread (a model takes a while to load)."""
-        key = (name, language)
-        async with self._loading:
-            if key not in self._engines:
-                try:
-                    self._engines[key] = await asyncio.to_thread(open_engine, name, language,
-                                                                 self.env)
-                    log.info("speech engine %s ready for %s", name, language)
-                except RecognizerError as exc:
-                    log.error("no speech in %s: %s", language, exc)
-                    self._engines[key] = None
-        return self._engines[key]
+        """The engine, once loaded (waiting for a load in progress); None if unavailable."""
+        if self._closed:
+            return None
+        return await asyncio.shield(self._load(name, language))  # a hang-up stops no load
 
-    def close(self) -> None:
-        for engine in self._engines.values():
-            if engine is not None:
-                engine.close()
-        self._engines.clear()
+    def status(self) -> dict[str, str]:
+        """"<language>/<engine>": "ready", "loading" or "unavailable: <why>"."""
+        return {f"{language}/{name}": state
+                for (name, language), state in sorted(self._states.items())}
+
+    async def aclose(self) -> None:
+        """Let loads in progress finish (a thread cannot be stopped midway), then free every
+        engine (worker processes stop)."""
+        self._closed = True
+        loads = list(self._loads.values())
+        self._loads.clear()
+        self._states.clear()
+        engines = await asyncio.gather(*loads, return_exceptions=True)
+        for engine in engines:
+            if engine is not None and not isinstance(engine, BaseException):
+                await asyncio.to_thread(engine.close)
+
+    def _load(self, name: str, language: str) -> asyncio.Task[Engine | None]:
+        key = (name, language)
+        task = self._loads.get(key)
+        if task is None:
+            self._states[key] = LOADING
+            task = asyncio.create_task(self._open(name, language),
+                                       name=f"speech-{language}-{name}")
+            self._loads[key] = task
+        return task
+
+    async def _open(self, name: str, language: str) -> Engine | None:
+        """Open and prewarm in threads; a failure is logged here, once."""
+        model = self.vosk_models.get(language) if name == "vosk" else None
+        try:
+            engine = await asyncio.to_thread(self._opener, name, language, model=model,
+                                             workers=self.workers)
+        except NoModelError as exc:
+            reason = f"set {vosk_setting(exc.language)} to a Vosk model folder ({exc})"
+        except RecognizerError as exc:
+            reason = f"{vosk_setting(language)}={model}: {exc}" if model else str(exc)
+        except Exception as exc:
+            log.exception("speech engine %s for %s failed to open", name, language)
+            reason = f"{type(exc).__name__}: {exc}"
+        else:
+            prewarm: Callable[[int], None] | None = getattr(engine, "prewarm", None)
+            if prewarm is not None:
+                try:
+                    await asyncio.to_thread(prewarm, PREWARM_TURNS)
+                except RecognizerError as exc:  # it works: decoders come with the calls
+                    log.warning("speech engine %s for %s not prewarmed: %s", name, language,
+                                exc)
+            self._settle(name, language, READY)
+            log.info("speech engine %s ready for %s (%s)", name, language,
+                     f"{self.workers} worker processes" if self.workers else "in threads")
+            return engine
+        log.error("no speech in %s with %s, callers will use keys: %s", language, name, reason)
+        self._settle(name, language, f"unavailable: {reason}")
+        return None
+
+    def _settle(self, name: str, language: str, state: str) -> None:
+        if (name, language) in self._states:  # not closed meanwhile
+            self._states[(name, language)] = state
 
     @contextlib.asynccontextmanager
     async def listen(self, call: Listener, request: Listen,
                      heard: Heard) -> AsyncIterator[bool]:
         engine = await self.engine(request.engine, request.language)
-        grammar = _grammar(request, engine)
+        grammar = await _grammar(request, engine)
         if engine is None or grammar is None:
             yield False
             return
@@ -101,13 +172,21 @@ class SpeechEars:
                       node=request.node, accepted=False, reason="no voiced sound",
                       duration_ms=segment.duration_ms)
                 continue
-            turn = await AsyncTurn.start(engine, grammar, input_rate=SAMPLE_RATE,
-                                         executor=self.executor)
             try:
-                turn.feed(segment.audio)
-                result = await turn.finish()
-            finally:
-                await turn.aclose()
+                turn = await AsyncTurn.start(engine, grammar, input_rate=SAMPLE_RATE,
+                                             executor=self.executor)
+                try:
+                    turn.feed(segment.audio)
+                    result = await turn.finish()
+                finally:
+                    await turn.aclose()
+            except RecognizerError as exc:  # e.g. its worker process died: ask again
+                log.error("call %s: recognition failed in node %s: %s", call.id,
+                          request.node, exc)
+                heard(NO_MATCH_KEY, text="", confidence=0.0, engine=request.engine,
+                      node=request.node, accepted=False, reason=f"recognizer error: {exc}",
+                      duration_ms=segment.duration_ms)
+                continue
             accepted = result.accepted(request.confidence)
             keys = (result.value or "") + (request.terminator if grammar.is_digits else "") \
                 if accepted else NO_MATCH_KEY
@@ -116,16 +195,20 @@ class SpeechEars:
                   decided_ms=round(result.finish_s * 1000))
 
 
-def _grammar(request: Listen, engine: Engine | None) -> Grammar | None:
+async def _grammar(request: Listen, engine: Engine | None) -> Grammar | None:
     """The node's grammar, checked against the engine's words (a phrase the engine cannot
-    say is a configuration error: logged, and the node takes keys)."""
+    say is a configuration error: logged, and the node takes keys). The check runs in a
+    thread: with worker processes it is a round trip to one."""
     if engine is None:
         return None
     try:
         grammar = (Grammar.digit_string(*request.digits, name=request.node)
                    if request.digits else Grammar.menu(request.phrases, name=request.node))
-        engine.check(grammar)
+        await asyncio.to_thread(engine.check, grammar)
     except GrammarError as exc:
         log.error("node %s cannot listen: %s", request.node, exc)
+        return None
+    except RecognizerError as exc:
+        log.error("node %s cannot listen now: %s", request.node, exc)
         return None
     return grammar

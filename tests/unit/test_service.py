@@ -5,6 +5,7 @@ with the checker's message while the last good version keeps serving)."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import yaml
 from ivr.app.call import Call
 from ivr.app.config import AppConfig
 from ivr.app.service import IvrService
+from ivr.media.speech.worker import ProcessEngine
 from tests.fakeari import FakeAri
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,3 +100,30 @@ async def test_hot_reload_swaps_valid_edits_and_refuses_broken_ones(
     assert (await _call(fake, svc, "demo")).flow.version == "2"
     assert svc.status()["flows"]["refused"] == 1
     assert not await svc.registry.reload_if_changed(), "an unchanged folder is not reloaded"
+
+
+async def test_speech_engines_open_at_start_and_when_a_reload_names_a_new_one(
+    service: tuple[FakeAri, IvrService], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The flows' engines load in the background from start (in worker processes by default);
+    /health shows each; a reloaded flow naming another engine gets it loaded too."""
+    fake, svc = service
+    assert svc.status()["speech"] in ({"en/pocketsphinx": "loading"},
+                                      {"en/pocketsphinx": "ready"})
+    await fake.wait_until(lambda: svc.status()["speech"] == {"en/pocketsphinx": "ready"},
+                          timeout=30)
+    engine = await svc.ears.engine("pocketsphinx", "en")
+    assert isinstance(engine, ProcessEngine)
+    assert len(engine.pids()) == svc.config.speech_workers == min(2, os.cpu_count() or 1)
+
+    text = (svc.config.flows_dir / "demo.yaml").read_text()
+    (svc.config.flows_dir / "listening.yaml").write_text(
+        text.replace("name: demo\n", "name: listening\n", 1)
+            .replace("speech: {en: pocketsphinx}", "speech: {en: vosk}", 1))
+    with caplog.at_level(logging.ERROR):
+        assert await svc.reload_flows()
+        await fake.wait_until(lambda: svc.status()["speech"].get("en/vosk", "loading")
+                              != "loading", timeout=10)
+    assert svc.status()["speech"]["en/pocketsphinx"] == "ready"
+    assert svc.status()["speech"]["en/vosk"].startswith("unavailable: set IVR_VOSK_MODEL_EN")
+    assert sum("IVR_VOSK_MODEL_EN" in r.getMessage() for r in caplog.records) == 1

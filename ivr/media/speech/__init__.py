@@ -4,7 +4,7 @@ Engine modules import their library lazily (`open_engine`), so importing this pa
 nothing and works where an engine is not installed.
 """
 
-from .engines import ENGINES, open_engine, vosk_setting
+from .engines import ENGINES, NoModelError, open_engine
 from .grammar import Grammar, GrammarError, UnknownWordsError, normalise
 from .recognizer import AsyncTurn, Engine, Recognition, RecognizerError, Turn, Word
 
@@ -14,6 +14,7 @@ __all__ = [
     "Engine",
     "Grammar",
     "GrammarError",
+    "NoModelError",
     "Recognition",
     "RecognizerError",
     "Turn",
@@ -21,5 +22,4 @@ __all__ = [
     "Word",
     "normalise",
     "open_engine",
-    "vosk_setting",
 ]

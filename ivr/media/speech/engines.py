@@ -1,18 +1,18 @@
-"""Which engine a flow language gets, from configuration (environment variables).
+"""An engine by name, for a flow language, from explicit settings (the app layer reads them).
 
 A flow language names its engine ("pocketsphinx" or "vosk"). pocketsphinx has an English model
-in its wheel and needs nothing; Vosk needs `IVR_VOSK_MODEL_<LANG>` pointing at a model folder
-(`ivr models` lists them). Engines load a model: open each once and share it between calls.
+in its wheel and needs nothing; Vosk needs a model folder (`ivr models` lists them). Engines
+load a model: open each once and share it between calls.
 
-`IVR_SPEECH_WORKERS=N` (default 0) runs the engine in N worker processes (`worker.py`): every
-core decodes, and pocketsphinx's GIL never holds up the event loop (bench/README.md).
+`workers=N` runs the engine in N worker processes (`worker.py`): every core decodes, and
+pocketsphinx's GIL never holds up the event loop (bench/README.md); 0 keeps it in this process.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from pathlib import Path
 
 from .recognizer import Engine, RecognizerError
 
@@ -20,13 +20,25 @@ ENGINES = ("pocketsphinx", "vosk")
 POCKETSPHINX_LANGUAGES = frozenset({"en"})  # the model in the wheel is US English
 
 
-def vosk_setting(language: str) -> str:
-    return f"IVR_VOSK_MODEL_{language.upper()}"
+class NoModelError(RecognizerError):
+    """The engine needs a model folder for the language and was given none: the app layer
+    knows which setting provides it and says so."""
+
+    def __init__(self, engine: str, language: str) -> None:
+        self.engine, self.language = engine, language
+        super().__init__(f"{engine} needs a model folder for {language!r} and none is "
+                         f"configured; `ivr models` says where to get one")
+
+    def __reduce__(self) -> tuple[type[NoModelError], tuple[str, str]]:
+        return (NoModelError, (self.engine, self.language))
 
 
-def open_engine(name: str, language: str, env: Mapping[str, str] | None = None) -> Engine:
-    """The engine `name` for `language`; RecognizerError says what is missing."""
-    env = os.environ if env is None else env
+def open_engine(name: str, language: str, *, model: Path | None = None,
+                workers: int = 0) -> Engine:
+    """The engine `name` for `language`, its model at `model` (Vosk), decoding in `workers`
+    processes (0: in this one); RecognizerError says what is missing."""
+    if workers < 0:
+        raise ValueError(f"workers must be 0 or more, not {workers}")
     factory: Callable[[], Engine]
     if name == "pocketsphinx":
         if language not in POCKETSPHINX_LANGUAGES:
@@ -37,21 +49,15 @@ def open_engine(name: str, language: str, env: Mapping[str, str] | None = None) 
 
         factory = PocketsphinxEngine
     elif name == "vosk":
-        setting = vosk_setting(language)
-        path = env.get(setting, "").strip()
-        if not path:
-            raise RecognizerError(f"{setting} is not set: Vosk needs a model folder for "
-                                  f"{language!r}; `ivr models` says where to get one")
+        if model is None:
+            raise NoModelError(name, language)
         from .vosk_engine import VoskEngine
 
-        factory = functools.partial(VoskEngine, path)
+        factory = functools.partial(VoskEngine, model)
     else:
         raise RecognizerError(f"unknown speech engine {name!r} (known: {', '.join(ENGINES)})")
-    workers = env.get("IVR_SPEECH_WORKERS", "0").strip() or "0"
-    if not workers.isdigit():
-        raise RecognizerError(f"IVR_SPEECH_WORKERS must be a number of processes, not {workers!r}")
-    if int(workers) == 0:
+    if workers == 0:
         return factory()
     from .worker import ProcessEngine
 
-    return ProcessEngine(factory, processes=int(workers))
+    return ProcessEngine(factory, processes=workers)

