@@ -9,6 +9,7 @@ options, or speech for a secret, is an error.
 
 from __future__ import annotations
 
+from .dialog import CONFIRM_PHRASES
 from .model import CollectNode, Flow, MenuNode, Node
 from .source import KeyPath
 
@@ -38,6 +39,10 @@ def check_speech_node(flow: Flow, node: Node) -> list[Finding]:
             return [(("speech",), "speech: true, but the flow names no speech engine "
                                   "(speech: {en: pocketsphinx}); callers can only key the "
                                   "digits", "warning")]
+        if node.confirm:
+            return [(("confirm",), f"no spoken yes/no is known in {language!r}: the "
+                                   f"confirmation takes keys only in it", "warning")
+                    for language in flow.speech if language not in CONFIRM_PHRASES]
     return []
 
 

@@ -54,12 +54,33 @@ def _menu_listen(rt: Runtime, node: MenuNode) -> Listen | None:
 
 
 def _collect_listen(rt: Runtime, node: CollectNode) -> Listen | None:
-    if not node.speech or node.secure:
-        return None
+    """A digit entry listens in the languages the flow has an engine for (it has no phrases
+    that would say which languages it means); in the others it takes keys, as it always did."""
     language = rt.io.language
-    return Listen(language, rt.flow.speech.get(language, ""),
+    if not node.speech or node.secure or language not in rt.flow.speech:
+        return None
+    return Listen(language, rt.flow.speech[language],
                   digits=(node.min_length, node.max_length), terminator=node.terminator,
                   confidence=node.confidence, node=rt.qualify(node.id))
+
+
+CONFIRM_PHRASES: dict[str, dict[str, str]] = {
+    "en": {"yes": "1", "yeah": "1", "correct": "1", "that's right": "1", "one": "1",
+           "no": "2", "wrong": "2", "two": "2"},
+    "ko": {"예": "1", "네": "1", "맞아요": "1", "일": "1",
+           "아니요": "2", "아니오": "2", "틀려요": "2", "이": "2"},
+}
+"""How a caller answers a confirmation by voice: a yes is key 1, a no is key 2."""
+
+
+def _confirm_listen(rt: Runtime, node: CollectNode) -> Listen | None:
+    """The confirmation of a spoken entry listens for yes or no, not for more digits."""
+    entry = _collect_listen(rt, node)
+    phrases = CONFIRM_PHRASES.get(rt.io.language)
+    if entry is None or not node.confirm or not phrases:
+        return None
+    return Listen(entry.language, entry.engine, phrases=phrases, confidence=node.confidence,
+                  node=f"{entry.node}.confirm")
 
 
 @contextlib.asynccontextmanager
@@ -112,19 +133,18 @@ async def run_collect(rt: Runtime, node: CollectNode) -> Next:
 
     The value is stored before the readback (which speaks it through ${store}); a rejected or
     unconfirmed value is taken back so a failed collect leaves the variable as it was.
+
+    A spoken entry listens in two stages: for digits while the prompt plays and the digits
+    come, then for yes or no while the value is read back and confirmed.
     """
-    async with _listening(rt, _collect_listen(rt, node)):
-        return await _collect(rt, node)
-
-
-async def _collect(rt: Runtime, node: CollectNode) -> Next:
     qid = rt.qualify(node.id)
     tries = _Attempts(node.escalation)
     had, before = node.store in rt.state.variables, rt.state.variables.get(node.store)
     was_secret = node.store in rt.state.secure_vars
     for attempt in range(1, tries.total + 1):
-        await rt.play(node.prompt, barge_in=node.barge_in)
-        digits, ended = await _read_digits(rt, node)
+        async with _listening(rt, _collect_listen(rt, node)):
+            await rt.play(node.prompt, barge_in=node.barge_in)
+            digits, ended = await _read_digits(rt, node)
         if ended == "timeout" and not digits:
             tries.fail("no_input")
             rt.trace("no_input", node=qid, attempt=attempt)
@@ -178,14 +198,17 @@ async def _confirm(rt: Runtime, node: CollectNode, qid: str, attempt: int,
     A caller who typed all max_length digits often adds the terminator out of habit; that key
     finishes the entry, it is not an answer to the confirmation.
     """
-    if node.readback:
-        await rt.play(node.readback, barge_in=node.barge_in)
     if not node.confirm:
+        if node.readback:
+            await rt.play(node.readback, barge_in=node.barge_in)
         return "ok"
-    await rt.play(node.confirm, barge_in=node.barge_in)
-    key = await rt.read(node.first_digit_timeout)
-    if ended == "max_length" and node.terminator and key == node.terminator:
+    async with _listening(rt, _confirm_listen(rt, node)):
+        if node.readback:
+            await rt.play(node.readback, barge_in=node.barge_in)
+        await rt.play(node.confirm, barge_in=node.barge_in)
         key = await rt.read(node.first_digit_timeout)
+        if ended == "max_length" and node.terminator and key == node.terminator:
+            key = await rt.read(node.first_digit_timeout)
     if key == "1":
         rt.trace("confirmed", node=qid, attempt=attempt)
         return "ok"

@@ -3,13 +3,16 @@ keypad fallback when a language has no engine; and the checker's speech rules.""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ivr.flow.check_speech import check_flow_speech, check_speech_node
+from ivr.flow.dialog import CONFIRM_PHRASES
 from ivr.flow.model import CollectNode, Escalation, Flow, HangupNode, MenuNode, MenuOption, PlayNode
 from ivr.flow.runtime import SPEECH_UNAVAILABLE, Listen
 from tests.unit.test_flow import ScriptedCaller, make_flow, run, says
@@ -98,6 +101,68 @@ async def test_a_secure_entry_is_never_taken_by_voice() -> None:
     assert caller.listens == []
 
 
+class TimelineCaller(ScriptedCaller):
+    """Also notes when each listening starts and ends, between the prompts."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timeline: list[str] = []
+
+    async def play(self, prompt_ids: Sequence[str], *, barge_in: bool,
+                   secure: bool = False) -> None:
+        self.timeline.extend(prompt_ids)
+        await super().play(prompt_ids, barge_in=barge_in, secure=secure)
+
+    @contextlib.asynccontextmanager
+    async def listening(self, request: Listen) -> AsyncIterator[bool]:
+        self.timeline.append(f"<{request.node}>")
+        async with super().listening(request) as listening:
+            yield listening
+        self.timeline.append(f"</{request.node}>")
+
+
+def confirmed_entry(**fields: Any) -> Flow:
+    return collect_flow(speech=True, readback=says("you-said"), confirm=says("yes-or-no"),
+                        **fields)
+
+
+async def test_a_spoken_entry_is_confirmed_by_a_spoken_yes_not_by_more_digits() -> None:
+    caller = TimelineCaller([*"1234#", "1"])  # "one two three four", then "yes"
+    state = await run(confirmed_entry(), caller)
+    entry, confirm = caller.listens
+    assert entry.digits == (4, 8)
+    assert confirm == Listen("en", "pocketsphinx", phrases=CONFIRM_PHRASES["en"],
+                             confidence=0.5, node="c.confirm")
+    assert {confirm.phrases[word] for word in ("yes", "correct", "one")} == {"1"}
+    assert {confirm.phrases[word] for word in ("no", "wrong", "two")} == {"2"}
+    assert caller.timeline == ["<c>", "enter", "</c>",
+                               "<c.confirm>", "you-said", "yes-or-no", "</c.confirm>"]
+    assert state.variables["acct"] == "1234"
+    assert caller.named("confirmed")
+
+
+async def test_a_spoken_no_takes_the_digits_again_and_keys_still_work() -> None:
+    caller = TimelineCaller([*"1234#", "2", *"5678#", "1"])
+    state = await run(confirmed_entry(), caller)
+    assert [listen.node for listen in caller.listens] == ["c", "c.confirm"] * 2
+    assert caller.named("confirm_rejected") and state.variables["acct"] == "5678"
+    assert "nm" not in caller.played, "a caller who says no is not told the choice was invalid"
+
+
+async def test_an_entry_without_confirm_listens_only_for_digits() -> None:
+    caller = TimelineCaller(list("1234#"))
+    await run(collect_flow(speech=True, readback=says("you-said")), caller)
+    assert caller.timeline == ["<c>", "enter", "</c>", "you-said"]
+
+
+async def test_a_spoken_entry_in_a_language_without_an_engine_takes_keys_silently() -> None:
+    flow = dataclasses.replace(confirmed_entry(), languages=("en", "ko"))
+    caller = TimelineCaller([*"1234#", "1"], language="ko")
+    state = await run(flow, caller)
+    assert caller.listens == [] and SPEECH_UNAVAILABLE not in caller.played
+    assert state.variables["acct"] == "1234"
+
+
 # -- checker rules ---------------------------------------------------------------------------
 
 
@@ -120,6 +185,12 @@ def test_checker_speech_rules() -> None:
     assert check_speech_node(secure, secure.nodes["c"])[0][2] == "error"
     no_engine = dataclasses.replace(collect_flow(speech=True), speech={})
     assert check_speech_node(no_engine, no_engine.nodes["c"])[0][2] == "warning"
+    assert check_speech_node(confirmed_entry(), confirmed_entry().nodes["c"]) == []
+    japanese = dataclasses.replace(confirmed_entry(), languages=("en", "ja"),
+                                   speech={"en": "pocketsphinx", "ja": "vosk"})
+    assert check_speech_node(japanese, japanese.nodes["c"]) == [
+        (("confirm",), "no spoken yes/no is known in 'ja': the confirmation takes keys only in "
+                       "it", "warning")]
 
 
 @pytest.mark.parametrize("engine", ["pocketsphinx", "vosk"])
