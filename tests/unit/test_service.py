@@ -11,29 +11,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from ivr.app.call import Call
 from ivr.app.config import AppConfig
 from ivr.app.service import IvrService
 from ivr.media.speech.worker import ProcessEngine
 from tests.fakeari import FakeAri
+from tests.unit.conftest import fake_prompts
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def prompts_dir(tmp_path: Path) -> Path:
-    """The real manifests, with a dummy file for every prompt in both languages."""
-    root = tmp_path / "prompts"
-    root.mkdir()
-    for manifest in (ROOT / "prompts").glob("*.yaml"):
-        shutil.copy(manifest, root / manifest.name)
-        for prompt_id, texts in yaml.safe_load(manifest.read_text(encoding="utf-8")).items():
-            for language in texts:
-                (root / language).mkdir(exist_ok=True)
-                (root / language / f"{prompt_id}.wav").write_bytes(b"RIFF-dummy")
-    return root
+    return fake_prompts(tmp_path / "prompts")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ fails, never skips: `make test` installs them (Debian package `postgresql`).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import pwd
 import re
@@ -165,3 +166,21 @@ def _reuse_pin_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
         return _HASHES[pin]
 
     monkeypatch.setattr(pins, "hash_pin_async", cached)
+
+
+class Clock:
+    """A settable clock for stores that take `clock=`: tests move time instead of waiting."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += dt.timedelta(**kw)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()

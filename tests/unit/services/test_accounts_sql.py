@@ -14,27 +14,13 @@ from ivr.services.accounts.model import AccountSummary, PinCheck
 from ivr.services.accounts.ratelimit import RateLimit
 from ivr.services.db import Database, connect
 
+from .conftest import Clock
+
 KRW_ACCOUNT, KRW_PIN = "12345678", "1234"
 USD_ACCOUNT, USD_PIN = "87654321", "4321"
 OWNED_ACCOUNT = "11112222"
 LOCKED_ACCOUNT = "99990000"
 CALLER = "01055550000"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += dt.timedelta(**kw)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

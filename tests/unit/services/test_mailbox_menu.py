@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from ivr.app.config import AppConfig
 from ivr.app.service import IvrService
@@ -35,6 +34,7 @@ from ivr.services.voicemail.mailboxes import MailboxStore
 from ivr.services.voicemail.playback import RecordingCopies
 from ivr.services.voicemail.store import Message, MessageStore
 from tests.fakeari import FakeAri, FakeChannel
+from tests.unit.conftest import fake_prompts
 
 ROOT = Path(__file__).resolve().parents[3]
 PIN = "97531"
@@ -68,18 +68,6 @@ class RecordingsMissing(set[str]):
 
     def __contains__(self, item: object) -> bool:
         return isinstance(item, str) and item.startswith("recording:")
-
-
-def fake_prompts(root: Path) -> Path:
-    """The real manifests, with a dummy file for every prompt in both languages."""
-    root.mkdir()
-    for manifest in (ROOT / "prompts").glob("*.yaml"):
-        shutil.copy(manifest, root / manifest.name)
-        for prompt_id, texts in yaml.safe_load(manifest.read_text(encoding="utf-8")).items():
-            for language in texts:
-                (root / language).mkdir(exist_ok=True)
-                (root / language / f"{prompt_id}.wav").write_bytes(b"RIFF-dummy")
-    return root
 
 
 @dataclass

@@ -18,23 +18,9 @@ from ivr.services.voicemail.mailboxes import (
     seed_demo_mailboxes,
 )
 
+from .conftest import Clock
+
 DOC = Path(__file__).resolve().parents[3] / "docs" / "voicemail.md"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += dt.timedelta(**kw)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
