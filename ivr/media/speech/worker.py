@@ -57,6 +57,13 @@ def _serve(conn: Connection, factory: EngineFactory) -> None:  # in the worker p
     # Ctrl-C reaches the whole process group: the app decides when its workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
+        _answer(conn, factory)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the app stopped (or gave up on us) while we worked: nobody to answer
+
+
+def _answer(conn: Connection, factory: EngineFactory) -> None:
+    try:
         engine = factory()
     except Exception as exc:
         _reply(conn, False, exc)

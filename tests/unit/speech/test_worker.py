@@ -17,7 +17,7 @@ import pytest
 from ivr.media.speech import AsyncTurn, Grammar, Recognition, RecognizerError, open_engine
 from ivr.media.speech.pocketsphinx_engine import PocketsphinxEngine
 from ivr.media.speech.vosk_engine import VoskEngine
-from ivr.media.speech.worker import ProcessEngine, WorkerGone
+from ivr.media.speech.worker import ProcessEngine, WorkerGone, _serve
 
 from .conftest import frames, on_the_line, read_clip
 
@@ -138,6 +138,20 @@ def test_a_worker_that_fails_to_start_is_an_error_and_leaves_nothing() -> None:
     with pytest.raises(RecognizerError, match="no usable Vosk model"):
         ProcessEngine(functools.partial(VoskEngine, "/nonexistent"), processes=2)
     assert [p for p in multiprocessing.active_children() if p.name == "ivr-speech"] == []
+
+
+def test_a_worker_whose_app_is_gone_before_it_answers_stops_quietly(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """An app stopped while its workers load (a quick restart): no traceback in its log."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    parent.close()
+    worker = ctx.Process(target=_serve, args=(child, PocketsphinxEngine), name="ivr-speech")
+    worker.start()
+    child.close()
+    worker.join(timeout=60)
+    assert worker.exitcode == 0
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_close_never_hangs_on_stuck_or_busy_workers() -> None:
