@@ -23,7 +23,14 @@ import pytest
 
 from ivr.app import asterisk
 from ivr.app.paths import project_root
-from ivr.testing.audio import find_prompt, heard_sequence, is_silent, load_wav, save_wav
+from ivr.testing.audio import (
+    HEARD_WHOLE,
+    find_prompt,
+    heard_sequence,
+    is_silent,
+    load_wav,
+    save_wav,
+)
 from ivr.testing.softphone import AnsweringPhone, CallReport, place_call, start_answerer
 
 from .conftest import RunningApp
@@ -185,9 +192,9 @@ async def test_caller_waits_with_music_and_announcement_then_talks_to_the_agent(
     heard = load_wav(tmp_path / "caller-heard.wav")
     agent_heard = load_wav(tmp_path / "agent-heard.wav")
     prompts = {p: PROMPTS / "en" / f"{p}.wav" for p in ("queue-hold", "queue-position")}
-    order = [name for name, _ in heard_sequence(heard, prompts, threshold=0.9)]
+    order = [name for name, _ in heard_sequence(heard, prompts, threshold=HEARD_WHOLE)]
     assert order[:2] == ["queue-hold", "queue-position"]
-    hold_at = next(o for n, o in heard_sequence(heard, prompts, threshold=0.9)
+    hold_at = next(o for n, o in heard_sequence(heard, prompts, threshold=HEARD_WHOLE)
                    if n == "queue-hold")
     hold_end = hold_at + len(load_wav(PROMPTS / "en" / "queue-hold.wav")) / 8000
     music = heard[int(hold_end * 8000) + 800:int((hold_end + 1.5) * 8000)]
@@ -195,8 +202,9 @@ async def test_caller_waits_with_music_and_announcement_then_talks_to_the_agent(
     # Both ways: each side heard the other's voice, and not its own echo.
     said_by_agent = load_wav(PROMPTS / "ko" / "bank-main-menu.wav")
     said_by_caller = load_wav(PROMPTS / "en" / "branch-location.wav")
-    assert find_prompt(heard, said_by_agent, threshold=0.9), "the caller never heard the agent"
-    assert find_prompt(agent_heard, said_by_caller, threshold=0.9), \
+    assert find_prompt(heard, said_by_agent, threshold=HEARD_WHOLE), \
+        "the caller never heard the agent"
+    assert find_prompt(agent_heard, said_by_caller, threshold=HEARD_WHOLE), \
         "the agent never heard the caller"
 
     entered = [line for line in queue_log(acd) if line[4] == "ENTERQUEUE" and line[6] == caller]
@@ -317,7 +325,7 @@ async def test_feature_codes_from_the_agent_phone(acd: RunningApp, tmp_path: Pat
         agent = acd.get("/agents/agent1002")
         assert (agent["state"], agent["pause_reason"]) == (state, reason), code
         heard = heard_sequence(tmp_path / f"{code}.wav",
-                               {prompt: PROMPTS / "en" / f"{prompt}.wav"}, threshold=0.9)
+                               {prompt: PROMPTS / "en" / f"{prompt}.wav"}, threshold=HEARD_WHOLE)
         assert [name for name, _ in heard] == [prompt], code
     members = [line for line in queue_log(acd) if line[3] == "PJSIP/agent1002"
                and line[4] in ("ADDMEMBER", "PAUSE", "UNPAUSE", "REMOVEMEMBER")]

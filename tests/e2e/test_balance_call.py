@@ -19,7 +19,7 @@ import pytest
 from ivr.media.say import say
 from ivr.services.accounts import SqlAccountStore
 from ivr.services.db import connect
-from ivr.testing.audio import heard_sequence, load_wav
+from ivr.testing.audio import HEARD_WHOLE, heard_sequence, load_wav
 from ivr.testing.softphone import place_call_subprocess
 
 from .conftest import RunningApp, _free_port
@@ -85,7 +85,7 @@ def test_balance_in_the_callers_language(
     # instant, so the announcement is matched by its last second, which must be heard whole.
     announcement = load_wav(PROMPTS / language / "balance-is.wav")[-8000:]
     assert heard_sequence(tmp_path / "heard.wav", {"balance-is": announcement},
-                          threshold=0.9), "the caller heard the balance announced"
+                          threshold=HEARD_WHOLE), "the caller heard the balance announced"
 
     # The PIN is nowhere: not in the app's log, the trace file, the call record, the database.
     assert pin in report.dtmf_sent, "the PIN was really keyed"
@@ -143,7 +143,8 @@ def test_backend_down_gets_an_apology_and_a_person(ivr_app: RunningApp, tmp_path
         assert path[path.index("backend_down") + 1] == "agent"
         assert "service-unavailable" in played(trace)
         heard = heard_sequence(tmp_path / "heard.wav", {
-            "service-unavailable": PROMPTS / "en" / "service-unavailable.wav"}, threshold=0.9)
+            "service-unavailable": PROMPTS / "en" / "service-unavailable.wav"},
+            threshold=HEARD_WHOLE)
         assert [name for name, _ in heard] == ["service-unavailable"]
         assert not events(trace, "error"), "the failure is handled, not a crash"
     finally:

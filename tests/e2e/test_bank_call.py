@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ivr.app.paths import project_root
-from ivr.testing.audio import heard_sequence, load_wav
+from ivr.testing.audio import HEARD_WHOLE, heard_sequence, load_wav
 from ivr.testing.softphone import place_call_subprocess
 
 from .conftest import RunningApp
@@ -24,7 +24,7 @@ def seconds(language: str, prompt: str) -> float:
 
 def heard(recording: Path, language: str, prompts: list[str]) -> list[str]:
     files = {p: PROMPTS / language / f"{p}.wav" for p in prompts}
-    return [name for name, _ in heard_sequence(recording, files, threshold=0.9)]
+    return [name for name, _ in heard_sequence(recording, files, threshold=HEARD_WHOLE)]
 
 
 def walk(language: str, choice: str, tmp_path: Path) -> str:

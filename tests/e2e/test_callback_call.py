@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ivr.testing.audio import find_prompt, load_wav
+from ivr.testing.audio import HEARD_WHOLE, find_prompt, load_wav
 from ivr.testing.softphone import CallReport, place_call, start_answerer
 
 from .conftest import RunningApp, _free_port
@@ -176,11 +176,11 @@ async def test_caller_books_a_callback_hangs_up_and_is_called_back_by_an_agent(
     customer_heard = load_wav(tmp_path / "customer-heard.wav")
     agent_heard = load_wav(tmp_path / "agent-heard.wav")
     assert find_prompt(agent_heard, load_wav(PROMPTS / "en" / "callback-agent-intro.wav"),
-                       threshold=0.9), "the agent was not told whose callback it is"
+                       threshold=HEARD_WHOLE), "the agent was not told whose callback it is"
     assert find_prompt(customer_heard, load_wav(PROMPTS / "ko" / "bank-goodbye.wav"),
-                       threshold=0.9), "the customer never heard the agent"
+                       threshold=HEARD_WHOLE), "the customer never heard the agent"
     assert find_prompt(agent_heard, load_wav(PROMPTS / "en" / "branch-location.wav"),
-                       threshold=0.9), "the agent never heard the customer"
+                       threshold=HEARD_WHOLE), "the agent never heard the customer"
 
     wait_for(lambda: callback(app, mine["id"])["state"] == "completed", 10,
              "callback not completed")
@@ -212,9 +212,10 @@ async def test_customer_first_the_customer_hears_whose_callback_then_waits_for_t
     assert agent_report.ok and customer_report.ok, (agent_report.error, customer_report.error)
     customer_heard = load_wav(tmp_path / "customer-heard.wav")
     intro = find_prompt(customer_heard,
-                        load_wav(PROMPTS / "en" / "callback-customer-intro.wav"), threshold=0.9)
+                        load_wav(PROMPTS / "en" / "callback-customer-intro.wav"),
+                        threshold=HEARD_WHOLE)
     agent_voice = find_prompt(customer_heard, load_wav(PROMPTS / "ko" / "bank-goodbye.wav"),
-                              threshold=0.9)
+                              threshold=HEARD_WHOLE)
     assert intro, "the customer was not told whose callback this is"
     assert agent_voice and agent_voice[0].offset_s > intro[0].offset_s, \
         "the customer did not reach the agent after the introduction"
@@ -308,7 +309,7 @@ async def test_a_message_routed_to_the_queue_is_called_back_by_an_agent_who_hear
     assert f"sip:{caller}@" in rang["to"]
     agent_heard = load_wav(tmp_path / "agent-heard.wav")
     intro = find_prompt(agent_heard, load_wav(PROMPTS / "en" / "callback-agent-message.wav"),
-                        threshold=0.9)
+                        threshold=HEARD_WHOLE)
     heard = find_prompt(agent_heard, sentence, threshold=0.8)
     assert intro and heard, "the agent did not hear the customer's message"
     assert heard[0].offset_s > intro[0].offset_s

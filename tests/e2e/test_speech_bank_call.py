@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from ivr.app.paths import project_root
-from ivr.testing.audio import heard_sequence, load_wav, save_wav
+from ivr.testing.audio import HEARD_WHOLE, heard_sequence, load_wav, save_wav
 from ivr.testing.softphone import place_call_subprocess
 
 from .conftest import RunningApp
@@ -98,7 +98,7 @@ def test_the_account_number_is_said_read_back_and_confirmed_by_voice(
     question = load_wav(PROMPTS / "en" / "account-confirm.wav")[:8000]  # cut by the "one"
     assert [name for name, _ in heard_sequence(
         tmp_path / "heard.wav", {"you-entered": PROMPTS / "en" / "you-entered.wav",
-                                 "account-confirm": question}, threshold=0.9)] == \
+                                 "account-confirm": question}, threshold=HEARD_WHOLE)] == \
         ["you-entered", "account-confirm"], "the caller heard the read-back, then the question"
     assert "balance-is" in prompts
     status = ivr_app.wait_idle()

@@ -24,7 +24,14 @@ import pytest
 from ivr.app.paths import project_root
 from ivr.services.db import connect
 from ivr.services.voicemail.store import MessageStore
-from ivr.testing.audio import find_prompt, heard_sequence, is_silent, load_wav, save_wav
+from ivr.testing.audio import (
+    HEARD_WHOLE,
+    find_prompt,
+    heard_sequence,
+    is_silent,
+    load_wav,
+    save_wav,
+)
 from ivr.testing.softphone import place_call_subprocess
 
 from .conftest import RunningApp
@@ -100,7 +107,8 @@ def test_caller_leaves_a_message_and_sends_it(ivr_app: RunningApp, tmp_path: Pat
     assert [e["choice"] for e in events(trace, "voicemail_review")] == ["send"]
     heard = heard_sequence(tmp_path / "heard.wav",
                            {p: PROMPTS / "en" / f"{p}.wav"
-                            for p in ("vm-greeting", "vm-review", "vm-sent")}, threshold=0.9)
+                            for p in ("vm-greeting", "vm-review", "vm-sent")},
+                           threshold=HEARD_WHOLE)
     # The review prompt was cut short by the key (barge-in); the others were heard whole.
     assert [name for name, _ in heard] == ["vm-greeting", "vm-sent"]
     assert [e["prompt"] for e in events(trace, "barge_in")][-1] == "vm-review"
@@ -156,7 +164,7 @@ def test_messages_can_be_marked_heard_and_deleted(ivr_app: RunningApp, tmp_path:
 def prompts_heard(recording: Path, names: list[str]) -> list[str]:
     """Those of `names` heard whole, in order (prompts cut by a key are not heard whole)."""
     sequence = heard_sequence(recording, {n: PROMPTS / "en" / f"{n}.wav" for n in names},
-                              threshold=0.9)
+                              threshold=HEARD_WHOLE)
     return [name for name, _ in sequence]
 
 
@@ -196,7 +204,7 @@ def test_the_owner_dials_in_hears_the_message_and_deletes_it(
     assert menu[:2] == ["vm-you-have", "vm-message-options"] and menu[-1] == "goodbye"
     assert "vm-deleted" in menu
     assert played[0].offset_s < find_prompt(heard, load_wav(
-        PROMPTS / "en" / "vm-deleted.wav"), threshold=0.9)[0].offset_s
+        PROMPTS / "en" / "vm-deleted.wav"), threshold=HEARD_WHOLE)[0].offset_s
 
     trace = ivr_app.trace_for_caller(owner)
     assert [e["outcome"] for e in events(trace, "login")] == ["ok"]
