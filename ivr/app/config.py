@@ -126,6 +126,24 @@ def speech_workers(env: Mapping[str, str]) -> int:
     return workers
 
 
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip() or str(default)
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"{name} must be a TCP port (1-65535), not {text!r}")
+    return int(text)
+
+
+def _days(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name, "").strip() or str(default)
+    try:
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if not 0 <= days < float("inf"):
+        raise ConfigError(f"{name} must be a number of days (0: keep for ever), not {text!r}")
+    return days
+
+
 def database_url(env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     return env.get("IVR_DATABASE_URL") or f"sqlite:///{paths.state_dir() / 'ivr.db'}"
@@ -159,10 +177,10 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         accounts_url=merged.get("IVR_ACCOUNTS", ""),
         accounts_token=merged.get("IVR_ACCOUNTS_TOKEN", ""),
         http_host=merged.get("IVR_HTTP_HOST", "127.0.0.1"),
-        http_port=int(merged.get("IVR_HTTP_PORT", "8090")),
+        http_port=_port(merged, "IVR_HTTP_PORT", 8090),
         log_format=merged.get("IVR_LOG_FORMAT", "json"),
         voicemail_dir=Path(merged.get("IVR_VOICEMAIL_DIR", str(state / "voicemail"))),
-        voicemail_retention_days=float(merged.get("IVR_VOICEMAIL_RETENTION_DAYS", "90")),
+        voicemail_retention_days=_days(merged, "IVR_VOICEMAIL_RETENTION_DAYS", 90),
         queue_log=_optional_path(merged.get("IVR_QUEUE_LOG", str(state / "queue_log"))),
         asterisk_recording_dir=_recording_dir(merged.get("IVR_ASTERISK_RECORDING_DIR")),
         callback_dial=merged.get("IVR_CALLBACK_DIAL", DEFAULT_CALLBACK_DIAL),
