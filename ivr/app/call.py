@@ -128,6 +128,8 @@ class Call:
         self._digits: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         """(key, where it came from: "dtmf", or "speech" for what the ears heard)."""
         self._digit_arrived = asyncio.Event()
+        self._forgiven: tuple[str, float] | None = None
+        """A key to drop if it is the next to come, until a loop time (CallIO.forgive)."""
         self._gone = asyncio.Event()
 
     # CallIO -----------------------------------------------------------------------------
@@ -257,9 +259,25 @@ class Call:
         """Speech the ears matched, as the keys it stands for; like a key it stops a
         barge-in prompt."""
         self.trace("speech", keys=keys, **fields)
+        self._forgiven = None
         for key in keys:
             self._digits.put_nowait((key, "speech"))
         self._digit_arrived.set()
+
+    def forgive(self, key: str, within: float) -> None:
+        waiting = [self._digits.get_nowait() for _ in range(self._digits.qsize())]
+        if waiting and waiting[0][0] == key:
+            self.trace("key_forgiven", key=key, source=waiting.pop(0)[1])
+        elif not waiting:
+            self._forgiven = (key, asyncio.get_running_loop().time() + within)
+        for item in waiting:
+            self._digits.put_nowait(item)
+
+    def _is_forgiven(self, key: str) -> bool:
+        """Whether this arriving key is the one forgiven; any key ends the forgiveness."""
+        forgiven, self._forgiven = self._forgiven, None
+        return forgiven is not None and forgiven[0] == key \
+            and asyncio.get_running_loop().time() <= forgiven[1]
 
     def speech_started(self) -> None:
         """The caller started talking: a barge-in prompt stops as for a key."""
@@ -293,6 +311,9 @@ class Call:
         """Consume this channel's events in order until it leaves the application."""
         async for event in self.events:
             if isinstance(event, ChannelDtmfReceived):
+                if self._is_forgiven(event.digit):
+                    self.trace("key_forgiven", key=event.digit, source="dtmf")
+                    continue
                 self._digits.put_nowait((event.digit, "dtmf"))
                 self._digit_arrived.set()
             elif isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):

@@ -145,6 +145,8 @@ async def run_collect(rt: Runtime, node: CollectNode) -> Next:
         async with _listening(rt, _collect_listen(rt, node)):
             await rt.play(node.prompt, barge_in=node.barge_in)
             digits, ended = await _read_digits(rt, node)
+            if ended == "max_length" and node.terminator:
+                rt.io.forgive(node.terminator, node.inter_digit_timeout)
         if ended == "timeout" and not digits:
             tries.fail("no_input")
             rt.trace("no_input", node=qid, attempt=attempt)
@@ -157,7 +159,7 @@ async def run_collect(rt: Runtime, node: CollectNode) -> Next:
             await tries.handle(rt, "no_match", attempt, node.barge_in)
             continue
         rt.set_variable(node.store, digits, secret=node.secure)
-        verdict = await _confirm(rt, node, qid, attempt, ended)
+        verdict = await _confirm(rt, node, qid, attempt)
         if verdict == "ok":
             rt.trace("collected", node=qid, value=MASK if node.secure else digits,
                      length=len(digits), ended=ended, attempt=attempt)
@@ -191,13 +193,9 @@ async def _read_digits(rt: Runtime, node: CollectNode) -> tuple[str, str]:
         timeout = node.inter_digit_timeout
 
 
-async def _confirm(rt: Runtime, node: CollectNode, qid: str, attempt: int,
-                   ended: str) -> Literal["ok", "rejected", "no_input", "no_match"]:
-    """Read the value back and ask for 1 (accept) or 2 (enter it again).
-
-    A caller who typed all max_length digits often adds the terminator out of habit; that key
-    finishes the entry, it is not an answer to the confirmation.
-    """
+async def _confirm(rt: Runtime, node: CollectNode, qid: str,
+                   attempt: int) -> Literal["ok", "rejected", "no_input", "no_match"]:
+    """Read the value back and ask for 1 (accept) or 2 (enter it again)."""
     if not node.confirm:
         if node.readback:
             await rt.play(node.readback, barge_in=node.barge_in)
@@ -207,8 +205,6 @@ async def _confirm(rt: Runtime, node: CollectNode, qid: str, attempt: int,
             await rt.play(node.readback, barge_in=node.barge_in)
         await rt.play(node.confirm, barge_in=node.barge_in)
         key = await rt.read(node.first_digit_timeout)
-        if ended == "max_length" and node.terminator and key == node.terminator:
-            key = await rt.read(node.first_digit_timeout)
     if key == "1":
         rt.trace("confirmed", node=qid, attempt=attempt)
         return "ok"

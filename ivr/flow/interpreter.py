@@ -74,6 +74,11 @@ class CallIO(Protocol):
         """Next digit from the type-ahead buffer, waiting up to `timeout` s; None if none.
         `secure`: the digit belongs to a secret; never trace it."""
 
+    def forgive(self, key: str, within: float) -> None:
+        """Drop the next key if it is `key` and is waiting already or comes within `within`
+        seconds: the terminator a caller adds out of habit to an entry that was already full,
+        which would otherwise cut the next prompt and answer the next question."""
+
     async def hangup(self) -> None: ...
 
     async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> str:

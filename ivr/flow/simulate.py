@@ -214,6 +214,22 @@ class SimulatedCall:
         self.record("no_key", waited=timeout)
         return None
 
+    def forgive(self, key: str, within: float) -> None:
+        self._advance(self.clock)
+        if self.buffer:
+            if self.buffer[0] == key:
+                self.buffer.popleft()
+                self.record("key_forgiven", key=key)
+            return
+        timed, untimed = self.script.timed, self.script.untimed
+        if timed and timed[0].at <= self.clock + within:
+            if timed[0].key == key:
+                timed.pop(0)
+                self.record("key_forgiven", key=key)
+        elif untimed and untimed[0] == key:
+            untimed.popleft()
+            self.record("key_forgiven", key=key)
+
     def _pressed(self, key: str, secure: bool) -> str:
         self._silent_reads = 0
         self.record("key", key=MASK if secure else key)

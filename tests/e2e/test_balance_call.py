@@ -81,6 +81,10 @@ def test_balance_in_the_callers_language(
     start = prompts.index("balance-is") + 1
     assert prompts[start:start + len(spoken)] == spoken, "the amount, in the caller's language"
     assert prompts[start + len(spoken)] == "balance-is-end"
+    # "690417#" fills the 6-digit PIN at its sixth key: the '#' is the caller's habit, dropped,
+    # not a wrong choice in the menu after the balance.
+    assert [(e["key"], e["source"]) for e in events(trace, "key_forgiven")] == [("#", "dtmf")]
+    assert not events(trace, "no_match"), "nothing the caller keyed was taken as a choice"
     # The prompt starts as the PIN's last key ends; the caller's jitter buffer may smear that
     # instant, so the announcement is matched by its last second, which must be heard whole.
     announcement = load_wav(PROMPTS / language / "balance-is.wav")[-8000:]

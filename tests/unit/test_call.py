@@ -359,3 +359,26 @@ async def test_secure_digits_are_masked_in_the_trace_and_handoffs_are_declined(
     last = json.loads(saved.splitlines()[-1])
     assert (last["event"], last["outcome"], last["hangup_by"]) == ("end", "completed", "ivr")
     h.assert_released(call)
+
+
+@pytest.mark.parametrize("hash_comes", ["with_the_digits", "during_the_readback"])
+async def test_a_terminator_after_a_full_entry_is_forgiven(start: Start, hash_comes: str) -> None:
+    """"7391#" into a 4-digit PIN: the '#' ends nothing and cuts nothing, whether it is in the
+    buffer as the entry fills or comes a moment later."""
+    h = await start(flow=pin_flow())
+    h.fake.durations[media("you-entered")] = 0.3
+    cid, call = await h.call()
+    await h.fake.wait_for_playback(cid, media("enter-account"))
+    for digit in "7391" if hash_comes == "during_the_readback" else "7391#":
+        await h.fake.send_dtmf(cid, digit)
+    if hash_comes == "during_the_readback":
+        await h.fake.wait_for_playback(cid, media("you-entered"))
+        await h.fake.send_dtmf(cid, "#")
+    await h.ended(call, timeout=3.0)
+
+    assert [e["key"] for e in events(call, "key_forgiven")] == ["#"]
+    assert [e["prompt"] for e in events(call, "barge_in")] == ["enter-account"]
+    assert "you-entered" in [e["prompt"] for e in events(call, "played")]
+    assert call.flow_state.path == ["pin", "agent", "sorry", "end"]
+    assert not events(call, "unread_dtmf")
+    h.assert_released(call)

@@ -172,6 +172,30 @@ async def test_a_terminator_after_a_full_entry_is_not_the_confirmation() -> None
     assert not caller.named("no_match")
 
 
+async def test_a_terminator_after_a_full_entry_does_not_reach_the_next_node() -> None:
+    """PIN "123456#" into a 6-digit entry: the '#' ends the entry, it is no menu choice."""
+    flow = make_flow(collect(next="m"), menu(), PlayNode("one", prompts=says("one"), next="end"),
+                     PlayNode("star", prompts=says("star"), next="end"),
+                     PlayNode("fb", prompts=says("fb"), next="end"), END)
+    caller = ScriptedCaller([*"123456", "#", "1"])
+    state = await run(flow, caller)
+    assert state.path == ["c", "m", "one", "end"]
+    assert caller.events.count(("key_forgiven", {"key": "#", "within": 2.0})) == 1
+    assert not caller.named("no_match")
+
+
+async def test_only_a_full_entry_forgives_a_terminator() -> None:
+    flow = make_flow(collect(next="m", terminator="*"), menu(options=options({"*": "star"})),
+                     PlayNode("star", prompts=says("star"), next="end"),
+                     PlayNode("fb", prompts=says("fb"), next="end"), END)
+    full = ScriptedCaller([*"123456", "1", "*"])  # another key first: nothing forgiven
+    assert (await run(flow, full)).path[-2:] == ["star", "end"]
+    assert [e for e, _ in full.events].count("key_forgiven") == 0
+    short = ScriptedCaller([*"1234", "*", "*"])  # the terminator ended it: the next is a key
+    assert (await run(flow, short)).path == ["c", "m", "star", "end"]
+    assert [e for e, _ in short.events].count("key_forgiven") == 0
+
+
 # --- secure -------------------------------------------------------------------------------
 
 

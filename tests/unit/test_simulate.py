@@ -147,6 +147,22 @@ async def test_a_secure_entry_never_appears_in_the_transcript(prompts: PromptLib
     assert len(masked) == len(pin) and all(p["text"] == "***" for p in masked)
 
 
+async def test_a_terminator_typed_after_a_full_entry_leaves_the_menu_alone(
+        prompts: PromptLibrary) -> None:
+    flow = make_flow(
+        CollectNode("acct", prompt=says("enter-account"), store="acct", max_length=4,
+                    next="menu"),
+        MenuNode("menu", prompt=says("main-menu"), options=options({"1": "bye"}),
+                 escalation=Escalation(attempts=2, fallback="bye")),
+        PlayNode("bye", prompts=says("goodbye")))
+    result = await simulate("main", {"main": flow}, prompts, ["1234#@1", "1@9"])
+    assert [e["key"] for e in result.of("key_forgiven")] == ["#"]
+    assert not result.of("skipped") and not result.of("no_match")
+    menu = next(p for p in result.of("play") if p["prompt"] == "main-menu")
+    assert "stopped" not in menu, "the menu prompt was heard, not cut by the '#'"
+    assert result.played()[-1] == "goodbye"
+
+
 async def test_the_hours_node_sees_the_virtual_clock(prompts: PromptLibrary) -> None:
     schedule = Schedule(timezone="Asia/Seoul", weekly={"mon": (("09:00", "16:00"),)})
     flow = make_flow(
