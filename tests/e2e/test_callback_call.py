@@ -23,7 +23,15 @@ from ivr.testing.audio import HEARD_WHOLE, find_prompt, load_wav
 from ivr.testing.softphone import CallReport, place_call, start_answerer
 
 from .conftest import RunningApp, _free_port
-from .test_acd_call import PROMPTS, TO_AGENT, agent_phone, post, voice, wait_for
+from .test_acd_call import (
+    PROMPTS,
+    TO_AGENT,
+    agent_phone,
+    cancel_active_callbacks,
+    post,
+    voice,
+    wait_for,
+)
 from .test_demo_call import new_caller
 from .test_voicemail_call import TO_VOICEMAIL, seconds, spoken
 
@@ -91,16 +99,12 @@ def app(ivr_app: RunningApp) -> Iterator[RunningApp]:
 def _agents_logged_out(app: RunningApp) -> Iterator[None]:
     """Each test starts with no agent and no callback of earlier tests (a message left by
     another module's test is a callback of `general` too) and leaves none behind."""
-    _cancel_active(app)
+    cancel_active_callbacks(app)
     yield
     for agent in ("agent1001", "agent1002"):
         post(app, f"/agents/{agent}/logout")
-    _cancel_active(app)
+    cancel_active_callbacks(app)
 
-
-def _cancel_active(app: RunningApp) -> None:
-    for cb in app.get("/callbacks?state=active"):
-        post(app, f"/callbacks/{cb['id']}/cancel")
 
 
 def callback(app: RunningApp, callback_id: str) -> dict[str, Any]:
