@@ -31,8 +31,8 @@ def seconds(prompt: str) -> float:
 def heard(recording: Path) -> list[str]:
     """The prompts heard whole in what the caller's phone received, in order.
 
-    Over loopback a prompt heard whole scores about 0.99; a short digit prompt resembling a
-    syllable of another prompt reaches about 0.65, hence a threshold well above that.
+    Over loopback a prompt heard whole scores about 0.99. A digit said inside the menu prompt
+    matches there too, and heard_sequence leaves it out as part of the menu.
     """
     sequence = heard_sequence(recording, {p: PROMPTS / f"{p}.wav" for p in LISTENED_FOR},
                               threshold=HEARD_WHOLE)
