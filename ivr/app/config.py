@@ -6,10 +6,12 @@ provisioned Asterisk, the app refuses to start and says how to fix it.
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from ..ari import AriConfig
 from . import paths
@@ -17,6 +19,9 @@ from . import paths
 
 class ConfigError(Exception):
     pass
+
+
+N = TypeVar("N", int, float)
 
 
 DEFAULT_CALLBACK_DIAL = "PJSIP/carrier/sip:{number}@127.0.0.1:5090"
@@ -112,36 +117,33 @@ def vosk_models(env: Mapping[str, str]) -> dict[str, Path]:
             and value.strip()}
 
 
-def speech_workers(env: Mapping[str, str]) -> int:
-    text = env.get(SPEECH_WORKERS, "").strip()
+def _number(env: Mapping[str, str], name: str, default: N, parse: Callable[[str], N],
+            valid: Callable[[N], bool], wants: str) -> N:
+    """The setting `name` parsed, `default` when unset; a ConfigError saying what it wants."""
+    text = env.get(name, "").strip()
     if not text:
-        return default_speech_workers()
+        return default
     try:
-        workers = int(text)
+        value = parse(text)
     except ValueError:
-        workers = -1
-    if workers < 0:
-        raise ConfigError(f"{SPEECH_WORKERS} must be a number of worker processes (0: decode "
-                          f"in threads), not {text!r}")
-    return workers
+        value = None
+    if value is None or not valid(value):
+        raise ConfigError(f"{name} must be {wants}, not {text!r}")
+    return value
+
+
+def speech_workers(env: Mapping[str, str]) -> int:
+    return _number(env, SPEECH_WORKERS, default_speech_workers(), int, lambda n: n >= 0,
+                   "a number of worker processes (0: decode in threads)")
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
-    text = env.get(name, "").strip() or str(default)
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ConfigError(f"{name} must be a TCP port (1-65535), not {text!r}")
-    return int(text)
+    return _number(env, name, default, int, lambda n: 0 < n < 65536, "a TCP port (1-65535)")
 
 
 def _days(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name, "").strip() or str(default)
-    try:
-        days = float(text)
-    except ValueError:
-        days = -1.0
-    if not 0 <= days < float("inf"):
-        raise ConfigError(f"{name} must be a number of days (0: keep for ever), not {text!r}")
-    return days
+    return _number(env, name, default, float, lambda d: 0 <= d < math.inf,
+                   "a number of days (0: keep for ever)")
 
 
 def database_url(env: Mapping[str, str] | None = None) -> str:

@@ -4,11 +4,13 @@ Signals are float64 arrays in [-1, 1) at 8 kHz mono (the telephone rate our soft
 Prompt detection is normalized cross-correlation computed with FFTs, per 0.2 s chunk of the
 prompt, each chunk allowed to slide +-25 ms, and 30 ms more per second into the prompt (up to
 +-120 ms): the score stays near 1.0 through a G.711 round trip and any constant gain, loses little
-to the 20 ms frames a jitter buffer drops or inserts, even several in one prompt, and unrelated
-speech stays far below (measured numbers in tests/unit/test_audio.py).
+to the 20 ms frames a jitter buffer drops or inserts, even several in one prompt (a chunk that
+straddles one scores as two halves, each sliding on its own), and unrelated speech stays far
+below (measured numbers in tests/unit/test_audio.py).
 
 Caveat for assertions: a one-word prompt ("two") also matches where the same word is spoken
-inside a longer prompt ("... press 2"); assert on order and offsets, not presence alone.
+inside a longer prompt ("... press 2"). `heard_sequence` leaves such a match out when it also
+finds the longer prompt; with `find_prompt` alone, assert on order and offsets, not presence.
 """
 
 from __future__ import annotations
@@ -271,8 +273,8 @@ def find_prompt(
     The score at an offset is the level that 90 % of the prompt's energy reaches: every 0.2 s
     chunk's best normalized cross-correlation within the slack (+-25 ms, growing by 30 ms per
     second into the prompt: frames a jitter buffer drops or inserts cost little), weighted by
-    the chunk's energy. A prompt that only shares
-    words with what was heard ("you pressed two" vs "you pressed one") stays well below.
+    the chunk's energy. A prompt that only shares words with what was heard ("you pressed
+    two" vs "you pressed one") stays well below.
     ``head_s`` matches only the prompt's first seconds (a prompt cut short by barge-in).
     """
     r, p = _as_signal(recording, rate), _as_signal(prompt, rate)
