@@ -9,12 +9,10 @@ from pathlib import Path
 
 from ..ari import AriClient, channel_key
 from ..ari.models import Channel
-from ..flow.interpreter import FlowContext, FlowState
 from ..flow.model import Flow
+from ..flow.state import FlowContext, FlowState
 from ..media.prompts import PromptLibrary
-from ..services.acd.engine import Acd
-from ..services.callback.service import Callbacks
-from ..services.voicemail.session import Voicemail
+from ..services.seam import Handoffs
 from .call import Call
 from .ears import Ears
 
@@ -35,19 +33,15 @@ class CallSupervisor:
         self.tasks: set[asyncio.Task[None]] = set()
 
     def start(self, channel: Channel, flow: Flow, ctx: FlowContext, *,
-              resumed: bool = False, acd: Acd | None = None,
-              voicemail: Voicemail | None = None,
-              callbacks: Callbacks | None = None,
-              ears: Ears | None = None,
-              state: FlowState | None = None) -> Call | None:
+              resumed: bool = False, handoffs: Handoffs | None = None,
+              ears: Ears | None = None, state: FlowState | None = None) -> Call | None:
         """Take over a channel that entered the application. Synchronous on purpose: it runs in
         the ARI reader, and subscribing here means no event of the call can slip past it."""
         if channel.id in self.calls:
             return None
         events = self.client.subscribe(channel_key(channel.id))
         call = Call(channel, self.client.channels.handle(channel.id), events, flow,
-                    self.prompts, ctx, resumed=resumed, acd=acd, voicemail=voicemail,
-                    callbacks=callbacks, ears=ears)
+                    self.prompts, ctx, resumed=resumed, handoffs=handoffs, ears=ears)
         if state is not None:
             call.flow_state = state
         self.calls[channel.id] = call

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from ..ari import ChannelHandle
-from ..flow.runtime import Listen
+from ..flow.types import Listen
 
 Heard = Callable[..., None]
 """heard(keys, **trace_fields): what was understood, as the keys it stands for ('?' when

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from ..flow.runtime import MASK
+from ..flow.types import MASK
 from ..services.records import CallRecord
 from .call import Call
 
-HANDOFFS = ("queue", "voicemail", "callback", "transfer")
-
 
 def outcome_of(call: Call) -> str:
-    """self_served when the flow marked it (variable `self_served`), else how it ended."""
+    """The service that kept the call, or the places it went through (an agent answered, a
+    message was recorded), else self_served when the flow marked it (variable
+    `self_served`), else how it ended."""
     state = call.flow_state
-    if state.outcome.startswith("handoff:") and state.outcome[8:] in HANDOFFS:
-        return state.outcome[8:]
+    if call.taken_by is not None:
+        return call.taken_by.value
     if call.reached_agent:
         return "queue"
     if call.left_message:

@@ -27,7 +27,8 @@ from concurrent.futures import Executor
 from pathlib import Path
 
 from ..ari import AriClient, AriError
-from ..flow.runtime import NO_MATCH_KEY, Listen
+from ..flow.runtime import NO_MATCH_KEY
+from ..flow.types import Listen
 from ..media.speech.engines import NoModelError, open_engine
 from ..media.speech.grammar import Grammar, GrammarError
 from ..media.speech.recognizer import AsyncTurn, Engine, RecognizerError

@@ -6,7 +6,9 @@ import datetime as dt
 
 from aiohttp import web
 
+from ..services.place import view
 from ..services.records import CallRecord
+from .call import Call
 from .service import IvrService
 from .web_acd import add_routes
 from .web_callback import add_routes as add_callback_routes
@@ -23,11 +25,17 @@ async def health(request: web.Request) -> web.Response:
 
 async def calls(request: web.Request) -> web.Response:
     service = request.app[SERVICE_KEY]
-    return web.json_response([
-        {"id": call.id, "caller": call.channel.caller.number, "state": call.state.value,
-         "language": call.language, "path": call.flow_state.path}
-        for call in service.calls.values()
-    ])
+    return web.json_response([call_view(call) for call in service.calls.values()])
+
+
+def call_view(call: Call) -> dict[str, object]:
+    """A live call: `state` is the kind of place its caller is in (in_flow, in_queue,
+    ringing_agent, with_agent, leaving_message, booking_callback, transferring), `place` that
+    place's data (flow and node, queue and position, agent...), `line` what the line does."""
+    place = call.place
+    return {"id": call.id, "caller": call.channel.caller.number, "state": place.kind.value,
+            "place": view(place), "line": call.line.activity.value,
+            "language": call.language, "path": call.flow_state.path}
 
 
 async def call_trace(request: web.Request) -> web.Response:

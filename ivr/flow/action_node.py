@@ -27,7 +27,8 @@ from typing import Any
 
 from .actions import Action, ActionError, ActionResult, ActionSpec, CallInfo, Value
 from .model import ActionNode
-from .runtime import MASK, FlowRuntimeError, Next, Runtime
+from .runtime import FlowRuntimeError, Next, Runtime
+from .types import MASK
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ async def run_action(rt: Runtime, node: ActionNode) -> Next:
     secret_results = {name for name, field in node.results.items() if field in secure_args}
     for name, value in values.items():
         rt.set_variable(name, value, secret=name in secret_results)
+    rt.state.authenticated.update(result.authenticated)
     rt.trace("action", node=qid, action=node.action, outcome=result.outcome, target=target,
              results=sorted(set(values) - secret_results), ms=ms)
     return target

@@ -35,6 +35,9 @@ class ActionSpec:
 class ActionResult:
     outcome: str
     values: Mapping[str, Value] = field(default_factory=dict)
+    authenticated: Mapping[str, Value] = field(default_factory=dict)
+    """What this answer proves about the caller (a PIN check passed: {"account": number}); kept
+    for the call, shown to an agent as verified. Never a secret."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Literal
 
+from ..media.entry import EntryRules, read_entry
 from .model import CollectNode, Escalation, MenuNode, Say
-from .runtime import MASK, SPEECH_UNAVAILABLE, FlowRuntimeError, Listen, Next, Runtime
+from .runtime import SPEECH_UNAVAILABLE, FlowRuntimeError, Next, Runtime
+from .types import MASK, Listen
 
 Failure = Literal["no_input", "no_match"]
 
@@ -145,8 +147,6 @@ async def run_collect(rt: Runtime, node: CollectNode) -> Next:
         async with _listening(rt, _collect_listen(rt, node)):
             await rt.play(node.prompt, barge_in=node.barge_in)
             digits, ended = await _read_digits(rt, node)
-            if ended == "max_length" and node.terminator:
-                rt.io.forgive(node.terminator, node.inter_digit_timeout)
         if ended == "timeout" and not digits:
             tries.fail("no_input")
             rt.trace("no_input", node=qid, attempt=attempt)
@@ -178,19 +178,12 @@ async def run_collect(rt: Runtime, node: CollectNode) -> Next:
 
 
 async def _read_digits(rt: Runtime, node: CollectNode) -> tuple[str, str]:
-    """(digits, how the entry ended: "terminator" | "max_length" | "timeout")."""
-    digits = ""
-    timeout = node.first_digit_timeout
-    while True:
-        key = await rt.read(timeout, secure=node.secure)
-        if key is None:
-            return digits, "timeout"
-        if node.terminator and key == node.terminator:
-            return digits, "terminator"
-        digits += key
-        if len(digits) >= node.max_length:
-            return digits, "max_length"
-        timeout = node.inter_digit_timeout
+    """(digits, how the entry ended: "terminator" | "max_length" | "timeout"); the rules are
+    the line engine's (media/entry.py), including forgiving the habit terminator."""
+    entry = await read_entry(rt, EntryRules(
+        max_length=node.max_length, first_timeout=node.first_digit_timeout,
+        inter_digit=node.inter_digit_timeout, terminator=node.terminator), secure=node.secure)
+    return entry.digits, entry.ended
 
 
 async def _confirm(rt: Runtime, node: CollectNode, qid: str,

@@ -1,8 +1,8 @@
 """Runs one call through a flow. The interpreter talks to the call only through `CallIO`.
 
-`CallIO` is what a channel offers an IVR: play prompts (with barge-in), read a digit from the
-type-ahead buffer, hand the call to a service, hang up, and trace. The app implements it over
-ARI (app/call.py); tests and the simulator implement it in memory.
+`CallIO` (types.py) is what a channel offers an IVR: play prompts (with barge-in), read a digit
+from the type-ahead buffer, hand the call to a service, hang up, and trace. The app implements
+it over ARI (app/call.py); tests and the simulator implement it in memory.
 
 The interpreter is one explicit state machine over `FlowState`: the current flow and node, the
 variables, the stack of subflow frames, the path walked and, once set, the outcome. Each step
@@ -19,18 +19,11 @@ end the call, and the app owns that.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from ..media.say import say
 from . import action_node, dialog, nodes
-from .actions import Action
 from .expr import Value
-from .http import HttpClient, UnavailableHttp
 from .model import (
     ActionNode,
     AnyNode,
@@ -49,7 +42,9 @@ from .model import (
     SetNode,
     SubflowNode,
 )
-from .runtime import RUNTIME_ERRORS, End, FlowRuntimeError, Listen, Next, Runtime
+from .runtime import RUNTIME_ERRORS, End, FlowRuntimeError, Next, Runtime
+from .state import FlowContext, FlowState, Frame
+from .types import CallIO
 
 MAX_SUBFLOW_DEPTH = 8
 MAX_QUIET_STEPS = 1000
@@ -57,107 +52,6 @@ MAX_QUIET_STEPS = 1000
 (and, never awaiting the caller, would hold the event loop that serves every other call)."""
 MAX_STEPS = 20_000
 """Nodes in one call: far beyond any real caller's patience; a bound on a runaway flow."""
-
-
-class CallIO(Protocol):
-    language: str
-    """The caller's current language; prompts are resolved in it. The `language` node sets it."""
-    caller: str
-    call_id: str
-
-    async def play(self, prompt_ids: Sequence[str], *, barge_in: bool,
-                   secure: bool = False) -> None:
-        """Play prompts in order; with barge_in, a key (typed now or before) stops them and stays
-        in the buffer for the next read. `secure`: the ids speak a secret; trace them masked."""
-
-    async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None:
-        """Next digit from the type-ahead buffer, waiting up to `timeout` s; None if none.
-        `secure`: the digit belongs to a secret; never trace it."""
-
-    def forgive(self, key: str, within: float) -> None:
-        """Drop the next key if it is `key` and is waiting already or comes within `within`
-        seconds: the terminator a caller adds out of habit to an entry that was already full,
-        which would otherwise cut the next prompt and answer the next question."""
-
-    async def hangup(self) -> None: ...
-
-    async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> str:
-        """Give the call to a queue, voicemail, callback or transfer service. TAKEN: the
-        service kept the call and the flow ends; DECLINED: it cannot, the flow goes on at
-        `node.next`; any other text is an outcome (a queue's `timeout`...) routed by `node.on`."""
-
-    def trace(self, event: str, **fields: Any) -> None: ...
-
-    def listening(self, request: Listen) -> AbstractAsyncContextManager[bool]:
-        """Listen while the block runs; yields False when nobody can listen (no engine for
-        the language, or it is not available): keys only. What the caller says arrives
-        through read_digit like keys, and stops a barge-in prompt like a key (runtime.Listen)."""
-
-
-class SayFunction(Protocol):
-    def __call__(self, kind: str, value: str, language: str,
-                 unit: str | None = None, /) -> list[str]:
-        """Prompt ids for `value`. `unit` (currency) is passed only when the item names one,
-        so a say function written before units still serves flows that use none."""
-
-
-def default_say(kind: str, value: str, language: str, unit: str | None = None, /) -> list[str]:
-    """Prompt ids that speak `value` as `kind` in `language` (ivr.media.say; SayError on a
-    value it cannot say, which the interpreter reports as a flow error)."""
-    return say(kind, value, language, unit)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class FlowContext:
-    """What the flows of a call may use beyond the call itself; shared by calls.
-
-    Everything with a side effect or a clock is injected so tests and the simulator run
-    without a network and on virtual time.
-    """
-
-    flows: Mapping[str, Flow] = field(default_factory=dict)
-    """Flows by name, for subflow nodes."""
-    http: HttpClient = field(default_factory=UnavailableHttp)
-    now: Callable[[], datetime] = utc_now
-    """An aware datetime; hours nodes judge schedules on it."""
-    say: SayFunction = default_say
-    """(kind, value, language[, unit]) -> prompt ids."""
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    """Backoff between http retries (virtual in the simulator)."""
-    actions: Mapping[str, Action] = field(default_factory=dict)
-    """Action name -> implementation, for action nodes. One the flow names but the service
-    does not offer sends the call to the node's fallback (the checker, given the specs,
-    refuses such a flow before it is served)."""
-
-
-@dataclass
-class Frame:
-    """A caller's place while a subflow runs: where to come back and its own variables."""
-
-    flow: Flow
-    node: str
-    """The subflow node in `flow`; the caller goes on at its `next`."""
-    variables: dict[str, Value]
-    secure_vars: set[str]
-
-
-@dataclass
-class FlowState:
-    node: str | None = None
-    variables: dict[str, Value] = field(default_factory=dict)
-    """The current scope: the main flow's variables, or the running subflow's own."""
-    path: list[str] = field(default_factory=list)
-    """Every node entered, in order; subflow nodes as `flowname:node`."""
-    outcome: str = ""
-    """"" while running; then "completed", "error" or "handoff:<kind>"."""
-    secure_vars: set[str] = field(default_factory=set)
-    flow: str = ""
-    """The name of the flow `node` belongs to."""
-    frames: list[Frame] = field(default_factory=list)
 
 
 Handler = Callable[[Runtime, Any], Awaitable[Next]]

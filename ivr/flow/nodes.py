@@ -8,7 +8,6 @@ the call to the node's fallback or a polite hang-up.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from typing import Any
 
@@ -25,7 +24,8 @@ from .model import (
     PlayNode,
     SetNode,
 )
-from .runtime import BUILTINS, TAKEN, End, FlowRuntimeError, Next, Runtime
+from .runtime import BUILTINS, End, FlowRuntimeError, Next, Runtime
+from .types import Disposition, HandoffKind, HandoffRequest
 
 HTTP_GRACE = 0.5
 """Seconds past a request's own timeout before the interpreter gives up on the client."""
@@ -107,16 +107,22 @@ async def run_hangup(rt: Runtime, node: HangupNode) -> Next:
 async def run_handoff(rt: Runtime, node: HandoffNode) -> Next:
     """Offer the call to its service with ${var}s filled; taken -> the flow ends, an outcome
     -> `on`, declined or an outcome `on` does not name -> `next`."""
-    concrete = dataclasses.replace(
-        node, target=rt.render(node.target),
-        options={key: rt.render(value) for key, value in node.options.items()})
-    outcome = await rt.io.handoff(concrete, rt.masked_variables())
+    request = HandoffRequest(
+        kind=HandoffKind(node.kind), target=rt.render(node.target), node=node.id,
+        flow=rt.state.flow or rt.flow.name,
+        options={key: rt.render(value) for key, value in node.options.items()},
+        variables=rt.masked_variables(), path=tuple(rt.state.path),
+        authenticated=dict(rt.state.authenticated))
+    result = await rt.io.handoff(request)
     rt.quiet_steps = 0
     rt.trace("handoff", node=rt.qualify(node.id), kind=node.kind,
-             target=rt.scrub(concrete.target), taken=outcome == TAKEN, outcome=outcome)
-    if outcome == TAKEN:
+             target=rt.scrub(request.target), taken=result.disposition is Disposition.TAKEN,
+             outcome=result.traced)
+    if result.disposition is Disposition.TAKEN:
         return End(f"handoff:{node.kind}", hangup=False)
-    return node.on.get(outcome) or node.next or None
+    if result.disposition is Disposition.ROUTED:
+        return node.on.get(result.outcome) or node.next or None
+    return node.next or None
 
 
 async def run_http(rt: Runtime, node: HttpNode) -> Next:

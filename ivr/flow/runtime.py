@@ -13,23 +13,16 @@ every error message is scrubbed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from . import expr
 from .expr import ExpressionError, Value
 from .model import Flow, Prompts
+from .state import FlowContext, FlowState
+from .types import MASK, CallIO
 
-if TYPE_CHECKING:
-    from .interpreter import CallIO, FlowContext, FlowState
-
-MASK = "***"
 BUILTINS = frozenset({"caller", "language", "call_id", "flow"})
-TAKEN = "taken"
-"""CallIO.handoff: the service kept the call; the flow ends without hanging up."""
-DECLINED = ""
-"""CallIO.handoff: the service cannot take the call; the flow goes on at the node's `next`."""
 """Variables every flow can read; the call owns them, so `set` cannot change them."""
 
 
@@ -38,23 +31,6 @@ NO_MATCH_KEY = "?"
 confidence): no option has it, so the node takes its no-match path."""
 SPEECH_UNAVAILABLE = "speech-unavailable"
 """Prompt played when a node would listen but cannot in the caller's language."""
-
-
-@dataclass(frozen=True, slots=True)
-class Listen:
-    """What a waiting node accepts by voice, in one language.
-
-    A menu: `phrases` (phrase -> the key it stands for); what is heard arrives as that key.
-    A digit entry: `digits` (min, max length); the digits heard arrive one by one, then
-    `terminator` (if the entry has one)."""
-
-    language: str
-    engine: str
-    phrases: Mapping[str, str] = field(default_factory=dict)
-    digits: tuple[int, int] | None = None
-    terminator: str = ""
-    confidence: float = 0.5
-    node: str = ""
 
 
 class FlowRuntimeError(Exception):
@@ -192,4 +168,11 @@ class Runtime:
     async def read(self, timeout: float, *, secure: bool = False) -> str | None:
         self.quiet_steps = 0
         return await self.io.read_digit(timeout, secure=secure)
+
+    async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None:
+        """`read` as a media.entry.Keypad, so entries follow the line engine's rules."""
+        return await self.read(timeout, secure=secure)
+
+    def forgive(self, key: str, within: float) -> None:
+        self.io.forgive(key, within)
 

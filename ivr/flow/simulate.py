@@ -31,9 +31,10 @@ from ..media.prompts import PromptLibrary
 from .actions import Action
 from .expr import Value
 from .http import HttpClient, UnavailableHttp
-from .interpreter import FlowContext, FlowState, run_flow
-from .model import Flow, HandoffNode
-from .runtime import DECLINED, MASK, TAKEN, Listen
+from .interpreter import run_flow
+from .model import Flow
+from .state import FlowContext, FlowState
+from .types import DECLINED, MASK, TAKEN, HandoffRequest, HandoffResult, Listen
 
 KEYS = frozenset("0123456789*#ABCD")
 SILENCE = frozenset({"-", "_", "…", "...", "."})
@@ -248,8 +249,8 @@ class SimulatedCall:
             self.hung_up = True
             self.record("hangup", by="ivr")
 
-    async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> str:
-        self.record("handoff_offered", kind=node.kind, target=node.target,
+    async def handoff(self, request: HandoffRequest) -> HandoffResult:
+        self.record("handoff_offered", kind=request.kind.value, target=request.target,
                     accepted=self.accept_handoff)
         return TAKEN if self.accept_handoff else DECLINED
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from ivr.flow.actions import ActionResult, CallInfo, Value
-from ivr.flow.interpreter import FlowState
 from ivr.flow.model import ActionNode, CollectNode, Escalation, HangupNode, PlayNode, SetNode
+from ivr.flow.state import FlowState
 from tests.unit.fake_actions import (
     BALANCE,
     VERIFY_PIN,

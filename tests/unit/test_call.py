@@ -19,10 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from ivr.app.call import Call, CallState
+from ivr.app.call import Call
 from ivr.app.calls import CallSupervisor
 from ivr.ari import AriClient, Event, StasisStart, channel_key
-from ivr.flow.interpreter import FlowContext
 from ivr.flow.model import (
     CollectNode,
     Escalation,
@@ -31,8 +30,11 @@ from ivr.flow.model import (
     HangupNode,
     PlayNode,
 )
-from ivr.flow.runtime import Listen
+from ivr.flow.state import FlowContext
+from ivr.flow.types import Listen
+from ivr.media.line import LineActivity
 from ivr.media.prompts import PromptLibrary
+from ivr.services.place import PlaceKind
 from tests.fakeari import FakeAri
 from tests.unit.test_flow import demo_flow, make_flow, says
 
@@ -127,7 +129,7 @@ class Harness:
         keys = self.service.client.router.subscribed_keys()
         assert channel_key(call.id) not in keys
         assert not [k for k in keys if k.startswith("playback:")]
-        assert not self.tasks_of(call) and call.state is CallState.ENDED
+        assert not self.tasks_of(call) and call.place.kind is PlaceKind.ENDED
 
 
 def events(call: Call, name: str) -> list[dict[str, Any]]:
@@ -137,7 +139,7 @@ def events(call: Call, name: str) -> list[dict[str, Any]]:
 @pytest.fixture(autouse=True)
 def quick_hangup(monkeypatch: pytest.MonkeyPatch) -> None:
     """The e2e tests check the grace before the IVR hangs up; here it would only slow tests."""
-    monkeypatch.setattr("ivr.app.call.HANGUP_GRACE", 0.01)
+    monkeypatch.setattr("ivr.media.line.HANGUP_GRACE", 0.01)
 
 
 @pytest.fixture
@@ -204,7 +206,7 @@ async def test_caller_hangs_up_during_a_prompt(start: Start, tmp_path: Path) -> 
 async def test_caller_hangs_up_while_the_menu_waits_for_a_key(start: Start) -> None:
     h = await start(menu_timeout=5.0)
     cid, call = await h.call()
-    await h.fake.wait_until(lambda: call.state is CallState.WAITING_INPUT)
+    await h.fake.wait_until(lambda: call.line.activity is LineActivity.WAITING_INPUT)
     await h.fake.hangup_from_caller(cid)
     took = await h.ended(call, timeout=1.0)
 

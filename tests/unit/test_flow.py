@@ -15,14 +15,13 @@ from typing import Any
 import pytest
 
 from ivr.flow.expr import Value
-from ivr.flow.interpreter import FlowContext, FlowState, run_flow
+from ivr.flow.interpreter import run_flow
 from ivr.flow.library import load_files
 from ivr.flow.loader import FlowError, load_flow, parse_flow
 from ivr.flow.model import (
     AnyNode,
     Escalation,
     Flow,
-    HandoffNode,
     HangupNode,
     MenuNode,
     MenuOption,
@@ -30,7 +29,8 @@ from ivr.flow.model import (
     Prompts,
     Say,
 )
-from ivr.flow.runtime import DECLINED, TAKEN, Listen
+from ivr.flow.state import FlowContext, FlowState
+from ivr.flow.types import DECLINED, TAKEN, HandoffRequest, HandoffResult, Listen, routed
 
 DEMO = Path(__file__).resolve().parents[2] / "flows" / "demo.yaml"
 
@@ -109,7 +109,7 @@ class ScriptedCaller:
         self.plays: list[dict[str, Any]] = []
         self.reads: list[dict[str, Any]] = []
         self.events: list[tuple[str, dict[str, Any]]] = []
-        self.handoffs: list[tuple[HandoffNode, dict[str, Value]]] = []
+        self.handoffs: list[tuple[HandoffRequest, dict[str, Value]]] = []
         self.hung_up = False
         self.listens: list[Listen] = []
 
@@ -138,10 +138,10 @@ class ScriptedCaller:
         self.listens.append(request)
         yield bool(request.engine)
 
-    async def handoff(self, node: HandoffNode, variables: Mapping[str, Value]) -> str:
-        self.handoffs.append((node, dict(variables)))
+    async def handoff(self, request: HandoffRequest) -> HandoffResult:
+        self.handoffs.append((request, dict(request.variables)))
         if isinstance(self.accept_handoff, str):
-            return self.accept_handoff
+            return routed(self.accept_handoff)
         return TAKEN if self.accept_handoff else DECLINED
 
     def trace(self, event: str, **fields: Any) -> None:

@@ -12,8 +12,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ivr.flow.http import AiohttpClient, HttpError, PathError, lookup
-from ivr.flow.interpreter import FlowState, run_flow
+from ivr.flow.interpreter import run_flow
 from ivr.flow.model import HttpNode, PlayNode, SetNode
+from ivr.flow.state import FlowState
 from tests.unit.test_flow import ScriptedCaller, context, make_flow, run, says
 
 

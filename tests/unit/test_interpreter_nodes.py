@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ivr.flow.interpreter import MAX_SUBFLOW_DEPTH, FlowState, run_flow
+from ivr.flow.interpreter import MAX_SUBFLOW_DEPTH, run_flow
 from ivr.flow.model import (
     BranchNode,
     Condition,
@@ -20,6 +20,7 @@ from ivr.flow.model import (
     SetNode,
     SubflowNode,
 )
+from ivr.flow.state import FlowState
 from tests.unit.test_flow import ScriptedCaller, context, make_flow, run, says
 
 

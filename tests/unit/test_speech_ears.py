@@ -19,7 +19,8 @@ import pytest
 
 from ivr.app.speech_ears import PREWARM_TURNS, RETRY_AFTER, SpeechEars
 from ivr.ari import AriClient
-from ivr.flow.runtime import NO_MATCH_KEY, Listen
+from ivr.flow.runtime import NO_MATCH_KEY
+from ivr.flow.types import Listen
 from ivr.media.audio import float_to_pcm16, pcm16_to_float, resample
 from ivr.media.speech import Engine, Grammar, Recognition, Turn, open_engine
 from ivr.media.speech.engines import NoModelError

@@ -14,7 +14,8 @@ import pytest
 from ivr.flow.check_speech import check_flow_speech, check_speech_node
 from ivr.flow.dialog import CONFIRM_PHRASES
 from ivr.flow.model import CollectNode, Escalation, Flow, HangupNode, MenuNode, MenuOption, PlayNode
-from ivr.flow.runtime import SPEECH_UNAVAILABLE, Listen
+from ivr.flow.runtime import SPEECH_UNAVAILABLE
+from ivr.flow.types import Listen
 from tests.unit.test_flow import ScriptedCaller, make_flow, run, says
 
 END = HangupNode("end")

@@ -144,7 +144,8 @@ def account_actions(store: AccountStore, *, require_verified: bool = True,
         log.info("accounts.verify_pin account=%s outcome=%s call=%s",
                  account if check.outcome != "invalid_input" else "(invalid)",
                  check.outcome, call.call_id)
-        return ActionResult(check.outcome, {"attempts_left": check.attempts_left})
+        return ActionResult(check.outcome, {"attempts_left": check.attempts_left},
+                            authenticated={"account": account} if check.outcome == "ok" else {})
 
     async def balance(args: Mapping[str, Value], call: CallInfo) -> ActionResult:
         account = _text(args, "account")

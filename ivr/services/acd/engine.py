@@ -59,6 +59,9 @@ class Acd:
         queue, order, state, offerable, claims_agents, holds, tried, last_try, entered_at,
         offer(), position() and view()."""
         self.last_agent: dict[str, str] = {}
+        self.places_left: dict[str, EntryRow] = {}
+        """Call id -> the place its caller last left a queue with (a key, a limit), until the
+        call ends: a callback the caller books next keeps that place."""
         self.stopping = False
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
@@ -137,6 +140,12 @@ class Acd:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def holds_agent_leg(self, caller_id: str, channel_id: str) -> bool:
+        """Whether the wait of `caller_id` has `channel_id` as its agent's leg (adopted)."""
+        session = self.sessions.get(caller_id)
+        agent_channel = getattr(session, "agent_channel", None)
+        return agent_channel is not None and agent_channel.id == channel_id
 
     # -- queue log ---------------------------------------------------------------------------
 

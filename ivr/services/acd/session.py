@@ -27,6 +27,8 @@ from ...ari import (
     ResourceGone,
     StasisEnd,
 )
+from ..place import InQueue, Place, RingingAgent, Transferring, WithAgent
+from ..seam import EndedBy
 from . import queue_log as ql
 from .agents import Agent, AgentState, utc
 from .announcer import Announcer, announcement
@@ -48,14 +50,16 @@ class QueueCaller(Protocol):
     caller: str
     language: str
     handle: ChannelHandle
-    hangup_by: str
-    left_place: EntryRow | None
-    """Set when the caller leaves a queue with an outcome: the place it had (a callback asked
-    for with a key keeps it)."""
 
     async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None: ...
 
     def trace(self, event: str, **fields: Any) -> None: ...
+
+    def move(self, place: Place) -> None:
+        """Where the caller is: in the queue at a position, ringing agents, with one."""
+
+    def ended_by(self, who: EndedBy) -> None:
+        """Said before the session ends the call (the agent hung up, a transfer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,7 @@ async def _wait_in(acd: Acd, caller: QueueCaller, queue: QueueConfig,
     acd.wake()
     caller.trace("queue_enter", queue=queue.name, position=session.position(),
                  resumed=existing is not None)
+    caller.move(InQueue(queue.name, session.position()))
     return await session.run(resumed=existing)
 
 
@@ -169,6 +174,11 @@ class QueueSession:
                 "position": self.position() if self.state != "connected" else None,
                 "waited_s": round(now - self.entered_at, 1),
                 "agent": self.agent.id if self.agent else None}
+
+    def refresh_place(self) -> None:
+        """A waiting caller's position moves as others leave: the dispatcher refreshes it."""
+        if self.state == "waiting" and not self.ended and not self.connected.is_set():
+            self.caller.move(InQueue(self.queue.name, self.position()))
 
     def offer(self, group: Sequence[Agent]) -> None:
         self.state = "ringing"
@@ -262,7 +272,7 @@ class QueueSession:
         await self.acd.log(self.acd.event(self.id, self.queue.name, "NONE", verb, *first,
                                           self.position(), self.row.orig_position, wait_s))
         self.ended = True
-        self.caller.left_place = self.row
+        self.acd.places_left[self.id] = self.row
         self.caller.trace("queue_exit", queue=self.queue.name, outcome=outcome, waited=wait_s)
         return outcome
 
@@ -296,6 +306,7 @@ class QueueSession:
         for agent in group:
             self.acd.publish(agent.id, self.screen_pop(agent))
         self.caller.trace("queue_ring", queue=self.queue.name, agents=[a.id for a in group])
+        self.caller.move(RingingAgent(self.queue.name, tuple(a.id for a in group)))
         try:
             answered = await ring_group(self.acd, self.queue, self.id, self.caller.caller, group)
         finally:
@@ -310,6 +321,7 @@ class QueueSession:
         else:
             self._offer = None
             await self._save("waiting")
+            self.refresh_place()
             self.acd.wake()
 
     async def _connect(self, agent: Agent, channel: ChannelHandle, ring_s: float) -> None:
@@ -337,6 +349,7 @@ class QueueSession:
                                 channel.id, round(ring_s)))
         self.connected.set()
         self.caller.trace("queue_connected", queue=self.queue.name, agent=agent.id, hold=hold)
+        self.caller.move(WithAgent(self.queue.name, agent.id))
         acd.publish(agent.id, {"type": "connected", "call_id": self.id, "queue": self.queue.name})
         await self._save("connected")
 
@@ -370,6 +383,7 @@ class QueueSession:
         self.bridge = acd.client.bridges.handle(row.bridge_id or f"acd-call-{self.id}")
         self.connected_at = row.connected_at.timestamp() if row.connected_at else acd.clock()
         self.state = "connected"
+        self.caller.move(WithAgent(self.queue.name, self.agent.id))
         await acd.answered(self.agent, self.id, adopted=True)
         self.connected.set()
         return True
@@ -386,7 +400,7 @@ class QueueSession:
             elif isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
                 break
         await self._complete(ql.COMPLETEAGENT)
-        self.caller.hangup_by = self.caller.hangup_by or "agent"
+        self.caller.ended_by(EndedBy.AGENT)
         with contextlib.suppress(AriError):
             await self.caller.handle.hangup()
         return ANSWERED
@@ -418,7 +432,8 @@ class QueueSession:
                 if self.bridge is not None:
                     await self.bridge.remove(self.id)
             return f"requeue:{queue.name}"
-        self.caller.hangup_by = "transfer"
+        self.caller.ended_by(EndedBy.TRANSFER)
+        self.caller.move(Transferring(target))
         await self._complete(ql.TRANSFER, target, TRANSFER_CONTEXT)
         try:
             await self.caller.handle.continue_in_dialplan(TRANSFER_CONTEXT, target, 1)

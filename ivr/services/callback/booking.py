@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from ...media.entry import EntryRules, read_entry
 from ...media.say import say
 from ..acd.store import EntryRow
 from .schedule import scheduled_for, timezone_for
@@ -39,6 +40,8 @@ class BookingCaller(Protocol):
 
     async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None: ...
 
+    def forgive(self, key: str, within: float) -> None: ...
+
     def discard_typeahead(self) -> None: ...
 
     def trace(self, event: str, **fields: Any) -> None: ...
@@ -56,16 +59,12 @@ async def _choice(caller: BookingCaller, prompts: Sequence[str], keys: str) -> s
 
 
 async def _keyed(caller: BookingCaller, prompt: str, *, length: int = 0) -> str:
-    """Digits until # (or `length` digits, or a pause)."""
+    """Digits until # (or `length` digits, or a pause); the line engine's entry rules."""
     await caller.play([prompt], barge_in=True)
-    typed = ""
-    while len(typed) < (length or MAX_DIGITS):
-        digit = await caller.read_digit(DIGIT_GAP)
-        if digit is None or digit == "#":
-            break
-        if digit.isdigit():
-            typed += digit
-    return typed
+    entry = await read_entry(caller, EntryRules(
+        max_length=length or MAX_DIGITS, first_timeout=DIGIT_GAP, inter_digit=DIGIT_GAP,
+        ignore="*ABCD"))
+    return entry.digits
 
 
 def _digits(number: str, language: str) -> list[str]:

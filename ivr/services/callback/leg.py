@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,8 @@ from ...ari import (
 )
 from ...media.line import Line
 from ...media.prompts import PromptLibrary
-from ..acd.store import EntryRow
+from ..place import Place, PlaceKind, Whereabouts
+from ..seam import EndedBy
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,8 @@ async def dial_customer(client: AriClient, endpoint: str, *, caller_id: str, rin
 
 
 class CustomerLeg:
-    """An answered customer waiting in a queue (customer-first callbacks)."""
+    """An answered customer waiting in a queue (customer-first callbacks): a CallerLeg whose
+    line is a media.Line, whose trace is the log, and whose place is checked like a call's."""
 
     def __init__(self, handle: ChannelHandle, number: str, language: str,
                  prompts: PromptLibrary) -> None:
@@ -95,26 +98,49 @@ class CustomerLeg:
         self.caller = number
         self.language = language
         self.handle = handle
-        self.hangup_by = ""
-        self.left_place: EntryRow | None = None
-        self.line = Line(handle, handle.events, prompts, language)
-        self.reached_agent = False
-        """An agent answered: whoever hangs up first, the callback was kept."""
+        self.line = Line(handle, handle.events, prompts, language, trace=self.trace,
+                         trace_keys=False)
+        self.whereabouts = Whereabouts(handle.id)
 
     @property
     def gone(self) -> asyncio.Event:
         return self.line.gone
 
+    @property
+    def hangup_by(self) -> str:
+        return self.line.ended_by
+
+    @property
+    def reached_agent(self) -> bool:
+        """An agent answered: whoever hangs up first, the callback was kept."""
+        return self.whereabouts.ever(PlaceKind.WITH_AGENT)
+
     async def pump(self, owner: asyncio.Task[Any]) -> None:
         """Read the leg's events until it hangs up, then cancel `owner` (what it waits in)."""
         await self.line.pump()
-        self.hangup_by = self.hangup_by or "caller"
         owner.cancel()
 
+    async def play(self, prompt_ids: Sequence[str], *, barge_in: bool,
+                   secure: bool = False) -> None:
+        await self.line.play(prompt_ids, barge_in=barge_in, secure=secure)
+
     async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None:
-        return await self.line.read_key(timeout)
+        return await self.line.read_digit(timeout, secure=secure)
+
+    def forgive(self, key: str, within: float) -> None:
+        self.line.forgive(key, within)
+
+    def discard_typeahead(self) -> None:
+        self.line.discard_typeahead()
+
+    async def hangup(self) -> None:
+        await self.line.hangup()
+
+    def move(self, place: Place) -> None:
+        self.whereabouts.move(place)
+
+    def ended_by(self, who: EndedBy) -> None:
+        self.line.ended_by = self.line.ended_by or who.value
 
     def trace(self, event: str, **fields: Any) -> None:
-        if event == "queue_connected":
-            self.reached_agent = True
         log.info("callback leg %s: %s %s", self.id, event, fields)

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from ...ari import AriError, ChannelHandle, NotInStasis, ResourceGone
 from ...ari.models import Channel
+from ...media.entry import EntryRules, read_entry
 from ...media.line import Line
 from ...media.prompts import PromptLibrary
 from ...media.say import SayError, say
@@ -110,8 +111,8 @@ class MailboxMenu:
             raise ValueError("subscribe to the channel before running the mailbox menu")
         if self.bind_call_id is not None:
             self.bind_call_id(channel.id)
-        line = Line(handle, events, self.prompts, DEFAULT_LANGUAGE)
         trace = self.new_trace(channel.id)
+        line = Line(handle, events, self.prompts, DEFAULT_LANGUAGE, trace_keys=False)
         trace.add("start", caller=channel.caller.number, channel=channel.name,
                   service=MAILBOX_ARG)
         call = MailboxCall(self, line, trace)
@@ -152,6 +153,12 @@ class MailboxCall:
         self.outcome = ""
         self.heard: set[str] = set()
         """Messages marked heard during this call."""
+        timeouts = menu.timeouts
+        self.login_rules = EntryRules(
+            max_length=10, first_timeout=timeouts.first_digit,
+            inter_digit=timeouts.between_digits, overflow=True, restart="*")
+        """Mailbox number and PIN: up to '#' or a pause, '*' starts over; an entry longer than
+        ten keys comes back too long (never cut into a valid one), its '#' still consumed."""
 
     async def run(self, channel_state: str, args: Sequence[str]) -> None:
         if channel_state != "Up":
@@ -160,28 +167,25 @@ class MailboxCall:
         mailbox = await self._login()
         if mailbox is not None:
             await self._messages(mailbox)
-        await self.line.say(["goodbye"], barge_in=False)
+        await self.line.play(["goodbye"], barge_in=False)
         await asyncio.sleep(HANGUP_GRACE)
 
     async def _choose_language(self, given: str) -> None:
         if given in LANGUAGES.values():
             self.line.language = given
         else:
-            await self.line.say(["choose-language"])
-            key = await self.line.read_key(self.menu.timeouts.language)
+            await self.line.play(["choose-language"], barge_in=True)
+            key = await self.line.read_digit(self.menu.timeouts.language)
             self.line.language = LANGUAGES.get(key or "", DEFAULT_LANGUAGE)
         self.trace.add("language", language=self.line.language)
 
     async def _login(self) -> str | None:
         """The mailbox name, or None (after telling the caller why)."""
-        timeouts = self.menu.timeouts
         for attempt in range(1, LOGIN_ATTEMPTS + 1):
-            await self.line.say(["vm-login-mailbox"])
-            number = await self.line.read_number(max_digits=10, first=timeouts.first_digit,
-                                                 between=timeouts.between_digits)
-            await self.line.say(["vm-login-pin"])
-            pin = await self.line.read_number(max_digits=10, first=timeouts.first_digit,
-                                              between=timeouts.between_digits)
+            await self.line.play(["vm-login-mailbox"], barge_in=True)
+            number = (await read_entry(self.line, self.login_rules)).digits
+            await self.line.play(["vm-login-pin"], barge_in=True)
+            pin = (await read_entry(self.line, self.login_rules, secure=True)).digits
             login = await self.menu.mailboxes.verify(number, pin)
             if login.outcome == "ok":
                 self.trace.add("login", outcome="ok", mailbox=login.mailbox, attempt=attempt)
@@ -189,9 +193,9 @@ class MailboxCall:
             self.trace.add("login", outcome=login.outcome, attempt=attempt)
             if login.outcome == "locked":
                 self.outcome = "locked"
-                await self.line.say(["vm-locked"])
+                await self.line.play(["vm-locked"], barge_in=True)
                 return None
-            await self.line.say(["vm-login-incorrect"])
+            await self.line.play(["vm-login-incorrect"], barge_in=True)
         self.outcome = "login_failed"
         return None
 
@@ -202,31 +206,31 @@ class MailboxCall:
         self.outcome = "listened"
         self.trace.add("messages", new=len(new), saved=len(saved))
         if not new and not saved:
-            await self.line.say(["vm-no-messages"])
+            await self.line.play(["vm-no-messages"], barge_in=True)
             return
         language = self.line.language
-        await self.line.say(["vm-you-have", *say("number", str(len(new)), language),
-                             "vm-new-and", *say("number", str(len(saved)), language),
-                             "vm-saved-messages"])
+        await self.line.play(["vm-you-have", *say("number", str(len(new)), language),
+                              "vm-new-and", *say("number", str(len(saved)), language),
+                              "vm-saved-messages"], barge_in=True)
         for index, listed in enumerate([*new, *saved], 1):
             message = await store.get(listed.id)
             if message is None:  # deleted meanwhile (REST, another caller, retention)
                 continue
             if await self._message(message, index) == EXIT:
                 return
-        await self.line.say(["vm-no-more"])
+        await self.line.play(["vm-no-more"], barge_in=True)
 
     async def _message(self, message: Message, index: int) -> str:
         """Envelope, recording, options: NEXT or EXIT."""
         self.trace.add("message", id=message.id, index=index, heard=message.heard)
-        if await self.line.say(envelope(message, index, self.line.language,
-                                        self.menu.timezone)):
+        if await self.line.play(envelope(message, index, self.line.language,
+                                         self.menu.timezone), barge_in=True):
             await self._play(message)
         silent = 0
         while True:
             if not self.line.typed_ahead():
-                await self.line.say(["vm-message-options"])
-            key = await self.line.read_key(self.menu.timeouts.option)
+                await self.line.play(["vm-message-options"], barge_in=True)
+            key = await self.line.read_digit(self.menu.timeouts.option)
             if key is None:
                 silent += 1
                 if silent >= SILENT_TURNS:
@@ -241,24 +245,24 @@ class MailboxCall:
             elif key == "3":
                 await self.menu.messages.delete(message.id)
                 self.trace.add("deleted", id=message.id)
-                await self.line.say(["vm-deleted"])
+                await self.line.play(["vm-deleted"], barge_in=True)
                 return NEXT
             elif key == "4":
                 await self.menu.messages.mark_heard(message.id, False)
                 self.heard.discard(message.id)
                 self.trace.add("kept_new", id=message.id)
-                await self.line.say(["vm-kept-new"])
+                await self.line.play(["vm-kept-new"], barge_in=True)
                 return NEXT
             elif key == "#":
                 return EXIT
             elif key != "*":
-                await self.line.say(["invalid"])
+                await self.line.play(["invalid"], barge_in=True)
 
     async def _play(self, message: Message) -> None:
         """The recording itself (see playback.py); heard once it has played."""
         try:
             async with self.menu.copies.staged(self.menu.messages.path(message)) as name:
-                played = await self.line.play(f"recording:{name}")
+                played = await self.line.play_media(f"recording:{name}")
             if played == "failed":
                 log.error("Asterisk could not play message %s from %s: is that the folder "
                           "Asterisk records into (IVR_ASTERISK_RECORDING_DIR)?", message.id,
@@ -270,7 +274,7 @@ class MailboxCall:
             played = "failed"
         self.trace.add("played", id=message.id, outcome=played)
         if played == "failed":
-            await self.line.say(["vm-play-failed"])
+            await self.line.play(["vm-play-failed"], barge_in=True)
             return
         if not message.heard and message.id not in self.heard:
             await self.menu.messages.mark_heard(message.id)

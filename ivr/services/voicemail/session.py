@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from ...ari import AriClient, AriError, ChannelHandle, LiveRecordingHandle, ResourceGone
 from ...ari.events import RecordingFinished
+from ..place import LeavingMessage, Place
 from .store import Message, MessageStore, wav_duration
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,6 @@ class VoicemailCaller(Protocol):
     caller: str
     language: str
     handle: ChannelHandle
-    hangup_by: str
 
     async def play(self, prompt_ids: Sequence[str], *, barge_in: bool,
                    secure: bool = False) -> None: ...
@@ -46,6 +46,8 @@ class VoicemailCaller(Protocol):
         """Forget keys pressed so far (the # that ended a recording is not a review choice)."""
 
     def trace(self, event: str, **fields: Any) -> None: ...
+
+    def move(self, place: Place) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +188,7 @@ async def leave_message(service: Voicemail, caller: VoicemailCaller,
     """SENT once a take is kept (the caller pressed 3, or hung up: the keeper stores it);
     NOTHING if no recording could be made."""
     takes = 0
+    caller.move(LeavingMessage(request.mailbox))
     while True:
         await caller.play(request.greeting, barge_in=True)
         takes += 1
@@ -200,6 +203,7 @@ async def leave_message(service: Voicemail, caller: VoicemailCaller,
             return NOTHING
         take = service.keep(recording, caller, request)
         caller.trace("voicemail_recording", mailbox=request.mailbox, take=takes)
+        caller.move(LeavingMessage(request.mailbox, recording=True))
         try:
             recorded = await asyncio.shield(take.recorded)
             caller.discard_typeahead()

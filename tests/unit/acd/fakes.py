@@ -28,8 +28,10 @@ from ivr.services.acd.config import AcdConfig
 from ivr.services.acd.config_reader import parse_acd_config
 from ivr.services.acd.engine import Acd
 from ivr.services.acd.queue_log import QueueLogEvent
-from ivr.services.acd.store import AcdStore, EntryRow
+from ivr.services.acd.store import AcdStore
 from ivr.services.db import Database, connect
+from ivr.services.place import InFlow, Place, PlaceKind, Whereabouts
+from ivr.services.seam import EndedBy
 
 T = TypeVar("T")
 E = TypeVar("E", bound=ChannelEvent)
@@ -173,9 +175,18 @@ class FakeCaller:
         self.language = language
         self.handle = client.channels.handle(channel_id)
         self.hangup_by = ""
-        self.left_place: EntryRow | None = None
+        self.whereabouts = Whereabouts(channel_id)
+        """Checked like a real call's: a session that moves the caller illegally fails."""
         self.digits: asyncio.Queue[str] = asyncio.Queue()
         self.traces: list[tuple[str, dict[str, Any]]] = []
+
+    def move(self, place: Place) -> None:
+        if self.whereabouts.place.kind is PlaceKind.ANSWERING:
+            self.whereabouts.move(InFlow("fake"))  # it came from a flow's queue node
+        self.whereabouts.move(place)
+
+    def ended_by(self, who: EndedBy) -> None:
+        self.hangup_by = self.hangup_by or who.value
 
     async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None:
         try:

@@ -25,6 +25,7 @@ from ivr.ari.events import PlaybackFinished, RecordingFailed, RecordingFinished
 from ivr.ari.handles import Ari, LiveRecordingHandle
 from ivr.ari.models import LiveRecording, Playback
 from ivr.services.db import Database, DatabaseError, connect
+from ivr.services.place import InFlow, Place, Whereabouts
 from ivr.services.voicemail.session import (
     NOTHING,
     SENT,
@@ -152,7 +153,8 @@ class Caller:
         self.caller = "01012345678"
         self.language = "ko"
         self.handle = client.channels.handle(CALL)
-        self.hangup_by = ""
+        self.whereabouts = Whereabouts(CALL)
+        self.whereabouts.move(InFlow("fake"))  # a flow's voicemail node brought it here
         self.answers = list(answers)
         self.poll = 0.01
         self.digits: asyncio.Queue[str] = asyncio.Queue()
@@ -173,6 +175,9 @@ class Caller:
             return await asyncio.wait_for(self.digits.get(), min(timeout, self.poll))
         except TimeoutError:
             return None
+
+    def move(self, place: Place) -> None:
+        self.whereabouts.move(place)
 
     def discard_typeahead(self) -> None:
         self.discarded += 1

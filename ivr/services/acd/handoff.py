@@ -1,0 +1,47 @@
+"""Queues as a hand-off service: a flow's `queue` node, through the call seam."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ...flow.types import TAKEN, HandoffKind, HandoffRequest, HandoffResult, routed
+from ..seam import CallerLeg, EndedBy
+from .engine import Acd
+from .session import ANSWERED, QueueRequest, wait
+from .store import EntryRow
+
+
+class QueueHandoff:
+    """The caller waits in the queue (music, announcements, agents rung) until an agent takes
+    the call (TAKEN) or the wait ends with an outcome for the flow (`timeout`, `full`, a key's
+    outcome...). An app that stops meanwhile leaves the caller in the queue for the next one:
+    the channel is the service's then, and the call must not hang it up."""
+
+    kind = HandoffKind.QUEUE
+
+    def __init__(self, acd: Acd) -> None:
+        self.acd = acd
+
+    async def take(self, leg: CallerLeg, request: HandoffRequest) -> HandoffResult:
+        priority = request.number("priority")
+        queue_request = QueueRequest(
+            queue=request.target, priority=int(priority) if priority is not None else None,
+            max_wait=request.number("max_wait"), flow=request.flow, node=request.node,
+            variables=request.variables,
+            screen={"path": list(request.path),
+                    "account": request.authenticated.get("account")})
+        try:
+            outcome = await wait(self.acd, leg, queue_request)
+        except asyncio.CancelledError:
+            if self.acd.stopping:
+                leg.ended_by(EndedBy.SERVICE)  # parked: the next process takes the caller back
+            raise
+        return TAKEN if outcome == ANSWERED else routed(outcome)
+
+    def place_left(self, call_id: str, queue: str) -> EntryRow | None:
+        """The place this call's caller just left in `queue`, if it left one there."""
+        place = self.acd.places_left.get(call_id)
+        return place if place is not None and place.queue == queue else None
+
+    def call_ended(self, call_id: str) -> None:
+        self.acd.places_left.pop(call_id, None)
