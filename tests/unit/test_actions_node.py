@@ -26,7 +26,7 @@ from tests.unit.fake_actions import (
     pin_checker,
     slow,
 )
-from tests.unit.test_flow import ScriptedCaller, make_flow, run, says
+from tests.unit.flowkit import ScriptedCaller, make_flow, run, says
 
 PIN = "4321"
 

@@ -34,7 +34,7 @@ from ivr.flow.model import (
 from ivr.flow.runtime import Listen
 from ivr.media.prompts import PromptLibrary
 from tests.fakeari import FakeAri
-from tests.unit.test_flow import demo_flow, make_flow, says
+from tests.unit.flowkit import demo_flow, make_flow, says
 
 ROOT = Path(__file__).resolve().parents[2]
 MENU_TIMEOUT = 0.3

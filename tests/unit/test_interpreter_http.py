@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from ivr.flow.http import AiohttpClient, HttpError, PathError, lookup
 from ivr.flow.interpreter import FlowState, run_flow
 from ivr.flow.model import HttpNode, PlayNode, SetNode
-from tests.unit.test_flow import ScriptedCaller, context, make_flow, run, says
+from tests.unit.flowkit import ScriptedCaller, context, make_flow, run, says
 
 
 class Backend:

@@ -37,7 +37,7 @@ from tests.unit.fake_actions import (
     failing,
     pin_checker,
 )
-from tests.unit.test_flow import demo_flow, make_flow, options, says
+from tests.unit.flowkit import demo_flow, make_flow, options, says
 
 ROOT = Path(__file__).resolve().parents[2]
 SEOUL = ZoneInfo("Asia/Seoul")
