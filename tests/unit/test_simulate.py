@@ -253,7 +253,7 @@ async def test_the_bank_flow_on_a_holiday_in_korean(prompts: PromptLibrary) -> N
 
 def cli(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    build_parser(parser)
+    build_parser(parser, ROOT)
     return parser.parse_args(list(argv))
 
 
