@@ -1,6 +1,6 @@
 """One call (ivr/app/call.py) on the fake ARI, with the demo flow.
 
-The flow is flows/demo.yaml (as dataclasses, see test_flow.demo_flow) with a 0.3 s menu
+The flow is flows/demo.yaml (as dataclasses, see flowkit.demo_flow) with a 0.3 s menu
 timeout; prompts are dummy files in a temporary folder; the fake plays each prompt for 30 ms
 unless a test makes one longer. `CallHost` hands each new channel to the real CallSupervisor,
 as IvrService does, with one flow built in code instead of a flow folder (IvrService itself is
