@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="walk a call through a flow without telephony")
     from ..flow import simulate_cli
 
-    simulate_cli.build_parser(p)
+    simulate_cli.build_parser(p, paths.project_root())
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("models", help="Vosk models: which, where from; check a downloaded one")
     p.add_argument("action", nargs="?", choices=["list", "check"], default="list")

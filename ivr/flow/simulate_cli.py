@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..app import paths
 from ..media.prompts import PromptLibrary
 from .action_node import specs_of
 from .actions import Action
@@ -30,8 +29,9 @@ from .model import Flow
 from .simulate import KeyScript, format_event, parse_keys, simulate
 
 
-def build_parser(p: argparse.ArgumentParser) -> None:
-    root = paths.project_root()
+def build_parser(p: argparse.ArgumentParser, project_root: Path) -> None:
+    """The options of `ivr simulate`; --flows-dir and --prompts-dir default to the flows/ and
+    prompts/ of `project_root`, which the caller (the app's CLI) knows and flow/ does not."""
     p.add_argument("flow", help="a flow name (in --flows-dir) or a flow file")
     p.add_argument("--input", "-i", default="",
                    help='keys, space-separated: "1 2 - 1234#"; - is a read left unanswered; '
@@ -40,9 +40,9 @@ def build_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--caller", default="01012345678", help="the caller's number")
     p.add_argument("--now", help="virtual start time, ISO 8601 (2026-11-23T10:00+09:00); "
                                  "without an offset, the local zone")
-    p.add_argument("--flows-dir", default=str(root / "flows"),
+    p.add_argument("--flows-dir", default=str(project_root / "flows"),
                    help="where subflows are found (default: the project's flows/)")
-    p.add_argument("--prompts-dir", default=str(root / "prompts"))
+    p.add_argument("--prompts-dir", default=str(project_root / "prompts"))
     p.add_argument("--interactive", action="store_true",
                    help="when the keys run out, read more from the terminal (empty: no key)")
     p.add_argument("--accept-handoff", action="store_true",

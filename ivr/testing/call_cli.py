@@ -17,9 +17,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from ivr.testing.phonespec import DEFAULT_HOST
 from ivr.testing.report import EXIT_USAGE
 from ivr.testing.script import Dtmf, Play, ScriptError, Step, Wait, WaitHangup, parse_script
-from ivr.testing.softphone import DEFAULT_HOST, normalize_target, run_call
+from ivr.testing.softphone import normalize_target, run_call
 
 
 def build_parser(p: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pjsua2 as pj
 
+from ivr.testing.phonespec import PhoneSpec
 from ivr.testing.pjsetup import Endpoint, account_config, describe, start_endpoint
 from ivr.testing.report import (
     EXIT_INTERNAL,
@@ -30,7 +31,6 @@ from ivr.testing.report import (
     EventValue,
 )
 from ivr.testing.script import Dtmf, Hangup, Play, Step, Wait, WaitHangup
-from ivr.testing.softphone import PhoneSpec
 
 POLL_MS = 5
 DTMF_MS = 160

@@ -21,7 +21,7 @@ from typing import Any
 
 import pjsua2 as pj
 
-from ivr.testing.softphone import PhoneSpec
+from ivr.testing.phonespec import PhoneSpec
 
 
 class _StderrLog(pj.LogWriter):  # type: ignore[misc]

@@ -16,18 +16,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict, Unpack
 
+from ivr.testing.phonespec import DEFAULT_HOST, PhoneSpec
 from ivr.testing.report import EXIT_INTERNAL, CallReport
-from ivr.testing.script import Step, parse_script, script_to_text
+from ivr.testing.script import Step, parse_script
 
 __all__ = [
     "AnsweringPhone",
     "CallReport",
     "PhoneOptions",
-    "PhoneSpec",
     "SoftphoneError",
     "normalize_target",
     "place_call",
@@ -36,7 +36,6 @@ __all__ = [
     "start_answerer",
 ]
 
-DEFAULT_HOST = "127.0.0.1"
 DEFAULT_SIP_PORT = 5060
 
 
@@ -56,52 +55,6 @@ def normalize_target(target: str, host: str = DEFAULT_HOST) -> str:
     if ":" not in host:
         host = f"{host}:{DEFAULT_SIP_PORT}"
     return f"sip:{target}@{host}"
-
-
-@dataclass
-class PhoneSpec:
-    """Everything one softphone run needs; also how it is turned into CLI arguments."""
-
-    target: str | None = None  # SIP URI to dial; None with answer=True
-    steps: list[Step] = field(default_factory=list)
-    record: Path | None = None
-    caller: str | None = None  # From user for unregistered calls (carrier-trunk style)
-    timeout: float = 30.0  # to get the call connected (or to receive one when answering)
-    answer: bool = False  # wait for one incoming call and auto-answer it
-    answer_after: float = 0.0  # ring this long before answering (an agent picking up)
-    reject: int | None = None  # answer mode: refuse the call with this code (486, 603...)
-    bind: str = DEFAULT_HOST
-    port: int = 0  # SIP UDP port; 0 = ephemeral
-    register: str | None = None  # AOR, e.g. sip:agent1001@127.0.0.1
-    username: str | None = None  # auth user; defaults to the AOR's user
-    password: str | None = None
-    registrar: str | None = None  # defaults to sip:<AOR host>
-    ready_file: Path | None = None  # answering phone writes its URI here when listening
-    verbose: bool = False
-
-    def to_argv(self) -> list[str]:
-        """Arguments for ``python -m ivr.testing.call_cli`` that reproduce this spec."""
-        argv: list[str] = [self.target] if self.target else []
-        argv += ["--script", script_to_text(self.steps), "--timeout", f"{self.timeout:g}"]
-        argv += ["--bind", self.bind, "--port", str(self.port)]
-        optional = {
-            "--record": self.record,
-            "--caller": self.caller,
-            "--register": self.register,
-            "--username": self.username,
-            "--password": self.password,
-            "--registrar": self.registrar,
-            "--ready-file": self.ready_file,
-            "--reject": self.reject,
-        }
-        for flag, value in optional.items():
-            if value is not None:
-                argv += [flag, str(value)]
-        if self.answer:
-            argv += ["--answer", "--answer-after", f"{self.answer_after:g}"]
-        if self.verbose:
-            argv.append("--verbose")
-        return argv
 
 
 class PhoneOptions(TypedDict, total=False):

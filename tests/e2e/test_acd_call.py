@@ -15,31 +15,38 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-import numpy as np
 import pytest
 
 from ivr.app import asterisk
-from ivr.app.paths import project_root
 from ivr.testing.audio import (
     HEARD_WHOLE,
     find_prompt,
     heard_sequence,
     is_silent,
     load_wav,
-    save_wav,
 )
-from ivr.testing.softphone import AnsweringPhone, CallReport, place_call, start_answerer
+from ivr.testing.softphone import CallReport, place_call
 
-from .conftest import RunningApp
-from .test_balance_call import STEP, add_account
-from .test_demo_call import events, new_caller
+from .helpers import (
+    PROMPTS,
+    STEP,
+    TO_AGENT,
+    add_account,
+    agent_phone,
+    cancel_active_callbacks,
+    events,
+    new_caller,
+    post,
+    seconds,
+    voice,
+    wait_for,
+)
+from .running_app import RunningApp
 
 pytestmark = pytest.mark.e2e
 
-PROMPTS = project_root() / "prompts"
 QUEUES = """
 pause_reasons: {"1": break, "2": lunch}
 agents:
@@ -66,20 +73,6 @@ queues:
     max_wait: 120
     transfer_code: "2"
 """
-TO_AGENT = "wait 1.5; dtmf 2; wait 1.5; dtmf 3"
-"""English, then 3 (agent) in the bank's main menu, each key 1.5 s into its prompt."""
-
-
-def seconds(prompt: str, language: str = "en") -> float:
-    return len(load_wav(PROMPTS / language / f"{prompt}.wav")) / 8000
-
-
-def post(app: RunningApp, path: str, body: dict[str, Any] | None = None) -> Any:
-    request = urllib.request.Request(app.base_url + path, method="POST",
-                                     data=json.dumps(body or {}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5) as resp:
-        return json.loads(resp.read())
 
 
 def queue_log(app: RunningApp, call_id: str | None = None) -> list[list[str]]:
@@ -123,42 +116,6 @@ def _agents_logged_out(acd: RunningApp) -> Iterator[None]:
     cancel_active_callbacks(acd)
     wait_for(lambda: all(a["state"] == "logged_out" for a in acd.get("/agents")), 15,
              "agents not logged out after the test")
-
-
-def cancel_active_callbacks(app: RunningApp) -> None:
-    for cb in app.get("/callbacks?state=active"):
-        post(app, f"/callbacks/{cb['id']}/cancel")
-
-
-def wait_for(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
-
-
-def voice(tmp_path: Path, language: str, prompt: str, repeats: int = 8) -> Path:
-    """A prompt said again and again with pauses: what one side 'says' during the call."""
-    one = load_wav(PROMPTS / language / f"{prompt}.wav")
-    gap = np.zeros(4000)
-    out = tmp_path / f"voice-{language}-{prompt}.wav"
-    save_wav(out, np.concatenate([np.concatenate([one, gap]) for _ in range(repeats)]))
-    return out
-
-
-async def agent_phone(app: RunningApp, agent: str, script: str = "", *,
-                      record: Path | None = None, answer_after: float = 0.0,
-                      timeout: float = 60.0) -> AnsweringPhone:
-    """A registered agent softphone that auto-answers one call; returns when registered."""
-    phone = await start_answerer(script, record=record, timeout=timeout,
-                                 answer_after=answer_after,
-                                 register=f"sip:{agent}@127.0.0.1", username=agent,
-                                 password=asterisk.agent_credentials()[agent])
-    deadline = time.monotonic() + 10
-    while app.ari(f"/endpoints/PJSIP/{agent}")["state"] != "online":
-        assert time.monotonic() < deadline, f"{agent} never registered"
-        await asyncio.sleep(0.1)
-    return phone
 
 
 async def test_caller_waits_with_music_and_announcement_then_talks_to_the_agent(

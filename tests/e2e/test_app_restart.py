@@ -15,8 +15,8 @@ import pytest
 
 from ivr.testing.softphone import place_call_subprocess
 
-from .conftest import RunningApp
-from .test_demo_call import events, heard, new_caller, played
+from .helpers import events, heard, new_caller, played
+from .running_app import RunningApp
 
 pytestmark = pytest.mark.e2e
 

@@ -7,40 +7,21 @@ do not depend on how long the rendered prompts are.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import sqlite3
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from ivr.media.say import say
-from ivr.services.accounts import SqlAccountStore
-from ivr.services.db import connect
 from ivr.testing.audio import HEARD_WHOLE, heard_sequence, load_wav
 from ivr.testing.softphone import place_call_subprocess
 
-from .conftest import RunningApp, _free_port
-from .test_bank_call import PROMPTS
-from .test_demo_call import events, new_caller, played
+from .helpers import PROMPTS, STEP, actions, add_account, events, new_caller, played
+from .running_app import RunningApp, free_port
 
 pytestmark = pytest.mark.e2e
-
-STEP = "wait 1.5"
-
-
-def add_account(app: RunningApp, account: str, pin: str, currency: str, balance: str) -> None:
-    """An account of the test's own in the app's database (the demo PINs are substrings of
-    their account numbers, which would make 'the PIN appears nowhere' untestable)."""
-    async def create() -> None:
-        async with await connect(f"sqlite:///{app.database()}") as db:
-            store = SqlAccountStore(db)
-            if not await store.exists(account):
-                await store.create_account(account, pin, currency=currency,
-                                           balance=Decimal(balance))
-    asyncio.run(create())
 
 
 def balance_script(language: str, account: str, pin: str, listen: float) -> str:
@@ -53,10 +34,6 @@ def balance_script(language: str, account: str, pin: str, listen: float) -> str:
         STEP, f"dtmf {pin}#",            # PIN (secure)
         f"wait {listen}", "hangup",
     ])
-
-
-def actions(trace: list[dict[str, object]]) -> list[tuple[object, object]]:
-    return [(e["action"], e["outcome"]) for e in events(trace, "action")]
 
 
 @pytest.mark.parametrize(("language", "account", "pin", "currency", "balance"), [
@@ -133,7 +110,7 @@ def test_three_wrong_pins_lock_the_account_and_offer_an_agent(
 
 def test_backend_down_gets_an_apology_and_a_person(ivr_app: RunningApp, tmp_path: Path) -> None:
     assert ivr_app.restart is not None
-    down = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     ivr_app.restart({"IVR_ACCOUNTS": down})
     try:
         caller = new_caller()

@@ -6,20 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from ivr.app.paths import project_root
-from ivr.testing.audio import HEARD_WHOLE, heard_sequence, load_wav
+from ivr.testing.audio import HEARD_WHOLE, heard_sequence
 from ivr.testing.softphone import place_call_subprocess
 
-from .conftest import RunningApp
-from .test_demo_call import events, new_caller, played
+from .helpers import PROMPTS, events, new_caller, played, seconds
+from .running_app import RunningApp
 
 pytestmark = pytest.mark.e2e
-
-PROMPTS = project_root() / "prompts"
-
-
-def seconds(language: str, prompt: str) -> float:
-    return len(load_wav(PROMPTS / language / f"{prompt}.wav")) / 8000
 
 
 def heard(recording: Path, language: str, prompts: list[str]) -> list[str]:
@@ -31,9 +24,9 @@ def walk(language: str, choice: str, tmp_path: Path) -> str:
     """Choose the language, then 2 (hours and location), then `choice` in the hours menu."""
     caller = new_caller()
     key = "1" if language == "ko" else "2"
-    first = seconds("ko", "bank-welcome") + 1.0  # into the bilingual language prompt
+    first = seconds("bank-welcome", "ko") + 1.0  # into the bilingual language prompt
     tail = "branch-location" if choice == "2" else "branch-hours-from"
-    listen = seconds(language, tail) + 4.0
+    listen = seconds(tail, language) + 4.0
     report = place_call_subprocess(
         "100",
         f"wait {first:.1f}; dtmf {key}; wait 1.5; dtmf 2; wait 1.5; dtmf {choice}; "

@@ -22,22 +22,24 @@ import pytest
 from ivr.testing.audio import HEARD_WHOLE, find_prompt, load_wav
 from ivr.testing.softphone import CallReport, place_call, start_answerer
 
-from .conftest import RunningApp, _free_port
-from .test_acd_call import (
+from .helpers import (
     PROMPTS,
     TO_AGENT,
+    TO_VOICEMAIL,
     agent_phone,
     cancel_active_callbacks,
+    new_caller,
     post,
+    seconds,
+    spoken,
     voice,
     wait_for,
 )
-from .test_demo_call import new_caller
-from .test_voicemail_call import TO_VOICEMAIL, seconds, spoken
+from .running_app import RunningApp, free_port
 
 pytestmark = pytest.mark.e2e
 
-PORT = _free_port()
+PORT = free_port()
 QUEUES = """
 pause_reasons: {"1": break}
 agents:

@@ -6,49 +6,17 @@ Each test states what the caller must hear and what must happen, and what must n
 from __future__ import annotations
 
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-from ivr.app.paths import project_root
-from ivr.testing.audio import HEARD_WHOLE, heard_sequence, is_silent, load_wav
+from ivr.testing.audio import is_silent
 from ivr.testing.softphone import place_call_subprocess
 
-from .conftest import RunningApp
+from .helpers import events, heard, new_caller, played, seconds
+from .running_app import RunningApp
 
 pytestmark = pytest.mark.e2e
-
-PROMPTS = project_root() / "prompts" / "en"
-LISTENED_FOR = ["welcome", "main-menu", "you-pressed", "no-input", "invalid", "goodbye",
-         *[f"digit-{d}" for d in range(10)]]
-
-
-def seconds(prompt: str) -> float:
-    return len(load_wav(PROMPTS / f"{prompt}.wav")) / 8000
-
-
-def heard(recording: Path) -> list[str]:
-    """The prompts heard whole in what the caller's phone received, in order.
-
-    Over loopback a prompt heard whole scores about 0.99. A digit said inside the menu prompt
-    matches there too, and heard_sequence leaves it out as part of the menu.
-    """
-    sequence = heard_sequence(recording, {p: PROMPTS / f"{p}.wav" for p in LISTENED_FOR},
-                              threshold=HEARD_WHOLE)
-    return [name for name, _ in sequence]
-
-
-def new_caller() -> str:
-    return "555" + str(uuid.uuid4().int)[:7]
-
-
-def events(trace: list[dict[str, object]], name: str) -> list[dict[str, object]]:
-    return [e for e in trace if e["event"] == name]
-
-
-def played(trace: list[dict[str, object]]) -> list[object]:
-    return [e["prompt"] for e in events(trace, "play")]
 
 
 def test_key_pressed_during_menu_is_read_back(ivr_app: RunningApp, tmp_path: Path) -> None:

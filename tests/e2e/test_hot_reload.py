@@ -12,8 +12,8 @@ import pytest
 
 from ivr.testing.softphone import place_call_subprocess
 
-from .conftest import RunningApp
-from .test_demo_call import events, new_caller, played, seconds
+from .helpers import events, new_caller, played, seconds
+from .running_app import RunningApp
 
 pytestmark = pytest.mark.e2e
 

@@ -11,18 +11,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ivr.app.paths import project_root
 from ivr.testing.audio import HEARD_WHOLE, heard_sequence, load_wav, save_wav
 from ivr.testing.softphone import place_call_subprocess
 
-from .conftest import RunningApp
-from .test_balance_call import actions, add_account
-from .test_bank_call import PROMPTS, seconds
-from .test_demo_call import events, new_caller, played
+from .helpers import (
+    FSDD,
+    PROMPTS,
+    actions,
+    add_account,
+    events,
+    new_caller,
+    played,
+    seconds,
+)
+from .running_app import RunningApp
 
 pytestmark = pytest.mark.e2e
 
-FSDD = project_root() / "tests" / "data" / "fsdd"
 ACCOUNT, PIN = "27182818", "690417"
 
 
@@ -55,7 +60,7 @@ def word(tmp_path: Path, clip: str) -> Path:
 
 
 def readback_seconds(digits: str) -> float:
-    return seconds("en", "you-entered") + sum(seconds("en", f"digit-{d}") for d in digits)
+    return seconds("you-entered") + sum(seconds(f"digit-{d}") for d in digits)
 
 
 def speech(trace: list[dict[str, object]]) -> list[tuple[object, object, object]]:
@@ -68,7 +73,7 @@ def test_the_account_number_is_said_read_back_and_confirmed_by_voice(
     caller = new_caller()
     into_confirm = readback_seconds(ACCOUNT) + 1.5
     script = "; ".join([
-        f"wait {seconds('ko', 'bank-welcome') + 1.0:.1f}", "dtmf 2",   # English, by key
+        f"wait {seconds('bank-welcome', 'ko') + 1.0:.1f}", "dtmf 2",   # English, by key
         "wait 1.5", f"play {word(tmp_path, '1_lucas_25')}",             # "one": balance
         "wait 1.5", f"play {said(tmp_path, ACCOUNT)}",                  # the account number
         f"wait {into_confirm:.1f}", f"play {word(tmp_path, '1_lucas_0')}",  # "one": right
@@ -112,13 +117,13 @@ def test_a_spoken_no_takes_the_number_again_and_keys_still_work(
     caller = new_caller()
     into_confirm = readback_seconds(ACCOUNT) + 1.5
     script = "; ".join([
-        f"wait {seconds('ko', 'bank-welcome') + 1.0:.1f}", "dtmf 2",
+        f"wait {seconds('bank-welcome', 'ko') + 1.0:.1f}", "dtmf 2",
         "wait 1.5", "dtmf 1",                                           # balance, by key
         "wait 1.5", f"play {said(tmp_path, ACCOUNT)}",
         f"wait {into_confirm:.1f}", f"play {word(tmp_path, '2_lucas_0')}",  # "two": again
         "wait 1.5", f"dtmf {ACCOUNT}#",                                  # this time by keys
         "wait 1.5", "dtmf 1",                                           # confirmed by key
-        f"wait {seconds('en', 'enter-pin') + 1.0:.1f}", "hangup",
+        f"wait {seconds('enter-pin') + 1.0:.1f}", "hangup",
     ])
     report = place_call_subprocess("100", script, record=tmp_path / "heard.wav",
                                    caller=caller, timeout=10)

@@ -12,21 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ivr.app.paths import project_root
 from ivr.testing.audio import load_wav, save_wav
 from ivr.testing.softphone import place_call_subprocess
 
-from .conftest import RunningApp
-from .test_demo_call import events, heard, new_caller, played
+from .helpers import FSDD, events, heard, new_caller, played, seconds
+from .running_app import RunningApp
 
 pytestmark = pytest.mark.e2e
-
-FSDD = project_root() / "tests" / "data" / "fsdd"
-PROMPTS = project_root() / "prompts"
-
-
-def seconds(prompt: str, language: str = "en") -> float:
-    return len(load_wav(PROMPTS / language / f"{prompt}.wav")) / 8000
 
 
 def spoken(tmp_path: Path, name: str, level: float = 1.0) -> Path:

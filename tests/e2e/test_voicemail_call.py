@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ivr.app.paths import project_root
 from ivr.services.db import connect
 from ivr.services.voicemail.store import MessageStore
 from ivr.testing.audio import (
@@ -30,22 +29,13 @@ from ivr.testing.audio import (
     heard_sequence,
     is_silent,
     load_wav,
-    save_wav,
 )
 from ivr.testing.softphone import place_call_subprocess
 
-from .conftest import RunningApp
-from .test_demo_call import events, new_caller
+from .helpers import PROMPTS, TO_VOICEMAIL, events, new_caller, seconds, spoken
+from .running_app import RunningApp
 
 pytestmark = pytest.mark.e2e
-
-PROMPTS = project_root() / "prompts"
-TO_VOICEMAIL = "wait 1.5; dtmf 2; wait 1.5; dtmf 4"
-"""English, then 4 (leave a message) in the bank's main menu."""
-
-
-def seconds(prompt: str, language: str = "en") -> float:
-    return len(load_wav(PROMPTS / language / f"{prompt}.wav")) / 8000
 
 
 def message_of(app: RunningApp, caller: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -64,15 +54,6 @@ def audio_of(app: RunningApp, message_id: str, into: Path) -> np.ndarray:
         assert resp.headers["Content-Type"] == "audio/wav"
         into.write_bytes(resp.read())
     return load_wav(into)
-
-
-def spoken(tmp_path: Path, prompt: str = "branch-location") -> tuple[Path, np.ndarray]:
-    """What the caller says: a sentence twice with a pause."""
-    one = load_wav(PROMPTS / "en" / f"{prompt}.wav")
-    voice = np.concatenate([one, np.zeros(4000), one])
-    path = tmp_path / "said.wav"
-    save_wav(path, voice)
-    return path, one
 
 
 def test_caller_leaves_a_message_and_sends_it(ivr_app: RunningApp, tmp_path: Path) -> None:

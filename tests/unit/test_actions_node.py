@@ -1,7 +1,7 @@
 """The action node in the interpreter: outcomes, results, fallback, timeouts, and secrets.
 
 Actions are fakes (tests/unit/fake_actions.py) with the accounts actions' specs; the caller is
-the in-memory ScriptedCaller of test_flow.py.
+the in-memory ScriptedCaller of tests/unit/flowkit.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.unit.fake_actions import (
     pin_checker,
     slow,
 )
-from tests.unit.test_flow import ScriptedCaller, make_flow, run, says
+from tests.unit.flowkit import ScriptedCaller, make_flow, run, says
 
 PIN = "4321"
 

@@ -1,6 +1,6 @@
 """One call (ivr/app/call.py) on the fake ARI, with the demo flow.
 
-The flow is flows/demo.yaml (as dataclasses, see test_flow.demo_flow) with a 0.3 s menu
+The flow is flows/demo.yaml (as dataclasses, see flowkit.demo_flow) with a 0.3 s menu
 timeout; prompts are dummy files in a temporary folder; the fake plays each prompt for 30 ms
 unless a test makes one longer. `CallHost` hands each new channel to the real CallSupervisor,
 as IvrService does, with one flow built in code instead of a flow folder (IvrService itself is
@@ -36,7 +36,7 @@ from ivr.media.line import LineActivity
 from ivr.media.prompts import PromptLibrary
 from ivr.services.place import PlaceKind
 from tests.fakeari import FakeAri
-from tests.unit.test_flow import demo_flow, make_flow, says
+from tests.unit.flowkit import demo_flow, make_flow, says
 
 ROOT = Path(__file__).resolve().parents[2]
 MENU_TIMEOUT = 0.3

@@ -14,7 +14,7 @@ from ivr.flow.model import (
     PlayNode,
     SetNode,
 )
-from tests.unit.test_flow import ScriptedCaller, make_flow, options, run, says
+from tests.unit.flowkit import ScriptedCaller, make_flow, options, run, says
 
 END = HangupNode("end")
 

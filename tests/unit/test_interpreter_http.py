@@ -15,7 +15,7 @@ from ivr.flow.http import AiohttpClient, HttpError, PathError, lookup
 from ivr.flow.interpreter import run_flow
 from ivr.flow.model import HttpNode, PlayNode, SetNode
 from ivr.flow.state import FlowState
-from tests.unit.test_flow import ScriptedCaller, context, make_flow, run, says
+from tests.unit.flowkit import ScriptedCaller, context, make_flow, run, says
 
 
 class Backend:

@@ -21,7 +21,7 @@ from ivr.flow.model import (
     SubflowNode,
 )
 from ivr.flow.state import FlowState
-from tests.unit.test_flow import ScriptedCaller, context, make_flow, run, says
+from tests.unit.flowkit import ScriptedCaller, context, make_flow, run, says
 
 
 def bye(node_id: str = "bye") -> HangupNode:

@@ -17,7 +17,7 @@ from ivr.app.config import AppConfig
 from ivr.app.service import IvrService
 from ivr.media.speech.worker import ProcessEngine
 from tests.fakeari import FakeAri
-from tests.unit.conftest import fake_prompts
+from tests.unit.fake_prompts import fake_prompts
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -37,7 +37,7 @@ from tests.unit.fake_actions import (
     failing,
     pin_checker,
 )
-from tests.unit.test_flow import demo_flow, make_flow, options, says
+from tests.unit.flowkit import demo_flow, make_flow, options, says
 
 ROOT = Path(__file__).resolve().parents[2]
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -253,7 +253,7 @@ async def test_the_bank_flow_on_a_holiday_in_korean(prompts: PromptLibrary) -> N
 
 def cli(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    build_parser(parser)
+    build_parser(parser, ROOT)
     return parser.parse_args(list(argv))
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ivr.testing.call_cli import build_parser, script_from_args
+from ivr.testing.phonespec import PhoneSpec
 from ivr.testing.report import EXIT_NOT_CONNECTED, CallReport, Event
 from ivr.testing.script import (
     Dtmf,
@@ -22,7 +23,7 @@ from ivr.testing.script import (
     parse_step,
     script_to_text,
 )
-from ivr.testing.softphone import PhoneSpec, normalize_target
+from ivr.testing.softphone import normalize_target
 
 
 def test_parse_all_steps() -> None:

@@ -26,7 +26,7 @@ from ivr.media.speech import Engine, Grammar, Recognition, Turn, open_engine
 from ivr.media.speech.engines import NoModelError
 from ivr.media.speech.worker import ProcessEngine
 from tests.fakeari_media import MediaFakeAri
-from tests.unit.speech.conftest import on_the_line, read_clip
+from tests.unit.speech.clips import on_the_line, read_clip
 
 CALLER = "caller-1"
 NO_CLIENT = cast(AriClient, None)  # prewarming and loading never touch ARI

@@ -16,7 +16,7 @@ from ivr.flow.dialog import CONFIRM_PHRASES
 from ivr.flow.model import CollectNode, Escalation, Flow, HangupNode, MenuNode, MenuOption, PlayNode
 from ivr.flow.runtime import SPEECH_UNAVAILABLE
 from ivr.flow.types import Listen
-from tests.unit.test_flow import ScriptedCaller, make_flow, run, says
+from tests.unit.flowkit import ScriptedCaller, make_flow, run, says
 
 END = HangupNode("end")
 ESCALATION = Escalation(no_input=(says("ni"),), no_match=(says("nm"),), attempts=3,

@@ -8,35 +8,76 @@ the queue (the place they had), like any caller.
 
 Whatever interrupts (a hangup on either side, a cancel, the app stopping) every channel this
 dialled is hung up, the agent is set free, and the attempt is settled through the service.
+
+The service (service.py) starts `serve`; what serving needs of it is the CallbackService
+protocol below, so this module does not import the service back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
-from ...ari import AriError, ChannelDestroyed, ChannelHandle, ChannelHangupRequest, StasisEnd
+from ...ari import (
+    AriClient,
+    AriError,
+    ChannelDestroyed,
+    ChannelHandle,
+    ChannelHangupRequest,
+    StasisEnd,
+)
 from ...ari.handles import new_id
 from ...media.say import say
 from ..acd.agents import Agent
+from ..acd.engine import Acd
 from ..acd.ringing import ring_group
 from ..acd.session import ANSWERED, QueueRequest, wait
 from .entry import CallbackEntry
 from .leg import CALLBACK_ARG, CustomerLeg, Dialled, dial_customer
-
-if TYPE_CHECKING:
-    from .service import Callbacks
+from .store import Callback, CallbackStore
 
 log = logging.getLogger(__name__)
 
 AGENT_LANGUAGE = "en"
 RING_TONE = "tone:ring"
 
+MessageMedia = Callable[[str], AbstractAsyncContextManager[str | None]]
+"""Voicemail message id -> a media URI Asterisk can play while the block runs (a callback
+made from a message), or None when there is none."""
 
-async def serve(svc: Callbacks, entry: CallbackEntry, group: list[Agent]) -> None:
+
+class CallbackService(Protocol):
+    """What serving a callback needs of the service that keeps it (service.Callbacks)."""
+
+    @property
+    def client(self) -> AriClient: ...
+    @property
+    def acd(self) -> Acd: ...
+    @property
+    def store(self) -> CallbackStore: ...
+    @property
+    def dial(self) -> str: ...
+    @property
+    def message_media(self) -> MessageMedia | None: ...
+    @property
+    def active(self) -> Mapping[str, Callback]: ...
+    @property
+    def stopping(self) -> bool: ...
+
+    def now(self) -> dt.datetime: ...
+    def unlist(self, entry: CallbackEntry) -> None: ...
+    async def dialling(self, cb: Callback, agent: str = "") -> None: ...
+    async def back_in_line(self, entry: CallbackEntry) -> None: ...
+    async def settle(self, entry: CallbackEntry, result: str, *, started: dt.datetime,
+                     agent: str = "", channel: str = "", detail: str = "") -> None: ...
+
+
+async def serve(svc: CallbackService, entry: CallbackEntry, group: list[Agent]) -> None:
     started = svc.now()
     try:
         if entry.claims_agents:
@@ -53,7 +94,7 @@ async def serve(svc: Callbacks, entry: CallbackEntry, group: list[Agent]) -> Non
         await svc.settle(entry, "failed", started=started, detail=str(exc)[:200])
 
 
-async def _dial(svc: Callbacks, entry: CallbackEntry) -> Dialled:
+async def _dial(svc: CallbackService, entry: CallbackEntry) -> Dialled:
     cb, policy = entry.cb, entry.queue.callback
     return await dial_customer(
         svc.client, svc.dial.format(number=cb.number), caller_id=policy.caller_id,
@@ -97,7 +138,7 @@ async def _race(work: asyncio.Task[object], *stops: asyncio.Task[None]) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def _message(svc: Callbacks, message_id: str) -> AsyncIterator[str | None]:
+async def _message(svc: CallbackService, message_id: str) -> AsyncIterator[str | None]:
     if not message_id or svc.message_media is None:
         yield None
         return
@@ -105,7 +146,7 @@ async def _message(svc: Callbacks, message_id: str) -> AsyncIterator[str | None]
         yield media
 
 
-def _briefing(svc: Callbacks, entry: CallbackEntry, message: str | None) -> list[str]:
+def _briefing(svc: CallbackService, entry: CallbackEntry, message: str | None) -> list[str]:
     prompts = svc.acd.prompts
     ids = ["callback-agent-intro", *say("digits", entry.cb.number, AGENT_LANGUAGE)]
     media = [prompts.media_uri(p, AGENT_LANGUAGE) for p in ids]
@@ -114,7 +155,7 @@ def _briefing(svc: Callbacks, entry: CallbackEntry, message: str | None) -> list
     return media
 
 
-async def _agent_first(svc: Callbacks, entry: CallbackEntry, group: list[Agent]) -> None:
+async def _agent_first(svc: CallbackService, entry: CallbackEntry, group: list[Agent]) -> None:
     acd, cb, queue = svc.acd, entry.cb, entry.queue
     started = svc.now()
     try:
@@ -196,7 +237,7 @@ async def _agent_first(svc: Callbacks, entry: CallbackEntry, group: list[Agent])
                              channel=customer.id if customer else "", detail=detail)
 
 
-async def _customer_first(svc: Callbacks, entry: CallbackEntry) -> None:
+async def _customer_first(svc: CallbackService, entry: CallbackEntry) -> None:
     cb = entry.cb
     started = svc.now()
     if await svc.store.dnc_contains(cb.number):
@@ -233,7 +274,7 @@ async def _customer_first(svc: Callbacks, entry: CallbackEntry) -> None:
                      detail="" if result == "answered" else outcome)
 
 
-async def _hold(svc: Callbacks, entry: CallbackEntry, leg: CustomerLeg) -> str:
+async def _hold(svc: CallbackService, entry: CallbackEntry, leg: CustomerLeg) -> str:
     cb = entry.cb
     await _play(leg.handle, [svc.acd.prompts.media_uri("callback-customer-intro", leg.language)])
     return await wait(svc.acd, leg, QueueRequest(

@@ -17,7 +17,6 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 
 from ...ari import AriClient
 from ..acd.agents import Agent
@@ -26,6 +25,7 @@ from ..acd.config_callback import valid_timezone
 from ..acd.engine import Acd
 from .entry import CallbackEntry
 from .schedule import first_attempt_at, next_window_start, retry_at, timezone_for
+from .serve import MessageMedia, serve
 from .store import (
     ACTIVE,
     DIALING,
@@ -45,11 +45,6 @@ COUNTED = frozenset({"no_answer", "busy", "failed", "not_connected"})
 """Results that use up one of the policy's attempts; the others (the agent went, the app
 stopped) put the callback straight back in line."""
 RETRY_SOON = 5.0
-
-MessageMedia = Callable[[str], AbstractAsyncContextManager[str | None]]
-"""Voicemail message id -> a media URI Asterisk can play while the block runs (a callback
-made from a message), or None when there is none."""
-
 
 class CallbackRefused(Exception):
     """A request that cannot be promised: unknown queue, no number, or do-not-call."""
@@ -219,8 +214,6 @@ class Callbacks:
     # -- serving -----------------------------------------------------------------------------
 
     def _start_serving(self, entry: CallbackEntry, group: list[Agent]) -> asyncio.Task[None]:
-        from .serve import serve
-
         task = asyncio.create_task(serve(self, entry, group), name=f"callback-{entry.id}")
         self._serving.add(task)
         task.add_done_callback(self._serving.discard)

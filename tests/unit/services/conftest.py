@@ -10,7 +10,6 @@ fails, never skips: `make test` installs them (Debian package `postgresql`).
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import pwd
 import re
@@ -27,6 +26,8 @@ from pathlib import Path
 import pytest
 
 from ivr.services.db import Database, connect
+
+from .clock import Clock
 
 PG_ROOT = Path("/usr/lib/postgresql")
 PG_USER = "ivr_test"
@@ -166,19 +167,6 @@ def _reuse_pin_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
         return _HASHES[pin]
 
     monkeypatch.setattr(pins, "hash_pin_async", cached)
-
-
-class Clock:
-    """A settable clock for stores that take `clock=`: tests move time instead of waiting."""
-
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += dt.timedelta(**kw)
 
 
 @pytest.fixture

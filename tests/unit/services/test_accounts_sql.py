@@ -14,7 +14,7 @@ from ivr.services.accounts.model import AccountSummary, PinCheck
 from ivr.services.accounts.ratelimit import RateLimit
 from ivr.services.db import Database, connect
 
-from .conftest import Clock
+from .clock import Clock
 
 KRW_ACCOUNT, KRW_PIN = "12345678", "1234"
 USD_ACCOUNT, USD_PIN = "87654321", "4321"

@@ -34,7 +34,7 @@ from ivr.services.voicemail.mailboxes import MailboxStore
 from ivr.services.voicemail.playback import RecordingCopies
 from ivr.services.voicemail.store import Message, MessageStore
 from tests.fakeari import FakeAri, FakeChannel
-from tests.unit.conftest import fake_prompts
+from tests.unit.fake_prompts import fake_prompts
 
 ROOT = Path(__file__).resolve().parents[3]
 PIN = "97531"

@@ -18,7 +18,7 @@ from ivr.services.voicemail.mailboxes import (
     seed_demo_mailboxes,
 )
 
-from .conftest import Clock
+from .clock import Clock
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "voicemail.md"
 

@@ -20,7 +20,7 @@ from ivr.media.audio import scale_pcm16
 from ivr.media.speech import AsyncTurn, Engine, Grammar, Recognition, UnknownWordsError
 from ivr.media.speech.pocketsphinx_engine import PocketsphinxEngine
 
-from .conftest import frames, on_the_line, read_clip
+from .clips import frames, on_the_line, read_clip
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from ivr.media.speech.pocketsphinx_engine import PocketsphinxEngine
 from ivr.media.speech.vosk_engine import VoskEngine
 from ivr.media.speech.worker import ProcessEngine, WorkerGone, _serve
 
-from .conftest import frames, on_the_line, read_clip
+from .clips import frames, on_the_line, read_clip
 
 DIGIT = Grammar.digit_string(1, 1)
 

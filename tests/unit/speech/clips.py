@@ -1,5 +1,8 @@
 """Real 8 kHz speech for recognizer tests: the project's sample of the spoken-digit recordings
-in tests/data/fsdd (four speakers, CC BY-SA 4.0; see its README), or IVR_FSDD."""
+in tests/data/fsdd (four speakers, CC BY-SA 4.0; see its README), or IVR_FSDD.
+
+A helper module, not a conftest: the speech tests and tests/unit/test_speech_ears.py import it.
+"""
 
 from __future__ import annotations
 

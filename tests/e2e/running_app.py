@@ -1,0 +1,162 @@
+"""The app under test as the end-to-end tests see it: `ivr serve` in a process of its own,
+reached over its HTTP API, with its traces, log and database in a folder of the test session.
+
+The fixtures in conftest.py start it; test modules and tests/e2e/helpers.py import the types
+from here, since a conftest is pytest's to load, not a module to import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ivr.app import asterisk
+from ivr.app.paths import project_root
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, for the app or a test's own SIP endpoint."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningApp:
+    base_url: str
+    trace_dir: Path
+    log_file: Path
+    runtime: asterisk.AsteriskRuntime
+    flows_dir: Path = Path()
+    """The app's own copy of flows/, which tests may edit (hot reload)."""
+    restart: Callable[..., None] | None = None
+    """restart(extra_env=None): kill the app (SIGKILL, no goodbye), start a new one on the same
+    port, trace folder and database, with `extra_env` added to its environment."""
+
+    def get(self, path: str) -> Any:
+        try:
+            with urllib.request.urlopen(self.base_url + path, timeout=5) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return json.loads(exc.read() or b"null")
+
+    def ari(self, path: str) -> Any:
+        """Ask Asterisk itself, to check what the app left behind."""
+        request = urllib.request.Request(self.runtime.ari_url.rstrip("/") + "/ari" + path)
+        import base64
+
+        token = base64.b64encode(
+            f"{self.runtime.ari_username}:{self.runtime.ari_password}".encode()
+        ).decode()
+        request.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def trace_for_caller(self, caller: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The saved trace of the call whose caller id is `caller` (written at call end)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for file in self.trace_dir.glob("*.jsonl"):
+                entries = [json.loads(line) for line in file.read_text().splitlines() if line]
+                if entries and entries[0].get("caller") == caller:
+                    return entries
+            time.sleep(0.1)
+        tail = "\n".join(self.log_lines()[-40:])
+        raise AssertionError(f"no trace for caller {caller} in {self.trace_dir}; "
+                             f"the app's log ends with:\n{tail}")
+
+    def database(self) -> Path:
+        return self.flows_dir.parent / "ivr.db"
+
+    def log_lines(self) -> list[str]:
+        return self.log_file.read_text(encoding="utf-8", errors="replace").splitlines()
+
+    def wait_idle(self, timeout: float = 5.0) -> dict[str, Any]:
+        """Wait until the app holds no call, task or subscription; return the last status."""
+        deadline = time.monotonic() + timeout
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            status = self.get("/health")
+            if not status["active_calls"] and not status["call_tasks"] \
+                    and not status["subscriptions"]:
+                return status
+            time.sleep(0.1)
+        return status
+
+
+@dataclass
+class AppProcess:
+    """`ivr serve` in a process of its own, logging JSON lines to a file."""
+
+    proc: subprocess.Popen[bytes]
+    app: RunningApp
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start_app(runtime: asterisk.AsteriskRuntime, work: Path, port: int | None = None,
+              trace_dir: Path | None = None, extra_env: dict[str, str] | None = None
+              ) -> AppProcess:
+    """Serve a copy of flows/ from `work`, so a test may edit flows while the app runs, with
+    its own SQLite database holding the demo accounts (`ivr db init --demo`)."""
+    port = port or free_port()
+    trace_dir = trace_dir or work / "traces"
+    flows_dir = work / "flows"
+    if not flows_dir.exists():
+        shutil.copytree(project_root() / "flows", flows_dir)
+    database = f"sqlite:///{work / 'ivr.db'}"
+    if not (work / "ivr.db").exists():
+        subprocess.run([sys.executable, "-m", "ivr.app.cli", "db", "init", "--demo",
+                        "--url", database], check=True, capture_output=True)
+    env = {
+        **os.environ,
+        "IVR_ARI_URL": runtime.ari_url,
+        "IVR_ARI_USERNAME": runtime.ari_username,
+        "IVR_ARI_PASSWORD": runtime.ari_password,
+        "IVR_FLOWS_DIR": str(flows_dir),
+        "IVR_DATABASE_URL": database,
+        **(extra_env or {}),
+        "IVR_TRACE_DIR": str(trace_dir),
+        "IVR_VOICEMAIL_DIR": str(work / "voicemail"),
+        "IVR_QUEUE_LOG": str(work / "queue_log"),
+        "IVR_HTTP_PORT": str(port),
+        "IVR_LOG_FORMAT": "json",
+    }
+    log_file = work / f"app-{port}.log"
+    with open(log_file, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "ivr.app.cli", "serve"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    running = AppProcess(proc, RunningApp(f"http://127.0.0.1:{port}", trace_dir, log_file,
+                                          runtime, flows_dir=flows_dir))
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"ivr serve exited: {log_file.read_text()[-2000:]}")
+        try:
+            if running.app.get("/health").get("ari_connected"):
+                return running
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        if time.monotonic() > deadline:
+            running.stop(signal.SIGKILL)
+            raise RuntimeError(f"ivr serve not ready: {log_file.read_text()[-2000:]}")
+        time.sleep(0.2)
