@@ -96,9 +96,12 @@ class KeyScript:
 
     def due(self, until: float) -> list[str]:
         """Timed keys pressed up to `until`, removed from the script."""
-        out: list[str] = []
+        return [timed.key for timed in self.due_keys(until)]
+
+    def due_keys(self, until: float) -> list[TimedKey]:
+        out: list[TimedKey] = []
         while self.timed and self.timed[0].at <= until:
-            out.append(self.timed.pop(0).key)
+            out.append(self.timed.pop(0))
         return out
 
     def next_time(self) -> float | None:
@@ -127,6 +130,8 @@ class SimulatedCall:
         self.hung_up = False
         self._silent_reads = 0
         self._durations: dict[tuple[str, str], float] = {}
+        self._forgiven: tuple[str, float] | None = None
+        """A key to drop if it is the next to come, until a virtual time (forgive)."""
 
     # the transcript ---------------------------------------------------------------------
 
@@ -156,7 +161,9 @@ class SimulatedCall:
         self.clock = max(self.clock, until)
         if self.clock > MAX_SECONDS:
             raise SimulatedHangup(f"the call passed {MAX_SECONDS:g} virtual seconds")
-        self.buffer.extend(self.script.due(self.clock))
+        for timed in self.script.due_keys(self.clock):
+            if not self._is_forgiven(timed.key, timed.at):
+                self.buffer.append(timed.key)
 
     async def sleep(self, seconds: float) -> None:
         self._advance(self.clock + seconds)
@@ -206,7 +213,8 @@ class SimulatedCall:
             item = self.script.untimed.popleft()
             if item is not None:
                 self._advance(self.clock + min(KEY_DELAY, timeout))
-                return self._pressed(item, secure)
+                if not self._is_forgiven(item, self.clock):
+                    return self._pressed(item, secure)
         elif next_key is None:
             self._silent_reads += 1
             if self._silent_reads > GIVE_UP_AFTER:
@@ -216,6 +224,8 @@ class SimulatedCall:
         return None
 
     def forgive(self, key: str, within: float) -> None:
+        """As the line engine does: a waiting or scripted key is dropped now; with nothing
+        pressed yet, the next key is dropped if it is `key` and comes within `within`."""
         self._advance(self.clock)
         if self.buffer:
             if self.buffer[0] == key:
@@ -230,6 +240,16 @@ class SimulatedCall:
         elif untimed and untimed[0] == key:
             untimed.popleft()
             self.record("key_forgiven", key=key)
+        elif not untimed:
+            self._forgiven = (key, self.clock + within)
+
+    def _is_forgiven(self, key: str, at: float) -> bool:
+        """Whether a key arriving at `at` is the one forgiven; any key ends the forgiveness."""
+        forgiven, self._forgiven = self._forgiven, None
+        if forgiven is not None and forgiven[0] == key and at <= forgiven[1]:
+            self.record("key_forgiven", at=at, key=key)
+            return True
+        return False
 
     def _pressed(self, key: str, secure: bool) -> str:
         self._silent_reads = 0

@@ -162,3 +162,27 @@ async def agent_phone(app: RunningApp, agent: str, script: str = "", *,
         assert time.monotonic() < deadline, f"{agent} never registered"
         await asyncio.sleep(0.1)
     return phone
+
+
+async def place_of(app: RunningApp, caller: str, state: str, timeout: float = 20.0,
+                   **place: object) -> dict[str, Any]:
+    """Poll GET /calls until the call from `caller` is in `state` (in_queue, ringing_agent,
+    with_agent, leaving_message...) with these `place` fields; that entry of /calls."""
+    deadline = time.monotonic() + timeout
+    seen: list[object] = []
+    while True:
+        for call in app.get("/calls"):
+            if call["caller"] != caller:
+                continue
+            if not seen or seen[-1] != (call["state"], call["place"]):
+                seen.append((call["state"], call["place"]))
+            if call["state"] == state and all(call["place"].get(k) == v
+                                              for k, v in place.items()):
+                return dict(call)
+        assert time.monotonic() < deadline, f"never {state} {place}; /calls showed {seen}"
+        await asyncio.sleep(0.1)
+
+
+def places(trace: list[dict[str, object]]) -> list[object]:
+    """The kinds of place the caller went through, in order (the trace's `place` events)."""
+    return [e["place"] for e in events(trace, "place")]

@@ -38,6 +38,8 @@ from .helpers import (
     cancel_active_callbacks,
     events,
     new_caller,
+    place_of,
+    places,
     post,
     seconds,
     voice,
@@ -137,9 +139,12 @@ async def test_caller_waits_with_music_and_announcement_then_talks_to_the_agent(
         while not acd.get("/queues/general")["waiting"]:
             assert time.monotonic() < deadline, "the caller never joined the queue"
             await asyncio.sleep(0.2)
+        waiting = await place_of(acd, caller, "in_queue", queue="general", position=1)
+        assert waiting["line"] != "gone"
         # the hold message (no agent free), then music, then the first announcement
         await asyncio.sleep(seconds("queue-hold") + 6)
         assert post(acd, "/agents/agent1001/unpause")["state"] in ("available", "ringing")
+        await place_of(acd, caller, "with_agent", queue="general", agent="agent1001")
         report: CallReport = await call
         agent_report = await phone.result()
     finally:
@@ -155,6 +160,7 @@ async def test_caller_waits_with_music_and_announcement_then_talks_to_the_agent(
     assert announced[1]["prompts"][:3] == ["queue-position", "num-1", "queue-position-end"]
     (connected,) = events(trace, "queue_connected")
     assert connected["agent"] == "agent1001" and connected["hold"] >= 10
+    assert places(trace) == ["in_flow", "in_queue", "ringing_agent", "with_agent", "ended"]
 
     heard = load_wav(tmp_path / "caller-heard.wav")
     agent_heard = load_wav(tmp_path / "agent-heard.wav")
@@ -218,8 +224,11 @@ async def test_ring_timeout_moves_to_the_next_agent(acd: RunningApp, tmp_path: P
         await asyncio.sleep(1.0)
         post(acd, "/agents/agent1002/login")
         caller = new_caller()
-        report = await place_call("100", f"{TO_AGENT}; wait-hangup 30", caller=caller,
-                                  timeout=10)
+        call = asyncio.create_task(place_call("100", f"{TO_AGENT}; wait-hangup 30",
+                                              caller=caller, timeout=10))
+        ringing = await place_of(acd, caller, "ringing_agent", queue="general")
+        assert ringing["place"]["agents"] == ["agent1001"]
+        report = await call
         answered = await quick.result()
     finally:
         await slow.close()
@@ -237,6 +246,10 @@ async def test_ring_timeout_moves_to_the_next_agent(acd: RunningApp, tmp_path: P
     assert (agent["state"], agent["missed_in_row"]) == ("available", 1)
     trace = acd.trace_for_caller(caller)
     assert [e["agents"] for e in events(trace, "queue_ring")] == [["agent1001"], ["agent1002"]]
+    ringing = [e for e in events(trace, "place") if e["place"] == "ringing_agent"]
+    assert [e["agents"] for e in ringing] == [["agent1001"], ["agent1002"]]
+    back = places(trace)[places(trace).index("ringing_agent") + 1]
+    assert back == "in_queue", "a ring nobody answered puts the caller back in the queue"
 
 
 async def test_wrap_up_keeps_the_agent_from_the_next_call(acd: RunningApp) -> None:

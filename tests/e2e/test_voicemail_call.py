@@ -30,9 +30,18 @@ from ivr.testing.audio import (
     is_silent,
     load_wav,
 )
-from ivr.testing.softphone import place_call_subprocess
+from ivr.testing.softphone import place_call, place_call_subprocess
 
-from .helpers import PROMPTS, TO_VOICEMAIL, events, new_caller, seconds, spoken
+from .helpers import (
+    PROMPTS,
+    TO_VOICEMAIL,
+    events,
+    new_caller,
+    place_of,
+    places,
+    seconds,
+    spoken,
+)
 from .running_app import RunningApp
 
 pytestmark = pytest.mark.e2e
@@ -98,14 +107,21 @@ def test_caller_leaves_a_message_and_sends_it(ivr_app: RunningApp, tmp_path: Pat
     assert [r["outcome"] for r in records] == ["voicemail"]
 
 
-def test_caller_who_hangs_up_mid_message_keeps_it(ivr_app: RunningApp, tmp_path: Path) -> None:
+async def test_caller_who_hangs_up_mid_message_keeps_it(ivr_app: RunningApp,
+                                                       tmp_path: Path) -> None:
     said, sentence = spoken(tmp_path, "goodbye")  # the first one fits in the 5 s said
     caller = new_caller()
     greeting = seconds("vm-greeting") + 1.5
-    report = place_call_subprocess(
+    call = asyncio.create_task(place_call(
         "100", f"{TO_VOICEMAIL}; wait {greeting:.1f}; play-bg {said}; wait 5; hangup",
-        caller=caller, timeout=10)
+        caller=caller, timeout=10))
+    await place_of(ivr_app, caller, "leaving_message", mailbox="general", recording=False)
+    await place_of(ivr_app, caller, "leaving_message", mailbox="general", recording=True)
+    report = await call
     assert report.ok, report.error
+    trace = ivr_app.trace_for_caller(caller)
+    assert places(trace) == ["in_flow", "leaving_message", "leaving_message", "ended"]
+    assert "in_queue" not in places(trace)
     message = message_of(ivr_app, caller)
     assert 3.0 <= message["duration_s"] <= 6.5
     audio = audio_of(ivr_app, message["id"], tmp_path / "message.wav")
