@@ -25,6 +25,7 @@ from ..services.accounts import (
 from ..services.acd.engine import Acd
 from ..services.acd.features import FEATURE_ARG, run_feature_call
 from ..services.acd.ringing import AGENT_ARG
+from ..services.acd.session import QueueSession
 from ..services.acd.store import AcdStore, EntryRow
 from ..services.callback.leg import CALLBACK_ARG
 from ..services.callback.service import Callbacks
@@ -269,9 +270,12 @@ class IvrService:
             await handle.hangup()
 
     async def _drop_orphan(self, handle: ChannelHandle, caller_id: str) -> None:
+        """Hang up an agent leg unless the caller's session took it back (adopted after a
+        restart). Only a QueueSession adopts one: a callback's agent leg left over is
+        dropped."""
         await asyncio.sleep(ORPHAN_GRACE)
         session = self.acd.sessions.get(caller_id) if self.acd else None
-        if session is not None and session.agent_channel is not None \
+        if isinstance(session, QueueSession) and session.agent_channel is not None \
                 and session.agent_channel.id == handle.id:
             return
         log.info("hanging up agent leg %s: no caller waits for it", handle.id)

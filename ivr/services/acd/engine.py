@@ -26,6 +26,7 @@ from ...media.prompts import PromptLibrary
 from . import queue_log as ql
 from .agents import Agent, AgentState
 from .config import AcdConfig, QueueConfig
+from .entries import EntryState, QueueEntry
 from .queue_log import QueueLogEvent, QueueLogFile
 from .store import AcdStore, EntryRow
 from .strategies import Candidate, ring_order
@@ -53,11 +54,9 @@ class Acd:
         self.clock = clock
         self.log_file = QueueLogFile(log_file) if log_file is not None else None
         self.agents: dict[str, Agent] = {}
-        self.sessions: dict[str, Any] = {}
+        self.sessions: dict[str, QueueEntry] = {}
         """Id -> what waits in a queue now: a QueueSession (session.py) per caller on the line,
-        a CallbackEntry (services/callback) per callback whose turn may come. Both have
-        queue, order, state, offerable, claims_agents, holds, tried, last_try, entered_at,
-        offer(), position() and view()."""
+        a CallbackEntry (services/callback) per callback whose turn may come (entries.py)."""
         self.last_agent: dict[str, str] = {}
         self.stopping = False
         self._wake = asyncio.Event()
@@ -122,7 +121,7 @@ class Acd:
             except AriError:
                 continue
             waited = round(self.clock() - row.entered_at.timestamp())
-            if row.state == "connected" and row.agent_id in self.agents:
+            if row.state is EntryState.CONNECTED and row.agent_id in self.agents:
                 agent = self.agents[row.agent_id]
                 hold = round((row.connected_at or row.entered_at).timestamp()
                              - row.entered_at.timestamp())
@@ -388,10 +387,10 @@ class Acd:
             except Exception:
                 log.exception("dispatch failed")
 
-    def position(self, item: Any) -> int:
+    def position(self, item: QueueEntry) -> int:
         """1 + how many wait ahead of `item` in its queue (callers and due callbacks)."""
         return 1 + sum(1 for s in self.sessions.values()
-                       if s.queue.name == item.queue.name and s.state != "connected"
+                       if s.queue.name == item.queue.name and s.state is not EntryState.CONNECTED
                        and s.order < item.order)
 
     def members(self, queue: QueueConfig) -> list[Agent]:
@@ -441,7 +440,7 @@ class Acd:
             free = [a for a in free if await self._reachable(a, reachable)]
             if not session.claims_agents:  # a customer-first callback dials the customer first
                 dialling = sum(1 for s in self.sessions.values() if s.queue.name == queue.name
-                               and not s.claims_agents and s.state == "ringing")
+                               and not s.claims_agents and s.state is EntryState.RINGING)
                 if free and dialling < len(free):
                     session.offer(())
                 continue

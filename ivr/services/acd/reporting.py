@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .agents import AgentState
 from .config import QueueConfig
+from .entries import EntryState
 from .erlang import (
     agents_for_service_level,
     average_speed_of_answer,
@@ -28,12 +29,12 @@ def queue_view(acd: Acd, queue: QueueConfig) -> dict[str, Any]:
     now = acd.clock()
     sessions = sorted((s for s in acd.sessions.values() if s.queue.name == queue.name),
                       key=lambda s: s.order)
-    waiting = [s for s in sessions if s.state != "connected"]
+    waiting = [s for s in sessions if s.state is not EntryState.CONNECTED]
     members = acd.members(queue)
     return {
         "name": queue.name, "strategy": queue.strategy,
         "waiting": [s.view(now) for s in waiting],
-        "connected": [s.view(now) for s in sessions if s.state == "connected"],
+        "connected": [s.view(now) for s in sessions if s.state is EntryState.CONNECTED],
         "longest_wait_s": max((round(now - s.entered_at, 1) for s in waiting), default=0.0),
         "agents": {state.value: sum(1 for a in members if a.state is state)
                    for state in AgentState},

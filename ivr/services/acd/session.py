@@ -32,6 +32,7 @@ from .agents import Agent, AgentState, utc
 from .announcer import Announcer, announcement
 from .config import QueueConfig
 from .engine import Acd
+from .entries import EntryState, EntryView
 from .ringing import ring_group
 from .store import EntryRow
 
@@ -96,7 +97,7 @@ async def _wait_in(acd: Acd, caller: QueueCaller, queue: QueueConfig,
         await acd.store.remove_entry(caller.id)
         existing = None
     waiting = [s for s in acd.sessions.values()
-               if s.queue.name == queue.name and s.state != "connected" and s.holds]
+               if s.queue.name == queue.name and s.state is not EntryState.CONNECTED and s.holds]
     if existing is None:
         if not queue.join_empty and not acd.present(queue):
             await acd.log(acd.event(caller.id, queue.name, "NONE", ql.JOINEMPTY))
@@ -136,7 +137,7 @@ class QueueSession:
         self.entered_at = row.entered_at.timestamp()
         self.order: tuple[float, ...] = (-row.priority, self.entered_at, row.seq)
         self.wait_from = self.entered_at if request.since is None else acd.clock()
-        self.state = "waiting"
+        self.state = EntryState.WAITING
         self.tried: set[str] = set()
         self.last_try = 0.0
         self.agent: Agent | None = None
@@ -158,20 +159,21 @@ class QueueSession:
 
     @property
     def offerable(self) -> bool:
-        return self.state == "waiting" and self._offer is None and not self.ended
+        return self.state is EntryState.WAITING and self._offer is None and not self.ended
 
     def position(self) -> int:
         return self.acd.position(self)
 
-    def view(self, now: float) -> dict[str, Any]:
-        return {"call_id": self.id, "caller": self.caller.caller, "state": self.state,
+    def view(self, now: float) -> EntryView:
+        connected = self.state is EntryState.CONNECTED
+        return {"call_id": self.id, "caller": self.caller.caller, "state": self.state.value,
                 "language": self.caller.language, "priority": self.row.priority,
-                "position": self.position() if self.state != "connected" else None,
+                "position": None if connected else self.position(),
                 "waited_s": round(now - self.entered_at, 1),
                 "agent": self.agent.id if self.agent else None}
 
     def offer(self, group: Sequence[Agent]) -> None:
-        self.state = "ringing"
+        self.state = EntryState.RINGING
         self._offer = asyncio.create_task(self._ring(list(group)), name=f"offer-{self.id}")
 
     # -- the wait ----------------------------------------------------------------------------
@@ -182,7 +184,7 @@ class QueueSession:
 
     async def run(self, resumed: EntryRow | None) -> str:
         try:
-            if resumed is not None and resumed.state == "connected":
+            if resumed is not None and resumed.state is EntryState.CONNECTED:
                 if await self._adopt(resumed):
                     return await self._talk()
             await self._hold()
@@ -225,7 +227,8 @@ class QueueSession:
         holding = self.acd.client.bridges.handle(self.holding_id)
         with contextlib.suppress(AriError):
             await holding.remove(self.id)
-        if not any(s.queue.name == self.queue.name and s.holds and not s.connected.is_set()
+        if not any(isinstance(s, QueueSession) and s.queue.name == self.queue.name
+                   and not s.connected.is_set()
                    for s in self.acd.sessions.values() if s is not self):
             with contextlib.suppress(AriError):
                 await holding.destroy()
@@ -249,7 +252,7 @@ class QueueSession:
             if self.acd.clock() >= deadline:
                 return await self._leave(ql.EXITWITHTIMEOUT, "timeout")
             if not self.queue.join_empty and not self.acd.present(self.queue) \
-                    and self.state == "waiting":
+                    and self.state is EntryState.WAITING:
                 return await self._leave(ql.EXITEMPTY, "no_agents")
         return ""
 
@@ -292,7 +295,7 @@ class QueueSession:
     # -- ringing agents ----------------------------------------------------------------------
 
     async def _ring(self, group: list[Agent]) -> None:
-        await self._save("ringing")
+        await self._save(EntryState.RINGING)
         for agent in group:
             self.acd.publish(agent.id, self.screen_pop(agent))
         self.caller.trace("queue_ring", queue=self.queue.name, agents=[a.id for a in group])
@@ -309,7 +312,7 @@ class QueueSession:
             await asyncio.shield(self._connecting)
         else:
             self._offer = None
-            await self._save("waiting")
+            await self._save(EntryState.WAITING)
             self.acd.wake()
 
     async def _connect(self, agent: Agent, channel: ChannelHandle, ring_s: float) -> None:
@@ -338,7 +341,7 @@ class QueueSession:
         self.connected.set()
         self.caller.trace("queue_connected", queue=self.queue.name, agent=agent.id, hold=hold)
         acd.publish(agent.id, {"type": "connected", "call_id": self.id, "queue": self.queue.name})
-        await self._save("connected")
+        await self._save(EntryState.CONNECTED)
 
     async def _settle_connect(self) -> None:
         """Let a bridging in progress finish (see _ring)."""
@@ -369,7 +372,7 @@ class QueueSession:
         self.agent, self.agent_channel = acd.agents[row.agent_id], channel
         self.bridge = acd.client.bridges.handle(row.bridge_id or f"acd-call-{self.id}")
         self.connected_at = row.connected_at.timestamp() if row.connected_at else acd.clock()
-        self.state = "connected"
+        self.state = EntryState.CONNECTED
         await acd.answered(self.agent, self.id, adopted=True)
         self.connected.set()
         return True
@@ -459,7 +462,7 @@ class QueueSession:
             log.exception("could not remove the queue entry of %s", self.id)
         self.acd.wake()
 
-    async def _save(self, state: str) -> None:
+    async def _save(self, state: EntryState) -> None:
         self.state = state
         row = self.row
         row.state = state

@@ -22,6 +22,7 @@ from ...ari import AriError, ChannelDestroyed, ChannelHandle, ChannelHangupReque
 from ...ari.handles import new_id
 from ...media.say import say
 from ..acd.agents import Agent
+from ..acd.entries import EntryState
 from ..acd.ringing import ring_group
 from ..acd.session import ANSWERED, QueueRequest, wait
 from .entry import CallbackEntry
@@ -126,7 +127,7 @@ async def _agent_first(svc: Callbacks, entry: CallbackEntry, group: list[Agent])
         await svc.back_in_line(entry)
         return
     agent, agent_leg = answered.agent, answered.channel
-    entry.state = "connected"
+    entry.state = EntryState.CONNECTED
     await acd.answered(agent, cb.id)
     await svc.dialling(cb, agent.id)
     acd.publish(agent.id, {"type": "screen_pop", "kind": "callback", "agent": agent.id,

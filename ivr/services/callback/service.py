@@ -24,6 +24,7 @@ from ..acd.agents import Agent
 from ..acd.config import QueueConfig
 from ..acd.config_callback import valid_timezone
 from ..acd.engine import Acd
+from ..acd.entries import EntryState
 from .entry import CallbackEntry
 from .schedule import first_attempt_at, next_window_start, retry_at, timezone_for
 from .store import (
@@ -233,7 +234,7 @@ class Callbacks:
     async def back_in_line(self, entry: CallbackEntry) -> None:
         """Nobody took it (the agents did not answer): it waits for the next offer."""
         entry.task = None
-        entry.state = "waiting"
+        entry.state = EntryState.WAITING
         self.acd.wake()
 
     async def settle(self, entry: CallbackEntry, result: str, *, started: dt.datetime,

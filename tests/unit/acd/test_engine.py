@@ -19,6 +19,7 @@ from ivr.services.acd import engine
 from ivr.services.acd.agents import Agent, AgentState
 from ivr.services.acd.config import QueueConfig
 from ivr.services.acd.engine import AUTO_PAUSE_REASON, RETRY_AFTER, AgentError
+from ivr.services.acd.entries import EntryState, EntryView
 
 from .fakes import T0, Rig, eventually, rig
 
@@ -391,11 +392,12 @@ async def test_stop_right_after_a_wake_ends_the_dispatcher(r: Rig) -> None:
 
 @dataclass
 class Waiting:
-    """What dispatch() reads of a QueueSession, and a record of what it offered."""
+    """What dispatch() reads of a QueueSession (an entries.QueueEntry), and a record of what
+    it offered."""
 
     id: str
     queue: QueueConfig
-    order: tuple[int, int]
+    order: tuple[float, ...]
     entered_at: float = T0
     offerable: bool = True
     tried: set[str] = field(default_factory=set)
@@ -403,12 +405,18 @@ class Waiting:
     offers: list[list[str]] = field(default_factory=list)
     claims_agents: bool = True
     holds: bool = True
-    state: str = "waiting"
+    state: EntryState = EntryState.WAITING
 
     def offer(self, group: Sequence[Agent]) -> None:
         self.offers.append([a.id for a in group])
         self.offerable = False
-        self.state = "ringing"
+        self.state = EntryState.RINGING
+
+    def position(self) -> int:
+        raise AssertionError("dispatch() does not ask for a position")
+
+    def view(self, now: float) -> EntryView:
+        raise AssertionError("dispatch() does not ask for a view")
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from ivr.services.acd.entries import EntryState
 from ivr.services.acd.store import EntryRow
 
 from .fakes import T0, rig
@@ -32,7 +33,7 @@ async def test_gone_callers_are_settled_and_present_ones_kept(tmp_path: Path) ->
     async with rig(tmp_path, QUEUES) as r:
         waiting = await r.store.add_entry(entry("gone-waiting"))
         talking = await r.store.add_entry(entry("gone-talking"))
-        talking.state, talking.agent_id = "connected", "a1"
+        talking.state, talking.agent_id = EntryState.CONNECTED, "a1"
         talking.connected_at = dt.datetime.fromtimestamp(T0 - 30, dt.UTC)
         await r.store.update_entry(talking)
         present = await r.store.add_entry(entry("still-here"))
