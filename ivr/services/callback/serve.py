@@ -27,6 +27,7 @@ from ..acd.ringing import ring_group
 from ..acd.session import ANSWERED, QueueRequest, wait
 from .entry import CallbackEntry
 from .leg import CALLBACK_ARG, CustomerLeg, Dialled, dial_customer
+from .store import CallbackState
 
 if TYPE_CHECKING:
     from .service import Callbacks
@@ -45,7 +46,7 @@ async def serve(svc: Callbacks, entry: CallbackEntry, group: list[Agent]) -> Non
         else:
             await _customer_first(svc, entry)
     except asyncio.CancelledError:
-        if entry.cb.id in svc.active and entry.cb.state != "cancelled":
+        if entry.cb.id in svc.active and entry.cb.state is not CallbackState.CANCELLED:
             await asyncio.shield(svc.settle(entry, "interrupted", started=started,
                                             detail="stopped" if svc.stopping else "cancelled"))
         raise
