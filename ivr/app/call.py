@@ -15,7 +15,7 @@ import contextlib
 import enum
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import Any, assert_never
 
 from ..ari import (
     AriError,
@@ -35,7 +35,8 @@ from ..flow.model import Flow, HandoffNode
 from ..flow.runtime import DECLINED, TAKEN, Listen
 from ..media.prompts import PromptLibrary
 from ..services.acd.engine import Acd
-from ..services.acd.session import ANSWERED, QueueRequest
+from ..services.acd.results import Left, QueueResult, Served, TransferredOut, UnknownQueue
+from ..services.acd.session import QueueRequest
 from ..services.acd.session import wait as queue_wait
 from ..services.acd.store import EntryRow
 from ..services.callback.booking import book_callback
@@ -74,6 +75,21 @@ def _int(text: str | None) -> int | None:
 
 def _float(text: str | None) -> float | None:
     return float(text) if text not in (None, "") else None
+
+
+def flow_outcome(result: QueueResult) -> str:
+    """A queue wait as the flow's handoff answers it: taken once an agent had the call (the
+    flow is over), the outcome the node routes with `on`, or declined (its `next`) when the
+    queue does not exist."""
+    match result:
+        case Served() | TransferredOut():
+            return TAKEN
+        case Left(outcome=outcome):
+            return outcome
+        case UnknownQueue():
+            return DECLINED
+        case _:
+            assert_never(result)
 
 
 class CallerHungUp(Exception):
@@ -212,11 +228,11 @@ class Call:
             screen={"path": list(self.flow_state.path),
                     "account": variables.get("account") if self.verified_account else None})
         try:
-            outcome = await queue_wait(self.acd, self, request)
+            result = await queue_wait(self.acd, self, request)
         except asyncio.CancelledError:
             self.parked = self.acd.stopping  # the next process takes the caller back
             raise
-        return TAKEN if outcome == ANSWERED else outcome
+        return flow_outcome(result)
 
     async def _leave_message(self, node: HandoffNode) -> str:
         assert self.voicemail is not None

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ivr.app.call import Call, CallState
+from ivr.app.call import Call, CallState, flow_outcome
 from ivr.app.calls import CallSupervisor
 from ivr.ari import AriClient, Event, StasisStart, channel_key
 from ivr.flow.interpreter import FlowContext
@@ -31,8 +31,9 @@ from ivr.flow.model import (
     HangupNode,
     PlayNode,
 )
-from ivr.flow.runtime import Listen
+from ivr.flow.runtime import DECLINED, TAKEN, Listen
 from ivr.media.prompts import PromptLibrary
+from ivr.services.acd.results import Left, QueueResult, Served, TransferredOut, UnknownQueue
 from tests.fakeari import FakeAri
 from tests.unit.test_flow import demo_flow, make_flow, says
 
@@ -382,3 +383,17 @@ async def test_a_terminator_after_a_full_entry_is_forgiven(start: Start, hash_co
     assert call.flow_state.path == ["pin", "agent", "sorry", "end"]
     assert not events(call, "unread_dtmf")
     h.assert_released(call)
+
+
+@pytest.mark.parametrize(("result", "answer"), [
+    (Served(), TAKEN),
+    (TransferredOut("1234"), TAKEN),
+    (Left("timeout"), "timeout"),
+    (Left("callback"), "callback"),
+    (UnknownQueue("nosuch"), DECLINED),
+])
+def test_a_queue_wait_answers_the_flow(result: QueueResult, answer: str) -> None:
+    """Call.handoff's contract with the flow: an agent who had the call takes it (also when
+    transferring it out of the IVR), an outcome goes to the node's `on`, a queue the config
+    does not have declines (the node's `next`)."""
+    assert flow_outcome(result) == answer

@@ -2,9 +2,9 @@
 
 `wait()` runs inside the caller's flow task, so the caller's hangup cancels it and its
 `finally` releases everything the wait owns: the announcement, agent channels still ringing,
-the bridge with the agent. The session answers how the wait ended: ANSWERED (an agent took the
-call; it is over or transferred out), or an outcome for the flow (`timeout`, `full`,
-`no_agents`, a key's outcome).
+the bridge with the agent. It answers how the wait ended as a results.QueueResult: served by
+an agent, transferred out by one, left with an outcome for the flow (`timeout`, `full`,
+`no_agents`, a key's outcome), or no such queue.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from .announcer import Announcer, announcement
 from .config import QueueConfig
 from .engine import Acd
 from .entries import EntryState, EntryView
+from .results import Left, QueueResult, Requeued, Served, TransferredOut, UnknownQueue
 from .ringing import ring_group
 from .store import EntryRow
 
 log = logging.getLogger(__name__)
 
-ANSWERED = "answered"
 TRANSFER_CONTEXT = "ivr-extensions"
 
 
@@ -76,22 +76,23 @@ class QueueRequest:
     max_wait still counts from now."""
 
 
-async def wait(acd: Acd, caller: QueueCaller, request: QueueRequest) -> str:
-    """Queue the caller (or resume its place after a restart) until the wait ends."""
+async def wait(acd: Acd, caller: QueueCaller, request: QueueRequest) -> QueueResult:
+    """Queue the caller (or resume its place after a restart) until the wait ends; an agent's
+    transfer to another queue goes on waiting there."""
     name = request.queue
     while True:
         queue = acd.config().queues.get(name)
         if queue is None:
             caller.trace("queue_unknown", queue=name)
-            return ""
-        outcome = await _wait_in(acd, caller, queue, request)
-        if not outcome.startswith("requeue:"):
-            return outcome
-        name = outcome[8:]
+            return UnknownQueue(name)
+        result = await _wait_in(acd, caller, queue, request)
+        if not isinstance(result, Requeued):
+            return result
+        name = result.queue
 
 
 async def _wait_in(acd: Acd, caller: QueueCaller, queue: QueueConfig,
-                   request: QueueRequest) -> str:
+                   request: QueueRequest) -> QueueResult | Requeued:
     existing = await acd.store.entry(caller.id)
     if existing is not None and existing.queue != queue.name:
         await acd.store.remove_entry(caller.id)
@@ -102,11 +103,11 @@ async def _wait_in(acd: Acd, caller: QueueCaller, queue: QueueConfig,
         if not queue.join_empty and not acd.present(queue):
             await acd.log(acd.event(caller.id, queue.name, "NONE", ql.JOINEMPTY))
             caller.trace("queue_exit", queue=queue.name, outcome="no_agents")
-            return "no_agents"
+            return Left("no_agents")
         if queue.max_length is not None and len(waiting) >= queue.max_length:
             await acd.log(acd.event(caller.id, queue.name, "NONE", ql.FULL))
             caller.trace("queue_exit", queue=queue.name, outcome="full")
-            return "full"
+            return Left("full")
     priority = request.priority if request.priority is not None else queue.priority
     row = await acd.store.add_entry(EntryRow(
         channel_id=caller.id, queue=queue.name, priority=priority,
@@ -182,16 +183,16 @@ class QueueSession:
     def holding_id(self) -> str:
         return f"acd-hold-{self.queue.name}"
 
-    async def run(self, resumed: EntryRow | None) -> str:
+    async def run(self, resumed: EntryRow | None) -> QueueResult | Requeued:
         try:
             if resumed is not None and resumed.state is EntryState.CONNECTED:
                 if await self._adopt(resumed):
                     return await self._talk()
             await self._hold()
             self._start_announcing(joined=resumed is None)
-            outcome = await self._until_connected()
-            if outcome:
-                return outcome
+            left = await self._until_connected()
+            if left is not None:
+                return left
             return await self._talk()
         except asyncio.CancelledError:
             if not self.acd.stopping:
@@ -233,7 +234,8 @@ class QueueSession:
             with contextlib.suppress(AriError):
                 await holding.destroy()
 
-    async def _until_connected(self) -> str:
+    async def _until_connected(self) -> Left | None:
+        """None once an agent is connected; else how the caller left without one."""
         deadline = self.wait_from + min(self.queue.max_wait or float("inf"),
                                          self.request.max_wait or float("inf"))
         while not self.connected.is_set():
@@ -254,20 +256,21 @@ class QueueSession:
             if not self.queue.join_empty and not self.acd.present(self.queue) \
                     and self.state is EntryState.WAITING:
                 return await self._leave(ql.EXITEMPTY, "no_agents")
-        return ""
+        return None
 
-    async def _leave(self, verb: str, outcome: str, *first: str) -> str:
+    async def _leave(self, verb: str, outcome: str, *first: str) -> Left | None:
+        """Leave with `outcome`, unless an agent answered meanwhile (None: the call goes on)."""
         await self._stop_offer()
         await self._settle_connect()
         if self.connected.is_set():
-            return ""
+            return None
         wait_s = round(self.acd.clock() - self.entered_at)
         await self.acd.log(self.acd.event(self.id, self.queue.name, "NONE", verb, *first,
                                           self.position(), self.row.orig_position, wait_s))
         self.ended = True
         self.caller.left_place = self.row
         self.caller.trace("queue_exit", queue=self.queue.name, outcome=outcome, waited=wait_s)
-        return outcome
+        return Left(outcome)
 
     # -- announcements -----------------------------------------------------------------------
 
@@ -377,7 +380,7 @@ class QueueSession:
         self.connected.set()
         return True
 
-    async def _talk(self) -> str:
+    async def _talk(self) -> Served | TransferredOut | Requeued:
         """Until the agent hangs up (the caller's hangup cancels this), or transfers."""
         assert self.agent_channel is not None and self.agent_channel.events is not None
         typed = ""
@@ -392,7 +395,7 @@ class QueueSession:
         self.caller.hangup_by = self.caller.hangup_by or "agent"
         with contextlib.suppress(AriError):
             await self.caller.handle.hangup()
-        return ANSWERED
+        return Served()
 
     async def _complete(self, verb: str, *extra: object) -> None:
         if self.ended or self.agent is None:
@@ -411,7 +414,7 @@ class QueueSession:
         acd.publish(self.agent.id, {"type": "call_ended", "call_id": self.id, "how": verb})
         self.caller.trace("queue_complete", queue=self.queue.name, how=verb, talk=talk)
 
-    async def _transfer(self, target: str) -> str:
+    async def _transfer(self, target: str) -> TransferredOut | Requeued:
         """Blind transfer typed by the agent as ##<target>#: a queue's transfer code re-queues
         the caller there; anything else is an extension of the IVR's dialplan."""
         queue = self.acd.config().queue_by_transfer_code(target)
@@ -420,14 +423,14 @@ class QueueSession:
             with contextlib.suppress(AriError):
                 if self.bridge is not None:
                     await self.bridge.remove(self.id)
-            return f"requeue:{queue.name}"
+            return Requeued(queue.name)
         self.caller.hangup_by = "transfer"
         await self._complete(ql.TRANSFER, target, TRANSFER_CONTEXT)
         try:
             await self.caller.handle.continue_in_dialplan(TRANSFER_CONTEXT, target, 1)
         except AriError as exc:
             log.warning("transfer of %s to %s failed: %s", self.id, target, exc)
-        return ANSWERED
+        return TransferredOut(target)
 
     async def _caller_gone(self) -> None:
         """The caller hung up: a conversation completes, a wait is abandoned."""

@@ -23,8 +23,9 @@ from ...ari.handles import new_id
 from ...media.say import say
 from ..acd.agents import Agent
 from ..acd.entries import EntryState
+from ..acd.results import Left, QueueResult, Served, TransferredOut
 from ..acd.ringing import ring_group
-from ..acd.session import ANSWERED, QueueRequest, wait
+from ..acd.session import QueueRequest, wait
 from .entry import CallbackEntry
 from .leg import CALLBACK_ARG, CustomerLeg, Dialled, dial_customer
 from .store import CallbackState
@@ -226,16 +227,17 @@ async def _customer_first(svc: Callbacks, entry: CallbackEntry) -> None:
                 await leg.handle.hangup()
         if leg.handle.events is not None:
             leg.handle.events.close()
-    outcome = holding.result() if not holding.cancelled() else "abandoned"
-    if outcome == ANSWERED or leg.reached_agent:
-        result = "answered"
-    else:
-        result = "abandoned" if outcome == "abandoned" else "not_connected"
-    await svc.settle(entry, result, started=started, channel=leg.id,
-                     detail="" if result == "answered" else outcome)
+    ended = None if holding.cancelled() else holding.result()
+    if isinstance(ended, Served | TransferredOut) or leg.reached_agent:
+        result, detail = "answered", ""
+    elif ended is None:  # the customer hung up while waiting
+        result, detail = "abandoned", "abandoned"
+    else:  # left by a limit or a key (the outcome), or the queue is gone ("")
+        result, detail = "not_connected", ended.outcome if isinstance(ended, Left) else ""
+    await svc.settle(entry, result, started=started, channel=leg.id, detail=detail)
 
 
-async def _hold(svc: Callbacks, entry: CallbackEntry, leg: CustomerLeg) -> str:
+async def _hold(svc: Callbacks, entry: CallbackEntry, leg: CustomerLeg) -> QueueResult:
     cb = entry.cb
     await _play(leg.handle, [svc.acd.prompts.media_uri("callback-customer-intro", leg.language)])
     return await wait(svc.acd, leg, QueueRequest(

@@ -24,6 +24,7 @@ import pytest
 from ivr.ari import ChannelDestroyed, ChannelHangupRequest, PlaybackFinished, StasisStart
 from ivr.ari.models import Playback
 from ivr.services.acd.agents import AgentState
+from ivr.services.acd.results import QueueResult
 from ivr.services.acd.session import QueueRequest, QueueSession, wait
 from ivr.services.callback.entry import CallbackEntry
 from ivr.services.callback.service import RETRY_SOON, CallbackRefused, Callbacks
@@ -86,7 +87,7 @@ class Env:
     store: CallbackStore
     played: list[str]
     """Media of every playback started on any channel, in order."""
-    calls: list[asyncio.Task[str]] = field(default_factory=list)
+    calls: list[asyncio.Task[QueueResult]] = field(default_factory=list)
     """Callers' waits in a queue (cancelled at the end: they hang up)."""
 
     def at(self, moment: dt.datetime) -> None:
