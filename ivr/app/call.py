@@ -34,6 +34,7 @@ from ..flow.interpreter import FlowContext, FlowState, run_flow
 from ..flow.model import Flow, HandoffNode
 from ..flow.runtime import DECLINED, TAKEN, Listen
 from ..media.prompts import PromptLibrary
+from ..services.acd.desktop import IvrOrigin
 from ..services.acd.engine import Acd
 from ..services.acd.results import Left, QueueResult, Served, TransferredOut, UnknownQueue
 from ..services.acd.session import QueueRequest
@@ -75,6 +76,11 @@ def _int(text: str | None) -> int | None:
 
 def _float(text: str | None) -> float | None:
     return float(text) if text not in (None, "") else None
+
+
+def _text(value: Value) -> str | None:
+    """A flow variable as the text a desktop shows (an account kept as a number too)."""
+    return None if value is None else str(value)
 
 
 def flow_outcome(result: QueueResult) -> str:
@@ -225,8 +231,9 @@ class Call:
             queue=node.target, priority=_int(node.options.get("priority")),
             max_wait=_float(node.options.get("max_wait")),
             flow=self.flow_state.flow or self.flow.name, node=node.id, variables=variables,
-            screen={"path": list(self.flow_state.path),
-                    "account": variables.get("account") if self.verified_account else None})
+            screen=IvrOrigin(path=tuple(self.flow_state.path),
+                             account=_text(variables.get("account"))
+                             if self.verified_account else None))
         try:
             result = await queue_wait(self.acd, self, request)
         except asyncio.CancelledError:

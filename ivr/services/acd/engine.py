@@ -19,13 +19,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from ...ari import AriClient, AriError, ResourceGone
 from ...media.prompts import PromptLibrary
 from . import queue_log as ql
 from .agents import Agent, AgentState
 from .config import AcdConfig, QueueConfig
+from .desktop import AgentStateEvent, Desktops
 from .entries import EntryState, QueueEntry
 from .queue_log import QueueLogEvent, QueueLogFile
 from .store import AcdStore, EntryRow
@@ -57,12 +57,13 @@ class Acd:
         self.sessions: dict[str, QueueEntry] = {}
         """Id -> what waits in a queue now: a QueueSession (session.py) per caller on the line,
         a CallbackEntry (services/callback) per callback whose turn may come (entries.py)."""
+        self.desktops = Desktops()
+        """The agents' desktops listening (web_acd's WebSocket), and what is sent to them."""
         self.last_agent: dict[str, str] = {}
         self.stopping = False
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         self._timers: dict[str, asyncio.Task[None]] = {}
-        self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
         self._log_lock = asyncio.Lock()
         self._handle_times: dict[str, list[float]] = {}
         self._synced: AcdConfig | None = None
@@ -178,7 +179,7 @@ class Acd:
             await self.store.save_agent(agent.row())
         except Exception:
             log.exception("could not save agent %s", agent.id)
-        self.publish(agent.id, {"type": "agent_state", **agent.view(self.clock())})
+        self.desktops.publish(agent.id, AgentStateEvent.of(agent, self.clock()))
 
     async def _member_event(self, agent: Agent, verb: str, *data: object) -> None:
         names = [q.name for q in self.queues_of(agent)] or ["NONE"]
@@ -357,22 +358,6 @@ class Acd:
         task = self._timers.pop(agent_id, None)
         if task is not None:
             task.cancel()
-
-    # -- desktops (screen pop) ---------------------------------------------------------------
-
-    def listen(self, agent_id: str) -> asyncio.Queue[dict[str, Any]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=100)
-        self._listeners.setdefault(agent_id, set()).add(queue)
-        return queue
-
-    def unlisten(self, agent_id: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        self._listeners.get(agent_id, set()).discard(queue)
-
-    def publish(self, agent_id: str, message: dict[str, Any]) -> None:
-        for queue in list(self._listeners.get(agent_id, ())):
-            if queue.full():  # a stuck desktop loses old news, never the latest
-                queue.get_nowait()
-            queue.put_nowait(message)
 
     # -- dispatching -------------------------------------------------------------------------
 

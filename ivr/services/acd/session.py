@@ -31,6 +31,7 @@ from . import queue_log as ql
 from .agents import Agent, AgentState, utc
 from .announcer import Announcer, announcement
 from .config import QueueConfig
+from .desktop import CallConnected, CallEnded, HowEnded, IvrOrigin, Origin, ScreenPop
 from .engine import Acd
 from .entries import EntryState, EntryView
 from .results import Left, QueueResult, Requeued, Served, TransferredOut, UnknownQueue
@@ -69,8 +70,9 @@ class QueueRequest:
     """Where the flow resumes this wait after an app restart."""
     variables: Mapping[str, Any] = field(default_factory=dict)
     """The flow's variables, secrets already masked (stored with the entry)."""
-    screen: Mapping[str, Any] = field(default_factory=dict)
-    """Extra screen-pop fields (IVR path, verified account)."""
+    screen: Origin = field(default_factory=IvrOrigin)
+    """Where the caller comes from, for the agents' screen pops: the IVR's path and verified
+    account, or (a customer-first callback) the callback."""
     since: float | None = None
     """The place kept from an earlier wait (a callback): served as if it had joined then;
     max_wait still counts from now."""
@@ -300,7 +302,7 @@ class QueueSession:
     async def _ring(self, group: list[Agent]) -> None:
         await self._save(EntryState.RINGING)
         for agent in group:
-            self.acd.publish(agent.id, self.screen_pop(agent))
+            self.acd.desktops.publish(agent.id, self.screen_pop(agent))
         self.caller.trace("queue_ring", queue=self.queue.name, agents=[a.id for a in group])
         try:
             answered = await ring_group(self.acd, self.queue, self.id, self.caller.caller, group)
@@ -343,7 +345,7 @@ class QueueSession:
                                 channel.id, round(ring_s)))
         self.connected.set()
         self.caller.trace("queue_connected", queue=self.queue.name, agent=agent.id, hold=hold)
-        acd.publish(agent.id, {"type": "connected", "call_id": self.id, "queue": self.queue.name})
+        acd.desktops.publish(agent.id, CallConnected(self.id, self.queue.name))
         await self._save(EntryState.CONNECTED)
 
     async def _settle_connect(self) -> None:
@@ -391,13 +393,15 @@ class QueueSession:
                     return await self._transfer(typed[2:-1])
             elif isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
                 break
-        await self._complete(ql.COMPLETEAGENT)
+        await self._complete(HowEnded.COMPLETEAGENT)
         self.caller.hangup_by = self.caller.hangup_by or "agent"
         with contextlib.suppress(AriError):
             await self.caller.handle.hangup()
         return Served()
 
-    async def _complete(self, verb: str, *extra: object) -> None:
+    async def _complete(self, verb: HowEnded, *extra: object) -> None:
+        """Log the end of the conversation (`verb`, a queue_log verb, is also the desktop's
+        `how`), hang up the agent's leg and start its wrap-up."""
         if self.ended or self.agent is None:
             return
         self.ended = True
@@ -411,7 +415,7 @@ class QueueSession:
             with contextlib.suppress(AriError):
                 await self.agent_channel.hangup()
         await acd.call_ended(self.agent, self.queue, self.id)
-        acd.publish(self.agent.id, {"type": "call_ended", "call_id": self.id, "how": verb})
+        acd.desktops.publish(self.agent.id, CallEnded(self.id, verb))
         self.caller.trace("queue_complete", queue=self.queue.name, how=verb, talk=talk)
 
     async def _transfer(self, target: str) -> TransferredOut | Requeued:
@@ -419,13 +423,13 @@ class QueueSession:
         the caller there; anything else is an extension of the IVR's dialplan."""
         queue = self.acd.config().queue_by_transfer_code(target)
         if queue is not None:
-            await self._complete(ql.TRANSFER, target, f"queue:{queue.name}")
+            await self._complete(HowEnded.TRANSFER, target, f"queue:{queue.name}")
             with contextlib.suppress(AriError):
                 if self.bridge is not None:
                     await self.bridge.remove(self.id)
             return Requeued(queue.name)
         self.caller.hangup_by = "transfer"
-        await self._complete(ql.TRANSFER, target, TRANSFER_CONTEXT)
+        await self._complete(HowEnded.TRANSFER, target, TRANSFER_CONTEXT)
         try:
             await self.caller.handle.continue_in_dialplan(TRANSFER_CONTEXT, target, 1)
         except AriError as exc:
@@ -437,7 +441,7 @@ class QueueSession:
         await self._stop_offer()
         await self._settle_connect()
         if self.connected.is_set():
-            await self._complete(ql.COMPLETECALLER)
+            await self._complete(HowEnded.COMPLETECALLER)
         elif not self.ended:
             self.ended = True
             wait_s = round(self.acd.clock() - self.entered_at)
@@ -478,12 +482,11 @@ class QueueSession:
         except Exception:
             log.exception("could not save the queue entry of %s", self.id)
 
-    def screen_pop(self, agent: Agent) -> dict[str, Any]:
-        return {"type": "screen_pop", "agent": agent.id, "call_id": self.id,
-                "queue": self.queue.name, "caller": self.caller.caller,
-                "language": self.caller.language,
-                "waited_s": round(self.acd.clock() - self.entered_at, 1),
-                "priority": self.row.priority, **self.request.screen}
+    def screen_pop(self, agent: Agent) -> ScreenPop:
+        return ScreenPop.of(self.request.screen, agent=agent.id, call_id=self.id,
+                            queue=self.queue.name, caller=self.caller.caller,
+                            language=self.caller.language, priority=self.row.priority,
+                            waited_s=round(self.acd.clock() - self.entered_at, 1))
 
 
 def _transfer_buffer(typed: str) -> str:

@@ -22,13 +22,14 @@ from ...ari import AriError, ChannelDestroyed, ChannelHandle, ChannelHangupReque
 from ...ari.handles import new_id
 from ...media.say import say
 from ..acd.agents import Agent
+from ..acd.desktop import CallbackOrigin, CallConnected, CallEnded, HowEnded, ScreenPop
 from ..acd.entries import EntryState
 from ..acd.results import Left, QueueResult, Served, TransferredOut
 from ..acd.ringing import ring_group
 from ..acd.session import QueueRequest, wait
 from .entry import CallbackEntry
 from .leg import CALLBACK_ARG, CustomerLeg, Dialled, dial_customer
-from .store import CallbackState
+from .store import Callback, CallbackState
 
 if TYPE_CHECKING:
     from .service import Callbacks
@@ -108,6 +109,12 @@ async def _message(svc: Callbacks, message_id: str) -> AsyncIterator[str | None]
         yield media
 
 
+def _origin(cb: Callback) -> CallbackOrigin:
+    """The callback, for the screen pop of the agent who serves this attempt."""
+    return CallbackOrigin(callback=cb.id, source=cb.source, message_id=cb.message_id or None,
+                          attempt=cb.attempts + 1)
+
+
 def _briefing(svc: Callbacks, entry: CallbackEntry, message: str | None) -> list[str]:
     prompts = svc.acd.prompts
     ids = ["callback-agent-intro", *say("digits", entry.cb.number, AGENT_LANGUAGE)]
@@ -132,10 +139,9 @@ async def _agent_first(svc: Callbacks, entry: CallbackEntry, group: list[Agent])
     entry.state = EntryState.CONNECTED
     await acd.answered(agent, cb.id)
     await svc.dialling(cb, agent.id)
-    acd.publish(agent.id, {"type": "screen_pop", "kind": "callback", "agent": agent.id,
-                           "call_id": cb.id, "queue": queue.name, "caller": cb.number,
-                           "language": cb.language, "source": cb.source,
-                           "message_id": cb.message_id or None, "attempt": cb.attempts + 1})
+    acd.desktops.publish(agent.id, ScreenPop.of(
+        _origin(cb), agent=agent.id, call_id=cb.id, queue=queue.name, caller=cb.number,
+        language=cb.language, priority=cb.priority, waited_s=None))
     agent_gone = asyncio.create_task(_gone(agent_leg))
     customer: ChannelHandle | None = None
     bridge = None
@@ -169,7 +175,7 @@ async def _agent_first(svc: Callbacks, entry: CallbackEntry, group: list[Agent])
         await bridge.add(agent_leg.id, customer.id)
         talked = True
         log.info("callback %s: %s talks to %s", cb.id, agent.id, cb.number)
-        acd.publish(agent.id, {"type": "connected", "call_id": cb.id, "queue": queue.name})
+        acd.desktops.publish(agent.id, CallConnected(cb.id, queue.name))
         customer_gone = asyncio.create_task(_gone(customer))
         await asyncio.wait({agent_gone, customer_gone}, return_when=asyncio.FIRST_COMPLETED)
         customer_gone.cancel()
@@ -191,7 +197,7 @@ async def _agent_first(svc: Callbacks, entry: CallbackEntry, group: list[Agent])
                 bridge.events.close()
         if talked:
             await acd.call_ended(agent, queue, cb.id)
-            acd.publish(agent.id, {"type": "call_ended", "call_id": cb.id, "how": "callback"})
+            acd.desktops.publish(agent.id, CallEnded(cb.id, HowEnded.CALLBACK))
         else:
             await acd.released(agent)
         if not interrupted:  # also after the early returns above (dnc, no answer, agent gone)
@@ -242,4 +248,4 @@ async def _hold(svc: Callbacks, entry: CallbackEntry, leg: CustomerLeg) -> Queue
     await _play(leg.handle, [svc.acd.prompts.media_uri("callback-customer-intro", leg.language)])
     return await wait(svc.acd, leg, QueueRequest(
         queue=cb.queue, priority=cb.priority, since=entry.entered_at,
-        screen={"callback": cb.id, "source": cb.source}))
+        screen=_origin(cb)))

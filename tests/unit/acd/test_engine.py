@@ -541,16 +541,16 @@ async def test_tried_agents_are_retried_after_retry_after(d: Rig) -> None:
 
 
 async def test_a_listener_gets_the_agents_state_changes_until_it_stops(r: Rig) -> None:
-    desk = r.acd.listen("a1")
-    other = r.acd.listen("a2")
+    desk = r.acd.desktops.listen("a1")
+    other = r.acd.desktops.listen("a2")
     await r.acd.login("a1")
     await r.acd.pause("a1", "lunch")
-    got = [desk.get_nowait(), desk.get_nowait()]
+    got = [desk.get_nowait().to_json(), desk.get_nowait().to_json()]
     assert [(m["type"], m["id"], m["state"]) for m in got] == [
         ("agent_state", "a1", "available"), ("agent_state", "a1", "paused")]
     assert got[1]["pause_reason"] == "lunch"
     assert other.empty(), "only the agent's own desktops hear about it"
 
-    r.acd.unlisten("a1", desk)
+    r.acd.desktops.unlisten("a1", desk)
     await r.acd.unpause("a1")
     assert desk.empty()

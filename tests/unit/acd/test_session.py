@@ -239,7 +239,7 @@ async def test_a_hangup_while_ringing_cancels_the_ring(r: Rig) -> None:
 
 async def test_an_agent_answers_and_later_hangs_up(r: Rig) -> None:
     await r.acd.login("a1")
-    desk = r.acd.listen("a1")
+    desk = r.acd.desktops.listen("a1")
     who = caller(r)
     task = join(r, who)
     agent_channel = await rung(r)
@@ -247,7 +247,7 @@ async def test_an_agent_answers_and_later_hangs_up(r: Rig) -> None:
     dial = r.rest.sent("POST", f"/channels/{agent_channel}")[0].params
     assert (dial["app"], dial["appArgs"]) == ("ivr", "acd-agent,caller-1")
     assert r.acd.agent("a1").state is AgentState.RINGING
-    pops = [m for m in (desk.get_nowait() for _ in range(desk.qsize()))
+    pops = [m for m in (desk.get_nowait().to_json() for _ in range(desk.qsize()))
             if m["type"] == "screen_pop"]
     assert [(p["call_id"], p["caller"], p["queue"]) for p in pops] == [
         ("caller-1", NUMBER, "sales")]

@@ -551,7 +551,7 @@ async def agent_answers(env: Env, cb: Callback) -> tuple[CallbackEntry, str]:
 
 async def test_agent_first_customer_busy(env: Env) -> None:
     cb = await env.svc.request("sales", NUMBER)
-    desk = env.r.acd.listen("a1")
+    desk = env.r.acd.desktops.listen("a1")
     entry, agent_channel = await agent_answers(env, cb)
     customer = await rung(env, CUSTOMER)
     assert cb.state == "dialing" and cb.agent_id == "a1"
@@ -580,7 +580,7 @@ async def test_agent_first_customer_busy(env: Env) -> None:
     assert agent_channel in env.r.rest.hung_up and customer in env.r.rest.hung_up
     assert cb.id not in env.r.acd.sessions
     assert env.originated() == ["PJSIP/a1", CUSTOMER], "no second dial before its time"
-    pops = [m for m in (desk.get_nowait() for _ in range(desk.qsize()))
+    pops = [m for m in (desk.get_nowait().to_json() for _ in range(desk.qsize()))
             if m["type"] == "screen_pop"]
     assert [(p["kind"], p["call_id"], p["caller"], p["attempt"]) for p in pops] == [
         ("callback", cb.id, NUMBER, 1)]
