@@ -24,6 +24,7 @@ from ..services.accounts import (
 )
 from ..services.acd.engine import Acd
 from ..services.acd.features import FEATURE_ARG, run_feature_call
+from ..services.acd.restart import forget_gone
 from ..services.acd.ringing import AGENT_ARG
 from ..services.acd.session import QueueSession
 from ..services.acd.store import AcdStore, EntryRow
@@ -263,7 +264,7 @@ class IvrService:
         lost = list(self.parked.values())
         self.parked.clear()
         if self.acd is not None and lost:
-            await self.acd.forget_gone(lost)
+            await forget_gone(self.acd, lost)
 
     async def _hang_up(self, handle: ChannelHandle) -> None:
         with contextlib.suppress(AriError):

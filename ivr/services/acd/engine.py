@@ -4,11 +4,14 @@ queue log, and what the REST API and the agents' desktops see.
 One `Acd` per process. Callers enter through `wait()` (session.py), which runs inside the
 caller's own flow task: a caller's hangup cancels it, and everything it started (announcements,
 rings, the bridge) is released there. The dispatcher is one task that wakes on every change
-(a caller joins, an agent frees up) and at least once a second (skills widen with wait time).
+(a caller joins, an agent frees up) and at least once a second (skills widen with wait time);
+its pass is in dispatch.py. What waits in `sessions` is described in entries.py, what the
+desktops hear in desktop.py.
 
 Everything that must survive a restart is written through `AcdStore` as it changes: agents'
-states and the queue entries. The queue log goes to the database (KPIs) and, in Asterisk's
-`queue_log` format, to a file that existing reporting tools read.
+states and the queue entries (restart.py settles those whose callers left meanwhile). The
+queue log goes to the database (KPIs) and, in Asterisk's `queue_log` format, to a file that
+existing reporting tools read.
 """
 
 from __future__ import annotations
@@ -20,23 +23,20 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ...ari import AriClient, AriError, ResourceGone
+from ...ari import AriClient
 from ...media.prompts import PromptLibrary
 from . import queue_log as ql
 from .agents import Agent, AgentState
 from .config import AcdConfig, QueueConfig
 from .desktop import AgentStateEvent, Desktops
+from .dispatch import offer_waiting
 from .entries import EntryState, QueueEntry
 from .queue_log import QueueLogEvent, QueueLogFile
-from .store import AcdStore, EntryRow
-from .strategies import Candidate, ring_order
+from .store import AcdStore
 
 log = logging.getLogger(__name__)
 
 AUTO_PAUSE_REASON = "auto:no-answer"
-RETRY_AFTER = 2.0
-"""Seconds before agents who did not answer a caller are offered that caller again, once every
-free agent has been tried (app_queue's `retry`)."""
 
 
 class AgentError(Exception):
@@ -109,31 +109,6 @@ class Acd:
                 task.cancel()
         await asyncio.gather(*[t for t in [self._dispatcher, *self._timers.values()] if t],
                              return_exceptions=True)
-
-    async def forget_gone(self, rows: Sequence[EntryRow]) -> None:
-        """Entries a previous process left whose callers hung up while no process ran: an
-        abandon (or a completed call) in the log, and no row left behind."""
-        for row in rows:
-            try:
-                await self.client.channels.handle(row.channel_id).get()
-                continue  # still there: its StasisStart will resume it
-            except ResourceGone:
-                pass
-            except AriError:
-                continue
-            waited = round(self.clock() - row.entered_at.timestamp())
-            if row.state is EntryState.CONNECTED and row.agent_id in self.agents:
-                agent = self.agents[row.agent_id]
-                hold = round((row.connected_at or row.entered_at).timestamp()
-                             - row.entered_at.timestamp())
-                talk = waited - hold
-                await self.log(self.event(row.channel_id, row.queue, agent.interface,
-                                          ql.COMPLETECALLER, hold, talk, row.orig_position))
-            else:
-                await self.log(self.event(row.channel_id, row.queue, "NONE", ql.ABANDON,
-                                          row.orig_position, row.orig_position, waited))
-            await self.store.remove_entry(row.channel_id)
-            log.info("caller %s left queue %s while the app was down", row.channel_id, row.queue)
 
     def wake(self) -> None:
         self._wake.set()
@@ -390,62 +365,14 @@ class Acd:
         """Anyone logged in (a paused agent comes back): a queue worth joining."""
         return any(a.logged_in for a in self.members(queue))
 
-    async def _reachable(self, agent: Agent, cache: dict[str, bool]) -> bool:
-        """Registered and not on another call (a call the ACD did not give it)."""
-        if agent.id not in cache:
-            tech, _, resource = agent.config.endpoint.partition("/")
-            try:
-                endpoint = await self.client.endpoints.get(tech, resource)
-                cache[agent.id] = endpoint.state != "offline" and not endpoint.channel_ids
-            except AriError:
-                cache[agent.id] = False
-        return cache[agent.id]
-
     async def dispatch(self) -> None:
-        """Offer each waiting caller, best first, to the agents its queue's strategy picks."""
+        """Follow a reloaded config, then offer each waiting caller, best first, to the agents
+        its queue's strategy picks (dispatch.py)."""
         cfg = self.config()
         if cfg is not self._synced:
             self.sync_agents()
             self._synced = cfg
-        reachable: dict[str, bool] = {}
-        members: dict[str, list[Agent]] = {}
-        now = self.clock()
-        for session in sorted(self.sessions.values(), key=lambda s: s.order):
-            if not any(a.state is AgentState.AVAILABLE for a in self.agents.values()):
-                return  # the usual pass while callers wait: nobody to offer them to
-            if not session.offerable:
-                continue
-            queue = cfg.queues.get(session.queue.name)
-            if queue is None:
-                continue
-            if queue.name not in members:
-                ids = {a.id for a in cfg.agents_of(queue)}
-                members[queue.name] = [a for a in self.agents.values() if a.id in ids]
-            free = [a for a in members[queue.name] if a.state is AgentState.AVAILABLE]
-            free = [a for a in free if await self._reachable(a, reachable)]
-            if not session.claims_agents:  # a customer-first callback dials the customer first
-                dialling = sum(1 for s in self.sessions.values() if s.queue.name == queue.name
-                               and not s.claims_agents and s.state is EntryState.RINGING)
-                if free and dialling < len(free):
-                    session.offer(())
-                continue
-            untried = [a for a in free if a.id not in session.tried]
-            if not untried and free and now - session.last_try >= RETRY_AFTER:
-                session.tried.clear()
-                untried = free
-            if not untried:
-                continue
-            candidates = [Candidate(a.id, a.idle_since, a.calls_taken,
-                                    queue.penalty(a.config) or 0) for a in untried]
-            groups = ring_order(queue, candidates, wait_s=now - session.entered_at,
-                                last_agent=self.last_agent.get(queue.name))
-            if not groups:
-                continue
-            group = [self.agents[agent_id] for agent_id in groups[0]]
-            await self.reserve(group, session.id)
-            if queue.strategy != "ring_all":
-                self.last_agent[queue.name] = group[0].id
-            session.offer(group)
+        await offer_waiting(self, cfg)
 
     # -- reporting ---------------------------------------------------------------------------
 

@@ -23,8 +23,6 @@ from ...ari import (
     ChannelDtmfReceived,
     ChannelHandle,
     ChannelHangupRequest,
-    NotInStasis,
-    ResourceGone,
     StasisEnd,
 )
 from . import queue_log as ql
@@ -34,6 +32,7 @@ from .config import QueueConfig
 from .desktop import CallConnected, CallEnded, HowEnded, IvrOrigin, Origin, ScreenPop
 from .engine import Acd
 from .entries import EntryState, EntryView
+from .holding import join_holding, leave_holding
 from .results import Left, QueueResult, Requeued, Served, TransferredOut, UnknownQueue
 from .ringing import ring_group
 from .store import EntryRow
@@ -181,16 +180,12 @@ class QueueSession:
 
     # -- the wait ----------------------------------------------------------------------------
 
-    @property
-    def holding_id(self) -> str:
-        return f"acd-hold-{self.queue.name}"
-
     async def run(self, resumed: EntryRow | None) -> QueueResult | Requeued:
         try:
             if resumed is not None and resumed.state is EntryState.CONNECTED:
                 if await self._adopt(resumed):
                     return await self._talk()
-            await self._hold()
+            await join_holding(self.acd.client, self.queue, self.id)
             self._start_announcing(joined=resumed is None)
             left = await self._until_connected()
             if left is not None:
@@ -203,38 +198,13 @@ class QueueSession:
         finally:
             await self._release()
 
-    async def _hold(self) -> None:
-        """Into the queue's holding bridge, made (with its music) by the first caller."""
-        holding = self.acd.client.bridges.handle(self.holding_id)
-        for _ in range(2):
-            try:
-                created = await self.acd.client.bridges.create(
-                    "holding", bridge_id=self.holding_id, name=f"queue {self.queue.name}")
-                if created.events is not None:
-                    created.events.close()  # shared by the queue's callers; nobody reads it
-                await holding.start_moh(self.queue.moh)
-            except NotInStasis:
-                pass  # 409: the queue's bridge exists already, its music playing
-            except AriError as exc:
-                log.warning("holding bridge %s: %s", self.holding_id, exc)
-            try:
-                await holding.add(self.id)
-                return
-            except ResourceGone:
-                continue  # the last caller before us took the bridge down meanwhile
-            except AriError:
-                return  # already in it (a caller taken back after a restart)
-
     async def _leave_holding(self) -> None:
-        """Out of the holding bridge; the last caller out takes it down, music and all."""
-        holding = self.acd.client.bridges.handle(self.holding_id)
-        with contextlib.suppress(AriError):
-            await holding.remove(self.id)
-        if not any(isinstance(s, QueueSession) and s.queue.name == self.queue.name
-                   and not s.connected.is_set()
-                   for s in self.acd.sessions.values() if s is not self):
-            with contextlib.suppress(AriError):
-                await holding.destroy()
+        def others_held() -> bool:
+            return any(isinstance(s, QueueSession) and s.queue.name == self.queue.name
+                       and not s.connected.is_set()
+                       for s in self.acd.sessions.values() if s is not self)
+
+        await leave_holding(self.acd.client, self.queue, self.id, others_held)
 
     async def _until_connected(self) -> Left | None:
         """None once an agent is connected; else how the caller left without one."""

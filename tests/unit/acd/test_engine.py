@@ -18,7 +18,8 @@ import pytest
 from ivr.services.acd import engine
 from ivr.services.acd.agents import Agent, AgentState
 from ivr.services.acd.config import QueueConfig
-from ivr.services.acd.engine import AUTO_PAUSE_REASON, RETRY_AFTER, AgentError
+from ivr.services.acd.dispatch import RETRY_AFTER
+from ivr.services.acd.engine import AUTO_PAUSE_REASON, AgentError
 from ivr.services.acd.entries import EntryState, EntryView
 
 from .fakes import T0, Rig, eventually, rig
