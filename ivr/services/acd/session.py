@@ -199,6 +199,8 @@ class QueueSession:
             await self._release()
 
     async def _leave_holding(self) -> None:
+        """Out of the holding bridge, down with it if nobody else holds there: another caller
+        of the queue on the line and not connected (a callback holds nobody)."""
         def others_held() -> bool:
             return any(isinstance(s, QueueSession) and s.queue.name == self.queue.name
                        and not s.connected.is_set()
