@@ -24,9 +24,12 @@ from ivr.ari import ChannelDestroyed, ChannelDtmfReceived, ChannelHangupRequest,
 from ivr.services.acd.agents import AgentState
 from ivr.services.acd.desktop import (
     EVENTS,
+    LISTENER_BACKLOG,
     AgentStateEvent,
+    CallConnected,
     CallKind,
     DesktopEvent,
+    Desktops,
     HowEnded,
     IvrOrigin,
 )
@@ -140,6 +143,16 @@ def test_an_agent_state_event_is_the_agents_rest_view(r: Rig) -> None:
     agent = r.acd.agent("a1")
     assert AgentStateEvent.of(agent, 0.0).to_json() == {"type": "agent_state",
                                                         **agent.view(0.0)}
+
+
+def test_a_desktop_that_does_not_read_loses_the_oldest_events() -> None:
+    desktops = Desktops()
+    desk = desktops.listen("a1")
+    for n in range(LISTENER_BACKLOG + 1):
+        desktops.publish("a1", CallConnected(f"c{n}", "sales"))
+    got = [desk.get_nowait() for _ in range(desk.qsize())]
+    assert len(got) == LISTENER_BACKLOG
+    assert (got[0].call_id, got[-1].call_id) == ("c1", f"c{LISTENER_BACKLOG}")
 
 
 # -- what calls and callbacks really send ----------------------------------------------------

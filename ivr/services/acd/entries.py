@@ -42,7 +42,8 @@ class EntryView(TypedDict):
     kind: NotRequired[Literal["callback"]]
     """Only on a callback, so a caller's view stays what it always was."""
     caller: str
-    state: str
+    state: EntryState
+    """JSON-encoded as its text, like any str."""
     language: str
     priority: int
     position: int | None

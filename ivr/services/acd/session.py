@@ -167,10 +167,10 @@ class QueueSession:
         return self.acd.position(self)
 
     def view(self, now: float) -> EntryView:
-        connected = self.state is EntryState.CONNECTED
-        return {"call_id": self.id, "caller": self.caller.caller, "state": self.state.value,
+        return {"call_id": self.id, "caller": self.caller.caller, "state": self.state,
                 "language": self.caller.language, "priority": self.row.priority,
-                "position": None if connected else self.position(),
+                "position": self.position() if self.state is not EntryState.CONNECTED
+                else None,
                 "waited_s": round(now - self.entered_at, 1),
                 "agent": self.agent.id if self.agent else None}
 

@@ -54,9 +54,9 @@ class CallbackEntry:
         return self.acd.position(self)
 
     def view(self, now: float) -> EntryView:
-        connected = self.state is EntryState.CONNECTED
         return {"call_id": self.id, "kind": "callback", "caller": self.cb.number,
-                "state": self.state.value, "language": self.cb.language,
+                "state": self.state, "language": self.cb.language,
                 "priority": self.cb.priority,
-                "position": None if connected else self.position(),
+                "position": self.position() if self.state is not EntryState.CONNECTED
+                else None,
                 "waited_s": round(now - self.entered_at, 1), "agent": self.cb.agent_id or None}
