@@ -23,18 +23,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ivr.media.prompts import PromptLibrary  # noqa: E402
 from ivr.services.acd.agents import Agent, AgentState  # noqa: E402
+from ivr.services.acd.config import QueueConfig  # noqa: E402
 from ivr.services.acd.config_reader import parse_acd_config  # noqa: E402
 from ivr.services.acd.engine import Acd  # noqa: E402
+from ivr.services.acd.entries import EntryView  # noqa: E402
 from ivr.services.acd.kpi import compute_kpis  # noqa: E402
 from ivr.services.acd.queue_log import QueueLogEvent  # noqa: E402
-from ivr.services.acd.store import AcdStore  # noqa: E402
+from ivr.services.acd.store import AcdStore, EntryState  # noqa: E402
 from ivr.services.db import connect  # noqa: E402
 
 
@@ -56,20 +57,34 @@ class _Client:
 
 @dataclass
 class _Waiting:
-    """What dispatch() reads of a queue session; offer() records instead of dialling."""
+    """A caller as dispatch() reads it (an entries.QueueEntry); offer() records instead of
+    dialling."""
 
     id: str
-    queue: Any
-    order: tuple[int, int]
+    queue: QueueConfig
+    order: tuple[float, ...]
     entered_at: float
     tried: set[str] = field(default_factory=set)
     last_try: float = 0.0
     offerable: bool = True
+    claims_agents: bool = True
+    holds: bool = True
+    state: EntryState = EntryState.WAITING
     offers: list[list[str]] = field(default_factory=list)
 
     def offer(self, group: Sequence[Agent]) -> None:
         self.offers.append([a.id for a in group])
         self.offerable = False
+        self.state = EntryState.RINGING
+
+    def position(self) -> int:
+        raise NotImplementedError("dispatch() never asks")
+
+    def view(self, now: float) -> EntryView:
+        raise NotImplementedError("dispatch() never asks")
+
+    def refresh_place(self) -> None:
+        """Nobody on the line."""
 
 
 def _config(agents: int, strategy: str) -> str:
@@ -100,12 +115,13 @@ async def dispatch_pass(folder: Path, waiting: int, agents: int, strategy: str,
         for i, agent in enumerate(acd.agents.values()):
             agent.set(AgentState.AVAILABLE, now)
             agent.idle_since = now - i
-        acd.sessions = {f"c{i}": _Waiting(f"c{i}", config.queues["q"], (0, i), now - i)
-                        for i in range(waiting)}
+        callers = [_Waiting(f"c{i}", config.queues["q"], (0, i), now - i)
+                   for i in range(waiting)]
+        acd.sessions = {c.id: c for c in callers}
         t0 = time.perf_counter()
         await acd.dispatch()
         busy_ms.append((time.perf_counter() - t0) * 1000)
-        offered = sum(len(s.offers) for s in acd.sessions.values())
+        offered = sum(len(c.offers) for c in callers)
         assert offered == min(waiting, agents) or strategy == "ring_all", offered
         t0 = time.perf_counter()
         await acd.dispatch()

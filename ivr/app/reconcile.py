@@ -19,6 +19,8 @@ from ..ari import AriError, ChannelHandle, StasisStart
 from ..flow.model import Flow
 from ..flow.state import FlowState
 from ..services.acd.engine import Acd
+from ..services.acd.restart import forget_gone
+from ..services.acd.session import QueueSession
 from ..services.acd.store import EntryRow
 
 log = logging.getLogger(__name__)
@@ -57,15 +59,17 @@ class Reconciler:
         lost = list(self.parked.values())
         self.parked.clear()
         if lost:
-            await self.acd.forget_gone(lost)
+            await forget_gone(self.acd, lost)
 
     async def agent_leg(self, event: StasisStart, handle: ChannelHandle) -> None:
         """An agent leg the ACD dialled that no wait claims: its caller is gone, or it was
         bridged before a restart and the caller's resumed wait adopts it soon."""
         caller_id = event.args[1] if len(event.args) > 1 else ""
         await asyncio.sleep(self.grace)
-        if self.acd.holds_agent_leg(caller_id, handle.id):
-            return
+        session = self.acd.sessions.get(caller_id)
+        if isinstance(session, QueueSession) and session.agent_channel is not None \
+                and session.agent_channel.id == handle.id:
+            return  # only a caller's session adopts one: a callback's leftover leg goes
         log.info("hanging up agent leg %s: no caller waits for it", handle.id)
         with contextlib.suppress(AriError):
             await handle.hangup()

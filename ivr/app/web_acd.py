@@ -14,6 +14,7 @@ import time
 
 from aiohttp import WSMsgType, web
 
+from ..services.acd.desktop import AgentStateEvent, DesktopEvent
 from ..services.acd.engine import Acd, AgentError
 from ..services.acd.queue_log import format_line
 from ..services.acd.reporting import forecast, queue_kpis, queue_view
@@ -124,7 +125,8 @@ async def agent_action(request: web.Request) -> web.Response:
 
 
 async def agent_events(request: web.Request) -> web.WebSocketResponse:
-    """Screen pops and state changes of one agent, as JSON messages, while connected."""
+    """Screen pops and state changes of one agent, as JSON messages (desktop.py; their schema
+    is docs/desktop-events.schema.json), while connected."""
     acd = _acd(request)
     agent_id = request.match_info["agent_id"]
     try:
@@ -133,15 +135,15 @@ async def agent_events(request: web.Request) -> web.WebSocketResponse:
         raise web.HTTPNotFound(text=str(exc)) from exc
     ws = web.WebSocketResponse(heartbeat=30.0)
     await ws.prepare(request)
-    inbox = acd.listen(agent_id)
+    inbox = acd.desktops.listen(agent_id)
     try:
-        await ws.send_json({"type": "agent_state", **current.view(time.time())})
+        await _send(ws, AgentStateEvent.of(current, time.time()))
         reader = asyncio.ensure_future(ws.receive())
         while not ws.closed:
             getter = asyncio.ensure_future(inbox.get())
             done, _ = await asyncio.wait({reader, getter}, return_when=asyncio.FIRST_COMPLETED)
             if getter in done:
-                await ws.send_json(getter.result())
+                await _send(ws, getter.result())
             else:
                 getter.cancel()
             if reader in done:
@@ -152,9 +154,13 @@ async def agent_events(request: web.Request) -> web.WebSocketResponse:
                 reader = asyncio.ensure_future(ws.receive())
         reader.cancel()
     finally:
-        acd.unlisten(agent_id, inbox)
+        acd.desktops.unlisten(agent_id, inbox)
         await ws.close()
     return ws
+
+
+async def _send(ws: web.WebSocketResponse, event: DesktopEvent) -> None:
+    await ws.send_json(event.to_json())
 
 
 def add_routes(app: web.Application, service: IvrService) -> None:

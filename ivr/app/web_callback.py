@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from ..services.callback.service import CallbackRefused, Callbacks
-from ..services.callback.store import ACTIVE, FINAL, normalize_number
+from ..services.callback.store import ACTIVE, CallbackState, normalize_number
 from .service import IvrService
 
 SERVICE_KEY = web.AppKey("callback_service", IvrService)
@@ -48,10 +48,11 @@ def _when(text: Any, field: str) -> dt.datetime:
 
 async def list_callbacks(request: web.Request) -> web.Response:
     state = request.query.get("state", "")
-    states = ACTIVE if state == "active" else tuple(s for s in state.split(",") if s)
-    unknown = [s for s in states if s not in (*ACTIVE, *FINAL)]
+    names = [] if state == "active" else [s for s in state.split(",") if s]
+    unknown = [s for s in names if s not in {known.value for known in CallbackState}]
     if unknown:
         raise web.HTTPBadRequest(text=f"unknown state {unknown[0]!r}")
+    states = ACTIVE if state == "active" else tuple(CallbackState(s) for s in names)
     found = await _callbacks(request).store.find(states=states,
                                                  queue=request.query.get("queue"))
     return web.json_response([cb.as_json() for cb in found])
@@ -88,7 +89,7 @@ async def cancel_callback(request: web.Request) -> web.Response:
     cb = await _callbacks(request).cancel(request.match_info["callback_id"])
     if cb is None:
         raise web.HTTPNotFound(text="no such callback")
-    if cb.state != "cancelled":
+    if cb.state is not CallbackState.CANCELLED:
         raise web.HTTPConflict(text=f"callback is {cb.state}; only an active one is cancelled")
     return web.json_response(cb.as_json())
 
@@ -101,7 +102,7 @@ async def reschedule_callback(request: web.Request) -> web.Response:
                                               _when(data["not_before"], "not_before"))
     if cb is None:
         raise web.HTTPNotFound(text="no such callback")
-    if cb.state != "pending":
+    if cb.state is not CallbackState.PENDING:
         raise web.HTTPConflict(text=f"callback is {cb.state}; only a pending one is moved")
     return web.json_response(cb.as_json())
 

@@ -23,6 +23,7 @@ from ivr.app.web_acd import add_routes
 from ivr.ari import AriClient
 from ivr.media.prompts import PromptLibrary
 from ivr.services.acd.config_reader import parse_acd_config
+from ivr.services.acd.desktop import IvrOrigin, ScreenPop
 from ivr.services.acd.engine import Acd
 from ivr.services.acd.queue_log import parse_lines
 from ivr.services.acd.store import AcdStore
@@ -260,16 +261,22 @@ async def until(condition: Any, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
+def screen_pop(agent: str, call_id: str = "c1", caller: str = "01012345678") -> ScreenPop:
+    return ScreenPop.of(IvrOrigin(path=("main_menu", "agent")), agent=agent, call_id=call_id,
+                        queue="general", caller=caller, language="en", priority=0,
+                        waited_s=3.0)
+
+
 async def test_agent_events(env: Env) -> None:
     ws = await env.client.ws_connect("/agents/a1/events")
     first = await ws.receive_json(timeout=5)
     assert (first["type"], first["id"], first["state"]) == ("agent_state", "a1", "logged_out")
-    assert len(env.acd._listeners["a1"]) == 1
+    assert len(env.acd.desktops._listeners["a1"]) == 1
 
-    pop = {"type": "screen_pop", "caller": "01012345678", "queue": "general"}
-    env.acd.publish("a1", pop)
-    env.acd.publish("a2", {"type": "screen_pop", "caller": "not for a1"})
-    assert await ws.receive_json(timeout=5) == pop
+    pop = screen_pop("a1")
+    env.acd.desktops.publish("a1", pop)
+    env.acd.desktops.publish("a2", screen_pop("a2", caller="not for a1"))
+    assert await ws.receive_json(timeout=5) == pop.to_json()
 
     await post(env, "/agents/a1/login")
     state = await ws.receive_json(timeout=5)
@@ -279,7 +286,7 @@ async def test_agent_events(env: Env) -> None:
     assert (state["state"], state["pause_reason"]) == ("paused", "break")
 
     await ws.close()
-    await until(lambda: not env.acd._listeners.get("a1"))
+    await until(lambda: not env.acd.desktops._listeners.get("a1"))
 
 
 async def test_two_desktops_of_one_agent_both_get_events(env: Env) -> None:
@@ -287,18 +294,18 @@ async def test_two_desktops_of_one_agent_both_get_events(env: Env) -> None:
     two = await env.client.ws_connect("/agents/a2/events")
     for ws in (one, two):
         assert (await ws.receive_json(timeout=5))["type"] == "agent_state"
-    env.acd.publish("a2", {"type": "screen_pop", "n": 1})
+    env.acd.desktops.publish("a2", screen_pop("a2", "c1"))
     for ws in (one, two):
-        assert await ws.receive_json(timeout=5) == {"type": "screen_pop", "n": 1}
+        assert await ws.receive_json(timeout=5) == screen_pop("a2", "c1").to_json()
     await one.close()
-    await until(lambda: len(env.acd._listeners["a2"]) == 1)
-    env.acd.publish("a2", {"type": "screen_pop", "n": 2})
-    assert (await two.receive_json(timeout=5))["n"] == 2
+    await until(lambda: len(env.acd.desktops._listeners["a2"]) == 1)
+    env.acd.desktops.publish("a2", screen_pop("a2", "c2"))
+    assert (await two.receive_json(timeout=5))["call_id"] == "c2"
     await two.close()
-    await until(lambda: not env.acd._listeners["a2"])
+    await until(lambda: not env.acd.desktops._listeners["a2"])
 
 
 async def test_agent_events_for_an_unknown_agent(env: Env) -> None:
     resp = await env.client.get("/agents/zz/events")
     assert resp.status == 404
-    assert not env.acd._listeners
+    assert not env.acd.desktops._listeners

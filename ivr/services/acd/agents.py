@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass
+from typing import TypedDict
 
 from .config import AgentConfig
 from .store import AgentRow
@@ -31,6 +32,24 @@ class AgentState(enum.Enum):
 
 BUSY = frozenset({AgentState.RINGING, AgentState.ON_CALL})
 LOGGED_IN = frozenset(AgentState) - {AgentState.LOGGED_OUT}
+
+
+class AgentView(TypedDict):
+    """An agent as the REST API shows it, and (with its type) as an agent_state desktop
+    event sends it (desktop.AgentStateEvent)."""
+
+    id: str
+    name: str
+    endpoint: str
+    state: str
+    pause_reason: str | None
+    in_state_s: float
+    calls_taken: int
+    missed_in_row: int
+    pending: str | None
+    call: str | None
+    """The caller's channel while ringing or on a call."""
+    skills: dict[str, int]
 
 
 def utc(epoch: float) -> dt.datetime:
@@ -97,7 +116,7 @@ class Agent:
                    idle_since=_epoch(row.idle_since) or row.state_since.timestamp(),
                    calls_taken=row.calls_taken, missed_in_row=row.missed_in_row)
 
-    def view(self, now: float) -> dict[str, object]:
+    def view(self, now: float) -> AgentView:
         return {"id": self.id, "name": self.config.name, "endpoint": self.config.endpoint,
                 "state": self.state.value, "pause_reason": self.pause_reason or None,
                 "in_state_s": round(max(0.0, now - self.state_since), 1),

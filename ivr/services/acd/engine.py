@@ -4,11 +4,14 @@ queue log, and what the REST API and the agents' desktops see.
 One `Acd` per process. Callers enter through `wait()` (session.py), which runs inside the
 caller's own flow task: a caller's hangup cancels it, and everything it started (announcements,
 rings, the bridge) is released there. The dispatcher is one task that wakes on every change
-(a caller joins, an agent frees up) and at least once a second (skills widen with wait time).
+(a caller joins, an agent frees up) and at least once a second (skills widen with wait time);
+its pass is in dispatch.py. What waits in `sessions` is described in entries.py, what the
+desktops hear in desktop.py.
 
 Everything that must survive a restart is written through `AcdStore` as it changes: agents'
-states and the queue entries. The queue log goes to the database (KPIs) and, in Asterisk's
-`queue_log` format, to a file that existing reporting tools read.
+states and the queue entries (restart.py settles those whose callers left meanwhile). The
+queue log goes to the database (KPIs) and, in Asterisk's `queue_log` format, to a file that
+existing reporting tools read.
 """
 
 from __future__ import annotations
@@ -19,23 +22,21 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-from ...ari import AriClient, AriError, ResourceGone
+from ...ari import AriClient
 from ...media.prompts import PromptLibrary
 from . import queue_log as ql
 from .agents import Agent, AgentState
 from .config import AcdConfig, QueueConfig
+from .desktop import AgentStateEvent, Desktops
+from .dispatch import offer_waiting
+from .entries import QueueEntry
 from .queue_log import QueueLogEvent, QueueLogFile
-from .store import AcdStore, EntryRow
-from .strategies import Candidate, ring_order
+from .store import AcdStore, EntryRow, EntryState
 
 log = logging.getLogger(__name__)
 
 AUTO_PAUSE_REASON = "auto:no-answer"
-RETRY_AFTER = 2.0
-"""Seconds before agents who did not answer a caller are offered that caller again, once every
-free agent has been tried (app_queue's `retry`)."""
 
 
 class AgentError(Exception):
@@ -53,11 +54,11 @@ class Acd:
         self.clock = clock
         self.log_file = QueueLogFile(log_file) if log_file is not None else None
         self.agents: dict[str, Agent] = {}
-        self.sessions: dict[str, Any] = {}
+        self.sessions: dict[str, QueueEntry] = {}
         """Id -> what waits in a queue now: a QueueSession (session.py) per caller on the line,
-        a CallbackEntry (services/callback) per callback whose turn may come. Both have
-        queue, order, state, offerable, claims_agents, holds, tried, last_try, entered_at,
-        offer(), position() and view()."""
+        a CallbackEntry (services/callback) per callback whose turn may come (entries.py)."""
+        self.desktops = Desktops()
+        """The agents' desktops listening (web_acd's WebSocket), and what is sent to them."""
         self.last_agent: dict[str, str] = {}
         self.places_left: dict[str, EntryRow] = {}
         """Call id -> the place its caller last left a queue with (a key, a limit), until the
@@ -66,7 +67,6 @@ class Acd:
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         self._timers: dict[str, asyncio.Task[None]] = {}
-        self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
         self._log_lock = asyncio.Lock()
         self._handle_times: dict[str, list[float]] = {}
         self._synced: AcdConfig | None = None
@@ -113,39 +113,9 @@ class Acd:
         await asyncio.gather(*[t for t in [self._dispatcher, *self._timers.values()] if t],
                              return_exceptions=True)
 
-    async def forget_gone(self, rows: Sequence[EntryRow]) -> None:
-        """Entries a previous process left whose callers hung up while no process ran: an
-        abandon (or a completed call) in the log, and no row left behind."""
-        for row in rows:
-            try:
-                await self.client.channels.handle(row.channel_id).get()
-                continue  # still there: its StasisStart will resume it
-            except ResourceGone:
-                pass
-            except AriError:
-                continue
-            waited = round(self.clock() - row.entered_at.timestamp())
-            if row.state == "connected" and row.agent_id in self.agents:
-                agent = self.agents[row.agent_id]
-                hold = round((row.connected_at or row.entered_at).timestamp()
-                             - row.entered_at.timestamp())
-                talk = waited - hold
-                await self.log(self.event(row.channel_id, row.queue, agent.interface,
-                                          ql.COMPLETECALLER, hold, talk, row.orig_position))
-            else:
-                await self.log(self.event(row.channel_id, row.queue, "NONE", ql.ABANDON,
-                                          row.orig_position, row.orig_position, waited))
-            await self.store.remove_entry(row.channel_id)
-            log.info("caller %s left queue %s while the app was down", row.channel_id, row.queue)
-
     def wake(self) -> None:
         self._wake.set()
 
-    def holds_agent_leg(self, caller_id: str, channel_id: str) -> bool:
-        """Whether the wait of `caller_id` has `channel_id` as its agent's leg (adopted)."""
-        session = self.sessions.get(caller_id)
-        agent_channel = getattr(session, "agent_channel", None)
-        return agent_channel is not None and agent_channel.id == channel_id
 
     # -- queue log ---------------------------------------------------------------------------
 
@@ -188,7 +158,7 @@ class Acd:
             await self.store.save_agent(agent.row())
         except Exception:
             log.exception("could not save agent %s", agent.id)
-        self.publish(agent.id, {"type": "agent_state", **agent.view(self.clock())})
+        self.desktops.publish(agent.id, AgentStateEvent.of(agent, self.clock()))
 
     async def _member_event(self, agent: Agent, verb: str, *data: object) -> None:
         names = [q.name for q in self.queues_of(agent)] or ["NONE"]
@@ -368,22 +338,6 @@ class Acd:
         if task is not None:
             task.cancel()
 
-    # -- desktops (screen pop) ---------------------------------------------------------------
-
-    def listen(self, agent_id: str) -> asyncio.Queue[dict[str, Any]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=100)
-        self._listeners.setdefault(agent_id, set()).add(queue)
-        return queue
-
-    def unlisten(self, agent_id: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        self._listeners.get(agent_id, set()).discard(queue)
-
-    def publish(self, agent_id: str, message: dict[str, Any]) -> None:
-        for queue in list(self._listeners.get(agent_id, ())):
-            if queue.full():  # a stuck desktop loses old news, never the latest
-                queue.get_nowait()
-            queue.put_nowait(message)
-
     # -- dispatching -------------------------------------------------------------------------
 
     async def _dispatch_forever(self) -> None:
@@ -394,13 +348,15 @@ class Acd:
             self._wake.clear()
             try:
                 await self.dispatch()
+                for entry in list(self.sessions.values()):
+                    entry.refresh_place()  # positions move as others leave or jump ahead
             except Exception:
                 log.exception("dispatch failed")
 
-    def position(self, item: Any) -> int:
+    def position(self, item: QueueEntry) -> int:
         """1 + how many wait ahead of `item` in its queue (callers and due callbacks)."""
         return 1 + sum(1 for s in self.sessions.values()
-                       if s.queue.name == item.queue.name and s.state != "connected"
+                       if s.queue.name == item.queue.name and s.state is not EntryState.CONNECTED
                        and s.order < item.order)
 
     def members(self, queue: QueueConfig) -> list[Agent]:
@@ -415,62 +371,14 @@ class Acd:
         """Anyone logged in (a paused agent comes back): a queue worth joining."""
         return any(a.logged_in for a in self.members(queue))
 
-    async def _reachable(self, agent: Agent, cache: dict[str, bool]) -> bool:
-        """Registered and not on another call (a call the ACD did not give it)."""
-        if agent.id not in cache:
-            tech, _, resource = agent.config.endpoint.partition("/")
-            try:
-                endpoint = await self.client.endpoints.get(tech, resource)
-                cache[agent.id] = endpoint.state != "offline" and not endpoint.channel_ids
-            except AriError:
-                cache[agent.id] = False
-        return cache[agent.id]
-
     async def dispatch(self) -> None:
-        """Offer each waiting caller, best first, to the agents its queue's strategy picks."""
+        """Follow a reloaded config, then offer each waiting caller, best first, to the agents
+        its queue's strategy picks (dispatch.py)."""
         cfg = self.config()
         if cfg is not self._synced:
             self.sync_agents()
             self._synced = cfg
-        reachable: dict[str, bool] = {}
-        members: dict[str, list[Agent]] = {}
-        now = self.clock()
-        for session in sorted(self.sessions.values(), key=lambda s: s.order):
-            if not any(a.state is AgentState.AVAILABLE for a in self.agents.values()):
-                return  # the usual pass while callers wait: nobody to offer them to
-            if not session.offerable:
-                continue
-            queue = cfg.queues.get(session.queue.name)
-            if queue is None:
-                continue
-            if queue.name not in members:
-                ids = {a.id for a in cfg.agents_of(queue)}
-                members[queue.name] = [a for a in self.agents.values() if a.id in ids]
-            free = [a for a in members[queue.name] if a.state is AgentState.AVAILABLE]
-            free = [a for a in free if await self._reachable(a, reachable)]
-            if not session.claims_agents:  # a customer-first callback dials the customer first
-                dialling = sum(1 for s in self.sessions.values() if s.queue.name == queue.name
-                               and not s.claims_agents and s.state == "ringing")
-                if free and dialling < len(free):
-                    session.offer(())
-                continue
-            untried = [a for a in free if a.id not in session.tried]
-            if not untried and free and now - session.last_try >= RETRY_AFTER:
-                session.tried.clear()
-                untried = free
-            if not untried:
-                continue
-            candidates = [Candidate(a.id, a.idle_since, a.calls_taken,
-                                    queue.penalty(a.config) or 0) for a in untried]
-            groups = ring_order(queue, candidates, wait_s=now - session.entered_at,
-                                last_agent=self.last_agent.get(queue.name))
-            if not groups:
-                continue
-            group = [self.agents[agent_id] for agent_id in groups[0]]
-            await self.reserve(group, session.id)
-            if queue.strategy != "ring_all":
-                self.last_agent[queue.name] = group[0].id
-            session.offer(group)
+        await offer_waiting(self, cfg)
 
     # -- reporting ---------------------------------------------------------------------------
 

@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+from typing import assert_never
 
-from ...flow.types import TAKEN, HandoffKind, HandoffRequest, HandoffResult, routed
+from ...flow.expr import Value
+from ...flow.types import DECLINED, TAKEN, HandoffKind, HandoffRequest, HandoffResult, routed
 from ..seam import CallerLeg, EndedBy
+from .desktop import IvrOrigin
 from .engine import Acd
-from .session import ANSWERED, QueueRequest, wait
+from .results import Left, QueueResult, Served, TransferredOut, UnknownQueue
+from .session import QueueRequest, wait
 from .store import EntryRow
+
+
+def handoff_result(result: QueueResult) -> HandoffResult:
+    """A queue wait as the flow's hand-off answers it: taken once an agent had the call (also
+    when the agent transferred it out of the IVR: the flow is over), the outcome the node routes
+    with `on`, or declined (its `next`) when the queue does not exist."""
+    match result:
+        case Served() | TransferredOut():
+            return TAKEN
+        case Left(outcome=outcome):
+            return routed(outcome)
+        case UnknownQueue():
+            return DECLINED
+        case _:
+            assert_never(result)
+
+
+def _text(value: Value) -> str | None:
+    """A flow value as the text a desktop shows (an account kept as a number too)."""
+    return None if value is None else str(value)
 
 
 class QueueHandoff:
@@ -28,15 +52,15 @@ class QueueHandoff:
             queue=request.target, priority=int(priority) if priority is not None else None,
             max_wait=request.number("max_wait"), flow=request.flow, node=request.node,
             variables=request.variables,
-            screen={"path": list(request.path),
-                    "account": request.authenticated.get("account")})
+            screen=IvrOrigin(path=request.path,
+                             account=_text(request.authenticated.get("account"))))
         try:
-            outcome = await wait(self.acd, leg, queue_request)
+            result = await wait(self.acd, leg, queue_request)
         except asyncio.CancelledError:
             if self.acd.stopping:
                 leg.ended_by(EndedBy.SERVICE)  # parked: the next process takes the caller back
             raise
-        return TAKEN if outcome == ANSWERED else routed(outcome)
+        return handoff_result(result)
 
     def place_left(self, call_id: str, queue: str) -> EntryRow | None:
         """The place this call's caller just left in `queue`, if it left one there."""

@@ -4,10 +4,11 @@ the same window (is the staffing right for the traffic the queue got?)."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .agents import AgentState
 from .config import QueueConfig
+from .entries import EntryView
 from .erlang import (
     agents_for_service_level,
     average_speed_of_answer,
@@ -16,6 +17,7 @@ from .erlang import (
     traffic_erlangs,
 )
 from .kpi import QueueKpis, compute_kpis
+from .store import EntryState
 
 if TYPE_CHECKING:
     from .engine import Acd
@@ -24,16 +26,30 @@ SERVICE_GOAL = 0.8
 """The service level goal staffing is sized for (80 % within the queue's service_level s)."""
 
 
-def queue_view(acd: Acd, queue: QueueConfig) -> dict[str, Any]:
+class QueueView(TypedDict):
+    """A queue as `GET /queues/{name}` shows it, live."""
+
+    name: str
+    strategy: str
+    waiting: list[EntryView]
+    """Callers and due callbacks not connected yet, in the order of service."""
+    connected: list[EntryView]
+    longest_wait_s: float
+    agents: dict[str, int]
+    """Members per agent state."""
+    members: list[str]
+
+
+def queue_view(acd: Acd, queue: QueueConfig) -> QueueView:
     now = acd.clock()
     sessions = sorted((s for s in acd.sessions.values() if s.queue.name == queue.name),
                       key=lambda s: s.order)
-    waiting = [s for s in sessions if s.state != "connected"]
+    waiting = [s for s in sessions if s.state is not EntryState.CONNECTED]
     members = acd.members(queue)
     return {
         "name": queue.name, "strategy": queue.strategy,
         "waiting": [s.view(now) for s in waiting],
-        "connected": [s.view(now) for s in sessions if s.state == "connected"],
+        "connected": [s.view(now) for s in sessions if s.state is EntryState.CONNECTED],
         "longest_wait_s": max((round(now - s.entered_at, 1) for s in waiting), default=0.0),
         "agents": {state.value: sum(1 for a in members if a.state is state)
                    for state in AgentState},

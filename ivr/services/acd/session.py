@@ -2,9 +2,9 @@
 
 `wait()` runs inside the caller's flow task, so the caller's hangup cancels it and its
 `finally` releases everything the wait owns: the announcement, agent channels still ringing,
-the bridge with the agent. The session answers how the wait ended: ANSWERED (an agent took the
-call; it is over or transferred out), or an outcome for the flow (`timeout`, `full`,
-`no_agents`, a key's outcome).
+the bridge with the agent. It answers how the wait ended as a results.QueueResult: served by
+an agent, transferred out by one, left with an outcome for the flow (`timeout`, `full`,
+`no_agents`, a key's outcome), or no such queue.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ from ...ari import (
     ChannelDtmfReceived,
     ChannelHandle,
     ChannelHangupRequest,
-    NotInStasis,
-    ResourceGone,
     StasisEnd,
 )
 from ..place import InQueue, Place, RingingAgent, Transferring, WithAgent
@@ -33,13 +31,16 @@ from . import queue_log as ql
 from .agents import Agent, AgentState, utc
 from .announcer import Announcer, announcement
 from .config import QueueConfig
+from .desktop import CallConnected, CallEnded, HowEnded, IvrOrigin, Origin, ScreenPop
 from .engine import Acd
+from .entries import EntryView
+from .holding import join_holding, leave_holding
+from .results import Left, QueueResult, Requeued, Served, TransferredOut, UnknownQueue
 from .ringing import ring_group
-from .store import EntryRow
+from .store import EntryRow, EntryState
 
 log = logging.getLogger(__name__)
 
-ANSWERED = "answered"
 TRANSFER_CONTEXT = "ivr-extensions"
 
 
@@ -72,44 +73,46 @@ class QueueRequest:
     """Where the flow resumes this wait after an app restart."""
     variables: Mapping[str, Any] = field(default_factory=dict)
     """The flow's variables, secrets already masked (stored with the entry)."""
-    screen: Mapping[str, Any] = field(default_factory=dict)
-    """Extra screen-pop fields (IVR path, verified account)."""
+    screen: Origin = field(default_factory=IvrOrigin)
+    """Where the caller comes from, for the agents' screen pops: the IVR's path and verified
+    account, or (a customer-first callback) the callback."""
     since: float | None = None
     """The place kept from an earlier wait (a callback): served as if it had joined then;
     max_wait still counts from now."""
 
 
-async def wait(acd: Acd, caller: QueueCaller, request: QueueRequest) -> str:
-    """Queue the caller (or resume its place after a restart) until the wait ends."""
+async def wait(acd: Acd, caller: QueueCaller, request: QueueRequest) -> QueueResult:
+    """Queue the caller (or resume its place after a restart) until the wait ends; an agent's
+    transfer to another queue goes on waiting there."""
     name = request.queue
     while True:
         queue = acd.config().queues.get(name)
         if queue is None:
             caller.trace("queue_unknown", queue=name)
-            return ""
-        outcome = await _wait_in(acd, caller, queue, request)
-        if not outcome.startswith("requeue:"):
-            return outcome
-        name = outcome[8:]
+            return UnknownQueue(name)
+        result = await _wait_in(acd, caller, queue, request)
+        if not isinstance(result, Requeued):
+            return result
+        name = result.queue
 
 
 async def _wait_in(acd: Acd, caller: QueueCaller, queue: QueueConfig,
-                   request: QueueRequest) -> str:
+                   request: QueueRequest) -> QueueResult | Requeued:
     existing = await acd.store.entry(caller.id)
     if existing is not None and existing.queue != queue.name:
         await acd.store.remove_entry(caller.id)
         existing = None
     waiting = [s for s in acd.sessions.values()
-               if s.queue.name == queue.name and s.state != "connected" and s.holds]
+               if s.queue.name == queue.name and s.state is not EntryState.CONNECTED and s.holds]
     if existing is None:
         if not queue.join_empty and not acd.present(queue):
             await acd.log(acd.event(caller.id, queue.name, "NONE", ql.JOINEMPTY))
             caller.trace("queue_exit", queue=queue.name, outcome="no_agents")
-            return "no_agents"
+            return Left("no_agents")
         if queue.max_length is not None and len(waiting) >= queue.max_length:
             await acd.log(acd.event(caller.id, queue.name, "NONE", ql.FULL))
             caller.trace("queue_exit", queue=queue.name, outcome="full")
-            return "full"
+            return Left("full")
     priority = request.priority if request.priority is not None else queue.priority
     row = await acd.store.add_entry(EntryRow(
         channel_id=caller.id, queue=queue.name, priority=priority,
@@ -141,7 +144,7 @@ class QueueSession:
         self.entered_at = row.entered_at.timestamp()
         self.order: tuple[float, ...] = (-row.priority, self.entered_at, row.seq)
         self.wait_from = self.entered_at if request.since is None else acd.clock()
-        self.state = "waiting"
+        self.state = EntryState.WAITING
         self.tried: set[str] = set()
         self.last_try = 0.0
         self.agent: Agent | None = None
@@ -163,15 +166,16 @@ class QueueSession:
 
     @property
     def offerable(self) -> bool:
-        return self.state == "waiting" and self._offer is None and not self.ended
+        return self.state is EntryState.WAITING and self._offer is None and not self.ended
 
     def position(self) -> int:
         return self.acd.position(self)
 
-    def view(self, now: float) -> dict[str, Any]:
+    def view(self, now: float) -> EntryView:
         return {"call_id": self.id, "caller": self.caller.caller, "state": self.state,
                 "language": self.caller.language, "priority": self.row.priority,
-                "position": self.position() if self.state != "connected" else None,
+                "position": self.position() if self.state is not EntryState.CONNECTED
+                else None,
                 "waited_s": round(now - self.entered_at, 1),
                 "agent": self.agent.id if self.agent else None}
 
@@ -181,25 +185,21 @@ class QueueSession:
             self.caller.move(InQueue(self.queue.name, self.position()))
 
     def offer(self, group: Sequence[Agent]) -> None:
-        self.state = "ringing"
+        self.state = EntryState.RINGING
         self._offer = asyncio.create_task(self._ring(list(group)), name=f"offer-{self.id}")
 
     # -- the wait ----------------------------------------------------------------------------
 
-    @property
-    def holding_id(self) -> str:
-        return f"acd-hold-{self.queue.name}"
-
-    async def run(self, resumed: EntryRow | None) -> str:
+    async def run(self, resumed: EntryRow | None) -> QueueResult | Requeued:
         try:
-            if resumed is not None and resumed.state == "connected":
+            if resumed is not None and resumed.state is EntryState.CONNECTED:
                 if await self._adopt(resumed):
                     return await self._talk()
-            await self._hold()
+            await join_holding(self.acd.client, self.queue, self.id)
             self._start_announcing(joined=resumed is None)
-            outcome = await self._until_connected()
-            if outcome:
-                return outcome
+            left = await self._until_connected()
+            if left is not None:
+                return left
             return await self._talk()
         except asyncio.CancelledError:
             if not self.acd.stopping:
@@ -208,39 +208,18 @@ class QueueSession:
         finally:
             await self._release()
 
-    async def _hold(self) -> None:
-        """Into the queue's holding bridge, made (with its music) by the first caller."""
-        holding = self.acd.client.bridges.handle(self.holding_id)
-        for _ in range(2):
-            try:
-                created = await self.acd.client.bridges.create(
-                    "holding", bridge_id=self.holding_id, name=f"queue {self.queue.name}")
-                if created.events is not None:
-                    created.events.close()  # shared by the queue's callers; nobody reads it
-                await holding.start_moh(self.queue.moh)
-            except NotInStasis:
-                pass  # 409: the queue's bridge exists already, its music playing
-            except AriError as exc:
-                log.warning("holding bridge %s: %s", self.holding_id, exc)
-            try:
-                await holding.add(self.id)
-                return
-            except ResourceGone:
-                continue  # the last caller before us took the bridge down meanwhile
-            except AriError:
-                return  # already in it (a caller taken back after a restart)
-
     async def _leave_holding(self) -> None:
-        """Out of the holding bridge; the last caller out takes it down, music and all."""
-        holding = self.acd.client.bridges.handle(self.holding_id)
-        with contextlib.suppress(AriError):
-            await holding.remove(self.id)
-        if not any(s.queue.name == self.queue.name and s.holds and not s.connected.is_set()
-                   for s in self.acd.sessions.values() if s is not self):
-            with contextlib.suppress(AriError):
-                await holding.destroy()
+        """Out of the holding bridge, down with it if nobody else holds there: another caller
+        of the queue on the line and not connected (a callback holds nobody)."""
+        def others_held() -> bool:
+            return any(isinstance(s, QueueSession) and s.queue.name == self.queue.name
+                       and not s.connected.is_set()
+                       for s in self.acd.sessions.values() if s is not self)
 
-    async def _until_connected(self) -> str:
+        await leave_holding(self.acd.client, self.queue, self.id, others_held)
+
+    async def _until_connected(self) -> Left | None:
+        """None once an agent is connected; else how the caller left without one."""
         deadline = self.wait_from + min(self.queue.max_wait or float("inf"),
                                          self.request.max_wait or float("inf"))
         while not self.connected.is_set():
@@ -259,22 +238,23 @@ class QueueSession:
             if self.acd.clock() >= deadline:
                 return await self._leave(ql.EXITWITHTIMEOUT, "timeout")
             if not self.queue.join_empty and not self.acd.present(self.queue) \
-                    and self.state == "waiting":
+                    and self.state is EntryState.WAITING:
                 return await self._leave(ql.EXITEMPTY, "no_agents")
-        return ""
+        return None
 
-    async def _leave(self, verb: str, outcome: str, *first: str) -> str:
+    async def _leave(self, verb: str, outcome: str, *first: str) -> Left | None:
+        """Leave with `outcome`, unless an agent answered meanwhile (None: the call goes on)."""
         await self._stop_offer()
         await self._settle_connect()
         if self.connected.is_set():
-            return ""
+            return None
         wait_s = round(self.acd.clock() - self.entered_at)
         await self.acd.log(self.acd.event(self.id, self.queue.name, "NONE", verb, *first,
                                           self.position(), self.row.orig_position, wait_s))
         self.ended = True
         self.acd.places_left[self.id] = self.row
         self.caller.trace("queue_exit", queue=self.queue.name, outcome=outcome, waited=wait_s)
-        return outcome
+        return Left(outcome)
 
     # -- announcements -----------------------------------------------------------------------
 
@@ -302,9 +282,9 @@ class QueueSession:
     # -- ringing agents ----------------------------------------------------------------------
 
     async def _ring(self, group: list[Agent]) -> None:
-        await self._save("ringing")
+        await self._save(EntryState.RINGING)
         for agent in group:
-            self.acd.publish(agent.id, self.screen_pop(agent))
+            self.acd.desktops.publish(agent.id, self.screen_pop(agent))
         self.caller.trace("queue_ring", queue=self.queue.name, agents=[a.id for a in group])
         self.caller.move(RingingAgent(self.queue.name, tuple(a.id for a in group)))
         try:
@@ -320,7 +300,7 @@ class QueueSession:
             await asyncio.shield(self._connecting)
         else:
             self._offer = None
-            await self._save("waiting")
+            await self._save(EntryState.WAITING)
             self.refresh_place()
             self.acd.wake()
 
@@ -350,8 +330,8 @@ class QueueSession:
         self.connected.set()
         self.caller.trace("queue_connected", queue=self.queue.name, agent=agent.id, hold=hold)
         self.caller.move(WithAgent(self.queue.name, agent.id))
-        acd.publish(agent.id, {"type": "connected", "call_id": self.id, "queue": self.queue.name})
-        await self._save("connected")
+        acd.desktops.publish(agent.id, CallConnected(self.id, self.queue.name))
+        await self._save(EntryState.CONNECTED)
 
     async def _settle_connect(self) -> None:
         """Let a bridging in progress finish (see _ring)."""
@@ -382,13 +362,13 @@ class QueueSession:
         self.agent, self.agent_channel = acd.agents[row.agent_id], channel
         self.bridge = acd.client.bridges.handle(row.bridge_id or f"acd-call-{self.id}")
         self.connected_at = row.connected_at.timestamp() if row.connected_at else acd.clock()
-        self.state = "connected"
+        self.state = EntryState.CONNECTED
         self.caller.move(WithAgent(self.queue.name, self.agent.id))
         await acd.answered(self.agent, self.id, adopted=True)
         self.connected.set()
         return True
 
-    async def _talk(self) -> str:
+    async def _talk(self) -> Served | TransferredOut | Requeued:
         """Until the agent hangs up (the caller's hangup cancels this), or transfers."""
         assert self.agent_channel is not None and self.agent_channel.events is not None
         typed = ""
@@ -399,13 +379,15 @@ class QueueSession:
                     return await self._transfer(typed[2:-1])
             elif isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
                 break
-        await self._complete(ql.COMPLETEAGENT)
+        await self._complete(HowEnded.COMPLETEAGENT)
         self.caller.ended_by(EndedBy.AGENT)
         with contextlib.suppress(AriError):
             await self.caller.handle.hangup()
-        return ANSWERED
+        return Served()
 
-    async def _complete(self, verb: str, *extra: object) -> None:
+    async def _complete(self, verb: HowEnded, *extra: object) -> None:
+        """Log the end of the conversation (`verb`, a queue_log verb, is also the desktop's
+        `how`), hang up the agent's leg and start its wrap-up."""
         if self.ended or self.agent is None:
             return
         self.ended = True
@@ -419,34 +401,34 @@ class QueueSession:
             with contextlib.suppress(AriError):
                 await self.agent_channel.hangup()
         await acd.call_ended(self.agent, self.queue, self.id)
-        acd.publish(self.agent.id, {"type": "call_ended", "call_id": self.id, "how": verb})
+        acd.desktops.publish(self.agent.id, CallEnded(self.id, verb))
         self.caller.trace("queue_complete", queue=self.queue.name, how=verb, talk=talk)
 
-    async def _transfer(self, target: str) -> str:
+    async def _transfer(self, target: str) -> TransferredOut | Requeued:
         """Blind transfer typed by the agent as ##<target>#: a queue's transfer code re-queues
         the caller there; anything else is an extension of the IVR's dialplan."""
         queue = self.acd.config().queue_by_transfer_code(target)
         if queue is not None:
-            await self._complete(ql.TRANSFER, target, f"queue:{queue.name}")
+            await self._complete(HowEnded.TRANSFER, target, f"queue:{queue.name}")
             with contextlib.suppress(AriError):
                 if self.bridge is not None:
                     await self.bridge.remove(self.id)
-            return f"requeue:{queue.name}"
+            return Requeued(queue.name)
         self.caller.ended_by(EndedBy.TRANSFER)
         self.caller.move(Transferring(target))
-        await self._complete(ql.TRANSFER, target, TRANSFER_CONTEXT)
+        await self._complete(HowEnded.TRANSFER, target, TRANSFER_CONTEXT)
         try:
             await self.caller.handle.continue_in_dialplan(TRANSFER_CONTEXT, target, 1)
         except AriError as exc:
             log.warning("transfer of %s to %s failed: %s", self.id, target, exc)
-        return ANSWERED
+        return TransferredOut(target)
 
     async def _caller_gone(self) -> None:
         """The caller hung up: a conversation completes, a wait is abandoned."""
         await self._stop_offer()
         await self._settle_connect()
         if self.connected.is_set():
-            await self._complete(ql.COMPLETECALLER)
+            await self._complete(HowEnded.COMPLETECALLER)
         elif not self.ended:
             self.ended = True
             wait_s = round(self.acd.clock() - self.entered_at)
@@ -474,7 +456,7 @@ class QueueSession:
             log.exception("could not remove the queue entry of %s", self.id)
         self.acd.wake()
 
-    async def _save(self, state: str) -> None:
+    async def _save(self, state: EntryState) -> None:
         self.state = state
         row = self.row
         row.state = state
@@ -487,12 +469,11 @@ class QueueSession:
         except Exception:
             log.exception("could not save the queue entry of %s", self.id)
 
-    def screen_pop(self, agent: Agent) -> dict[str, Any]:
-        return {"type": "screen_pop", "agent": agent.id, "call_id": self.id,
-                "queue": self.queue.name, "caller": self.caller.caller,
-                "language": self.caller.language,
-                "waited_s": round(self.acd.clock() - self.entered_at, 1),
-                "priority": self.row.priority, **self.request.screen}
+    def screen_pop(self, agent: Agent) -> ScreenPop:
+        return ScreenPop.of(self.request.screen, agent=agent.id, call_id=self.id,
+                            queue=self.queue.name, caller=self.caller.caller,
+                            language=self.caller.language, priority=self.row.priority,
+                            waited_s=round(self.acd.clock() - self.entered_at, 1))
 
 
 def _transfer_buffer(typed: str) -> str:

@@ -12,6 +12,7 @@ a restart is idempotent: the channel keeps its original seq and entered_at.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,8 +21,19 @@ from typing import Any
 from ..db import Database, Row, as_datetime
 from .queue_log import NONE, QueueLogEvent
 
+
+class EntryState(enum.StrEnum):
+    """Where an entry is on its way to an agent. Str-valued: the value is what the database
+    row (acd_entries.state) and the REST views hold, unchanged."""
+
+    WAITING = "waiting"
+    """In line (a caller in the holding bridge, a callback not offered yet)."""
+    RINGING = "ringing"
+    """Offered: agents' phones ring for it (or, customer-first, the customer's phone)."""
+    CONNECTED = "connected"
+    """Talking with an agent: no longer counted in anyone's position."""
+
 AGENT_STATES = ("logged_out", "available", "ringing", "on_call", "wrap_up", "paused")
-ENTRY_STATES = ("waiting", "ringing", "connected")
 
 
 def _check_aware(obj: object, *names: str) -> None:
@@ -80,16 +92,18 @@ class EntryRow:
     """The call's flow variables (JSON-serializable)."""
     orig_position: int
     """The position on joining (queue_log ENTERQUEUE/CONNECT/ABANDON report it)."""
-    state: str = "waiting"
-    """One of ENTRY_STATES."""
+    state: EntryState = EntryState.WAITING
     agent_id: str | None = None
     agent_channel: str | None = None
     bridge_id: str | None = None
     connected_at: dt.datetime | None = None
 
     def __post_init__(self) -> None:
-        if self.state not in ENTRY_STATES:
-            raise ValueError(f"entry state must be one of {', '.join(ENTRY_STATES)}")
+        try:  # text naming a state (a test's replace()) becomes it; anything else is refused
+            self.state = EntryState(self.state)
+        except ValueError:
+            raise ValueError("entry state must be one of "
+                             f"{', '.join(EntryState)}") from None
         _check_aware(self, "entered_at", "connected_at")
 
 
@@ -115,7 +129,7 @@ def _agent(row: Row) -> AgentRow:
 def _entry_values(row: EntryRow, seq: int) -> list[Any]:
     return [row.channel_id, row.queue, row.priority, row.entered_at, seq, row.caller,
             row.language, row.flow, row.node, json.dumps(row.variables, ensure_ascii=False),
-            row.orig_position, row.state, row.agent_id, row.agent_channel, row.bridge_id,
+            row.orig_position, row.state.value, row.agent_id, row.agent_channel, row.bridge_id,
             row.connected_at]
 
 
@@ -125,8 +139,9 @@ def _entry(row: Row) -> EntryRow:
         entered_at=_utc_required(row["entered_at"]), seq=int(row["seq"]), caller=row["caller"],
         language=row["language"], flow=row["flow"], node=row["node"],
         variables=json.loads(row["variables"]), orig_position=int(row["orig_position"]),
-        state=row["state"], agent_id=row["agent_id"], agent_channel=row["agent_channel"],
-        bridge_id=row["bridge_id"], connected_at=_utc(row["connected_at"]),
+        state=EntryState(row["state"]), agent_id=row["agent_id"],
+        agent_channel=row["agent_channel"], bridge_id=row["bridge_id"],
+        connected_at=_utc(row["connected_at"]),
     )
 
 
@@ -188,7 +203,8 @@ class AcdStore:
         sets = ", ".join(f"{c} = ?" for c in _ENTRY_UPDATES)
         await self.db.execute(
             f"UPDATE acd_entries SET {sets} WHERE channel_id = ?",
-            row.queue, row.priority, row.state, row.agent_id, row.agent_channel, row.bridge_id,
+            row.queue, row.priority, row.state.value, row.agent_id, row.agent_channel,
+            row.bridge_id,
             row.connected_at, row.channel_id,
         )
 

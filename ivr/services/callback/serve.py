@@ -34,12 +34,15 @@ from ...ari import (
 from ...ari.handles import new_id
 from ...media.say import say
 from ..acd.agents import Agent
+from ..acd.desktop import CallbackOrigin, CallConnected, CallEnded, HowEnded, ScreenPop
 from ..acd.engine import Acd
+from ..acd.results import Left, QueueResult, Served, TransferredOut
 from ..acd.ringing import ring_group
-from ..acd.session import ANSWERED, QueueRequest, wait
+from ..acd.session import QueueRequest, wait
+from ..acd.store import EntryState
 from .entry import CallbackEntry
 from .leg import CALLBACK_ARG, CustomerLeg, Dialled, dial_customer
-from .store import Callback, CallbackStore
+from .store import Callback, CallbackState, CallbackStore
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,7 @@ async def serve(svc: CallbackService, entry: CallbackEntry, group: list[Agent]) 
         else:
             await _customer_first(svc, entry)
     except asyncio.CancelledError:
-        if entry.cb.id in svc.active and entry.cb.state != "cancelled":
+        if entry.cb.id in svc.active and entry.cb.state is not CallbackState.CANCELLED:
             await asyncio.shield(svc.settle(entry, "interrupted", started=started,
                                             detail="stopped" if svc.stopping else "cancelled"))
         raise
@@ -146,6 +149,12 @@ async def _message(svc: CallbackService, message_id: str) -> AsyncIterator[str |
         yield media
 
 
+def _origin(cb: Callback) -> CallbackOrigin:
+    """The callback, for the screen pop of the agent who serves this attempt."""
+    return CallbackOrigin(callback=cb.id, source=cb.source, message_id=cb.message_id or None,
+                          attempt=cb.attempts + 1)
+
+
 def _briefing(svc: CallbackService, entry: CallbackEntry, message: str | None) -> list[str]:
     prompts = svc.acd.prompts
     ids = ["callback-agent-intro", *say("digits", entry.cb.number, AGENT_LANGUAGE)]
@@ -167,13 +176,12 @@ async def _agent_first(svc: CallbackService, entry: CallbackEntry, group: list[A
         await svc.back_in_line(entry)
         return
     agent, agent_leg = answered.agent, answered.channel
-    entry.state = "connected"
+    entry.state = EntryState.CONNECTED
     await acd.answered(agent, cb.id)
     await svc.dialling(cb, agent.id)
-    acd.publish(agent.id, {"type": "screen_pop", "kind": "callback", "agent": agent.id,
-                           "call_id": cb.id, "queue": queue.name, "caller": cb.number,
-                           "language": cb.language, "source": cb.source,
-                           "message_id": cb.message_id or None, "attempt": cb.attempts + 1})
+    acd.desktops.publish(agent.id, ScreenPop.of(
+        _origin(cb), agent=agent.id, call_id=cb.id, queue=queue.name, caller=cb.number,
+        language=cb.language, priority=cb.priority, waited_s=None))
     agent_gone = asyncio.create_task(_gone(agent_leg))
     customer: ChannelHandle | None = None
     bridge = None
@@ -207,7 +215,7 @@ async def _agent_first(svc: CallbackService, entry: CallbackEntry, group: list[A
         await bridge.add(agent_leg.id, customer.id)
         talked = True
         log.info("callback %s: %s talks to %s", cb.id, agent.id, cb.number)
-        acd.publish(agent.id, {"type": "connected", "call_id": cb.id, "queue": queue.name})
+        acd.desktops.publish(agent.id, CallConnected(cb.id, queue.name))
         customer_gone = asyncio.create_task(_gone(customer))
         await asyncio.wait({agent_gone, customer_gone}, return_when=asyncio.FIRST_COMPLETED)
         customer_gone.cancel()
@@ -229,7 +237,7 @@ async def _agent_first(svc: CallbackService, entry: CallbackEntry, group: list[A
                 bridge.events.close()
         if talked:
             await acd.call_ended(agent, queue, cb.id)
-            acd.publish(agent.id, {"type": "call_ended", "call_id": cb.id, "how": "callback"})
+            acd.desktops.publish(agent.id, CallEnded(cb.id, HowEnded.CALLBACK))
         else:
             await acd.released(agent)
         if not interrupted:  # also after the early returns above (dnc, no answer, agent gone)
@@ -265,18 +273,19 @@ async def _customer_first(svc: CallbackService, entry: CallbackEntry) -> None:
                 await leg.handle.hangup()
         if leg.handle.events is not None:
             leg.handle.events.close()
-    outcome = holding.result() if not holding.cancelled() else "abandoned"
-    if outcome == ANSWERED or leg.reached_agent:
-        result = "answered"
-    else:
-        result = "abandoned" if outcome == "abandoned" else "not_connected"
-    await svc.settle(entry, result, started=started, channel=leg.id,
-                     detail="" if result == "answered" else outcome)
+    ended = None if holding.cancelled() else holding.result()
+    if isinstance(ended, Served | TransferredOut) or leg.reached_agent:
+        result, detail = "answered", ""
+    elif ended is None:  # the customer hung up while waiting
+        result, detail = "abandoned", "abandoned"
+    else:  # left by a limit or a key (the outcome), or the queue is gone ("")
+        result, detail = "not_connected", ended.outcome if isinstance(ended, Left) else ""
+    await svc.settle(entry, result, started=started, channel=leg.id, detail=detail)
 
 
-async def _hold(svc: CallbackService, entry: CallbackEntry, leg: CustomerLeg) -> str:
+async def _hold(svc: CallbackService, entry: CallbackEntry, leg: CustomerLeg) -> QueueResult:
     cb = entry.cb
     await _play(leg.handle, [svc.acd.prompts.media_uri("callback-customer-intro", leg.language)])
     return await wait(svc.acd, leg, QueueRequest(
         queue=cb.queue, priority=cb.priority, since=entry.entered_at,
-        screen={"callback": cb.id, "source": cb.source}))
+        screen=_origin(cb)))

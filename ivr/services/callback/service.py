@@ -23,15 +23,15 @@ from ..acd.agents import Agent
 from ..acd.config import QueueConfig
 from ..acd.config_callback import valid_timezone
 from ..acd.engine import Acd
+from ..acd.store import EntryState
 from .entry import CallbackEntry
 from .schedule import first_attempt_at, next_window_start, retry_at, timezone_for
 from .serve import MessageMedia, serve
 from .store import (
     ACTIVE,
-    DIALING,
-    PENDING,
     Attempt,
     Callback,
+    CallbackState,
     CallbackStore,
     new_callback_id,
     normalize_number,
@@ -82,12 +82,13 @@ class Callbacks:
     async def start(self) -> None:
         """Take up the pending callbacks; a dial the last process did not finish is retried."""
         for cb in await self.store.find(states=ACTIVE):
-            if cb.state == DIALING:
+            if cb.state is CallbackState.DIALING:
                 now = self.now()
                 await self.store.add_attempt(Attempt(cb.id, cb.attempts + 1, cb.updated_at, now,
                                                      "interrupted", cb.agent_id,
                                                      detail="app restarted"))
-                cb.state, cb.agent_id, cb.next_attempt_at, cb.updated_at = PENDING, "", now, now
+                cb.state, cb.agent_id = CallbackState.PENDING, ""
+                cb.next_attempt_at = cb.updated_at = now
                 await self.store.update(cb)
             self.active[cb.id] = cb
         self._loop = asyncio.create_task(self._run(), name="callbacks")
@@ -145,12 +146,12 @@ class Callbacks:
         if entry is not None and entry.task is not None:
             entry.task.cancel()
             await asyncio.gather(entry.task, return_exceptions=True)
-        await self._close(cb, "cancelled", "cancelled")
+        await self._close(cb, CallbackState.CANCELLED, "cancelled")
         return cb
 
     async def reschedule(self, callback_id: str, when: dt.datetime) -> Callback | None:
         cb = self.active.get(callback_id)
-        if cb is None or cb.state != PENDING:
+        if cb is None or cb.state is not CallbackState.PENDING:
             return cb or await self.store.get(callback_id)
         config = self.queue(cb.queue)
         entry = self.entries.get(cb.id)
@@ -185,13 +186,14 @@ class Callbacks:
         now = self.now()
         for cb in list(self.active.values()):
             entry = self.entries.get(cb.id)
-            if cb.state != PENDING or (entry is not None and entry.task is not None):
+            if cb.state is not CallbackState.PENDING or (entry is not None
+                                                         and entry.task is not None):
                 continue
             config = self.queue(cb.queue)
             if now >= cb.expires_at:
                 if entry is not None:
                     self.unlist(entry)
-                await self._close(cb, "expired", "expired")
+                await self._close(cb, CallbackState.EXPIRED, "expired")
             elif config is None or cb.next_attempt_at > now:
                 if entry is not None:
                     self.unlist(entry)
@@ -220,13 +222,13 @@ class Callbacks:
         return task
 
     async def dialling(self, cb: Callback, agent: str = "") -> None:
-        cb.state, cb.agent_id, cb.updated_at = DIALING, agent, self.now()
+        cb.state, cb.agent_id, cb.updated_at = CallbackState.DIALING, agent, self.now()
         await self.store.update(cb)
 
     async def back_in_line(self, entry: CallbackEntry) -> None:
         """Nobody took it (the agents did not answer): it waits for the next offer."""
         entry.task = None
-        entry.state = "waiting"
+        entry.state = EntryState.WAITING
         self.acd.wake()
 
     async def settle(self, entry: CallbackEntry, result: str, *, started: dt.datetime,
@@ -246,28 +248,28 @@ class Callbacks:
             return
         config = self.queue(cb.queue)
         if result == "answered":
-            await self._close(cb, "completed", "answered")
+            await self._close(cb, CallbackState.COMPLETED, "answered")
         elif result == "abandoned":
-            await self._close(cb, "completed", "abandoned")
+            await self._close(cb, CallbackState.COMPLETED, "abandoned")
         elif result == "dnc":
-            await self._close(cb, "blocked", "dnc")
+            await self._close(cb, CallbackState.BLOCKED, "dnc")
         elif counted and (config is None or cb.attempts >= config.callback.attempts):
-            await self._close(cb, "expired", f"attempts ({result})")
+            await self._close(cb, CallbackState.EXPIRED, f"attempts ({result})")
         else:
             if counted and config is not None:
                 cb.next_attempt_at = retry_at(cb.attempts, now, config.callback, cb.timezone)
             else:
                 cb.next_attempt_at = now + dt.timedelta(seconds=RETRY_SOON)
             if cb.next_attempt_at >= cb.expires_at:
-                await self._close(cb, "expired", f"expired ({result})")
+                await self._close(cb, CallbackState.EXPIRED, f"expired ({result})")
                 return
-            cb.state, cb.agent_id, cb.updated_at = PENDING, "", now
+            cb.state, cb.agent_id, cb.updated_at = CallbackState.PENDING, "", now
             await self.store.update(cb)
             log.info("callback %s: %s; next try %s", cb.id, result,
                      cb.next_attempt_at.isoformat())
         self.acd.wake()
 
-    async def _close(self, cb: Callback, state: str, outcome: str) -> None:
+    async def _close(self, cb: Callback, state: CallbackState, outcome: str) -> None:
         entry = self.entries.get(cb.id)
         if entry is not None:
             self.unlist(entry)

@@ -8,19 +8,38 @@ taken up again as pending).
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import secrets
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..db import Database, Row, as_datetime
 
-__all__ = ["ACTIVE", "FINAL", "Attempt", "Callback", "CallbackStore", "normalize_number"]
+__all__ = ["ACTIVE", "FINAL", "Attempt", "Callback", "CallbackState", "CallbackStore",
+           "normalize_number"]
 
-PENDING, DIALING = "pending", "dialing"
-ACTIVE = (PENDING, DIALING)
-FINAL = ("completed", "expired", "cancelled", "blocked")
-"""completed: the customer talked to an agent; expired: attempts or time ran out; cancelled:
-by the REST API; blocked: the number is on the do-not-call list."""
+
+class CallbackState(enum.StrEnum):
+    """Where a promise to call back stands. Str-valued: the value is what the callbacks
+    table and the REST API hold, unchanged."""
+
+    PENDING = "pending"
+    """Waiting for its next attempt (or for its turn, once due)."""
+    DIALING = "dialing"
+    """An attempt is under way."""
+    COMPLETED = "completed"
+    """The customer talked to an agent (or hung up on being called back: kept all the same)."""
+    EXPIRED = "expired"
+    """The attempts or the time ran out."""
+    CANCELLED = "cancelled"
+    """By the REST API."""
+    BLOCKED = "blocked"
+    """The number is on the do-not-call list."""
+
+
+ACTIVE = (CallbackState.PENDING, CallbackState.DIALING)
+FINAL = (CallbackState.COMPLETED, CallbackState.EXPIRED, CallbackState.CANCELLED,
+         CallbackState.BLOCKED)
 
 
 def normalize_number(text: str) -> str:
@@ -63,17 +82,21 @@ class Callback:
     priority: int = 0
     orig_position: int = 1
     message_id: str = ""
-    state: str = PENDING
+    state: CallbackState = CallbackState.PENDING
     outcome: str = ""
     not_before: dt.datetime | None = None
     attempts: int = 0
     agent_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.state = CallbackState(self.state)  # text naming a state becomes it
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         for key, value in out.items():
             if isinstance(value, dt.datetime):
                 out[key] = value.isoformat()
+        out["state"] = self.state.value
         return out
 
 
@@ -107,6 +130,12 @@ _UPDATES = ("state", "outcome", "not_before", "next_attempt_at", "expires_at", "
 _TIMES = frozenset({"entered_at", "next_attempt_at", "expires_at", "created_at", "updated_at"})
 
 
+def _column(cb: Callback, name: str) -> object:
+    """A column's value as the database takes it: the state as its text."""
+    value = getattr(cb, name)
+    return value.value if isinstance(value, CallbackState) else value
+
+
 def _callback(row: Row) -> Callback:
     values = {c: row[c] for c in _COLUMNS}
     for name in _TIMES:
@@ -132,26 +161,26 @@ class CallbackStore:
         await self.db.execute(
             f"INSERT INTO callbacks ({', '.join(_COLUMNS)})"
             f" VALUES ({', '.join('?' for _ in _COLUMNS)})",
-            *(getattr(cb, c) for c in _COLUMNS))
+            *(_column(cb, c) for c in _COLUMNS))
 
     async def update(self, cb: Callback) -> None:
         await self.db.execute(
             f"UPDATE callbacks SET {', '.join(f'{c} = ?' for c in _UPDATES)} WHERE id = ?",
-            *(getattr(cb, c) for c in _UPDATES), cb.id)
+            *(_column(cb, c) for c in _UPDATES), cb.id)
 
     async def get(self, callback_id: str) -> Callback | None:
         row = await self.db.fetch_one(
             f"SELECT {', '.join(_COLUMNS)} FROM callbacks WHERE id = ?", callback_id)
         return None if row is None else _callback(row)
 
-    async def find(self, *, states: tuple[str, ...] = (), queue: str | None = None,
+    async def find(self, *, states: tuple[CallbackState, ...] = (), queue: str | None = None,
                    limit: int = 500) -> list[Callback]:
         """Newest first."""
         where: list[str] = []
         params: list[Any] = []
         if states:
             where.append(f"state IN ({', '.join('?' for _ in states)})")
-            params += states
+            params += [CallbackState(s).value for s in states]
         if queue is not None:
             where.append("queue = ?")
             params.append(queue)

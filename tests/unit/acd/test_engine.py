@@ -18,7 +18,10 @@ import pytest
 from ivr.services.acd import engine
 from ivr.services.acd.agents import Agent, AgentState
 from ivr.services.acd.config import QueueConfig
-from ivr.services.acd.engine import AUTO_PAUSE_REASON, RETRY_AFTER, AgentError
+from ivr.services.acd.dispatch import RETRY_AFTER
+from ivr.services.acd.engine import AUTO_PAUSE_REASON, AgentError
+from ivr.services.acd.entries import EntryView
+from ivr.services.acd.store import EntryState
 
 from .fakes import T0, Rig, eventually, rig
 
@@ -391,11 +394,12 @@ async def test_stop_right_after_a_wake_ends_the_dispatcher(r: Rig) -> None:
 
 @dataclass
 class Waiting:
-    """What dispatch() reads of a QueueSession, and a record of what it offered."""
+    """What dispatch() reads of a QueueSession (an entries.QueueEntry), and a record of what
+    it offered."""
 
     id: str
     queue: QueueConfig
-    order: tuple[int, int]
+    order: tuple[float, ...]
     entered_at: float = T0
     offerable: bool = True
     tried: set[str] = field(default_factory=set)
@@ -403,12 +407,21 @@ class Waiting:
     offers: list[list[str]] = field(default_factory=list)
     claims_agents: bool = True
     holds: bool = True
-    state: str = "waiting"
+    state: EntryState = EntryState.WAITING
 
     def offer(self, group: Sequence[Agent]) -> None:
         self.offers.append([a.id for a in group])
         self.offerable = False
-        self.state = "ringing"
+        self.state = EntryState.RINGING
+
+    def position(self) -> int:
+        raise AssertionError("dispatch() does not ask for a position")
+
+    def view(self, now: float) -> EntryView:
+        raise AssertionError("dispatch() does not ask for a view")
+
+    def refresh_place(self) -> None:
+        """Nobody on the line."""
 
 
 @pytest.fixture
@@ -533,16 +546,16 @@ async def test_tried_agents_are_retried_after_retry_after(d: Rig) -> None:
 
 
 async def test_a_listener_gets_the_agents_state_changes_until_it_stops(r: Rig) -> None:
-    desk = r.acd.listen("a1")
-    other = r.acd.listen("a2")
+    desk = r.acd.desktops.listen("a1")
+    other = r.acd.desktops.listen("a2")
     await r.acd.login("a1")
     await r.acd.pause("a1", "lunch")
-    got = [desk.get_nowait(), desk.get_nowait()]
+    got = [desk.get_nowait().to_json(), desk.get_nowait().to_json()]
     assert [(m["type"], m["id"], m["state"]) for m in got] == [
         ("agent_state", "a1", "available"), ("agent_state", "a1", "paused")]
     assert got[1]["pause_reason"] == "lunch"
     assert other.empty(), "only the agent's own desktops hear about it"
 
-    r.acd.unlisten("a1", desk)
+    r.acd.desktops.unlisten("a1", desk)
     await r.acd.unpause("a1")
     assert desk.empty()

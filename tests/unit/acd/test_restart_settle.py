@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from ivr.services.acd.store import EntryRow
+from ivr.services.acd.restart import forget_gone
+from ivr.services.acd.store import EntryRow, EntryState
 
 from .fakes import T0, rig
 
@@ -32,13 +33,13 @@ async def test_gone_callers_are_settled_and_present_ones_kept(tmp_path: Path) ->
     async with rig(tmp_path, QUEUES) as r:
         waiting = await r.store.add_entry(entry("gone-waiting"))
         talking = await r.store.add_entry(entry("gone-talking"))
-        talking.state, talking.agent_id = "connected", "a1"
+        talking.state, talking.agent_id = EntryState.CONNECTED, "a1"
         talking.connected_at = dt.datetime.fromtimestamp(T0 - 30, dt.UTC)
         await r.store.update_entry(talking)
         present = await r.store.add_entry(entry("still-here"))
         r.rest.gone |= {"gone-waiting", "gone-talking"}
 
-        await r.acd.forget_gone([waiting, talking, present])
+        await forget_gone(r.acd, [waiting, talking, present])
 
         assert [e.channel_id for e in await r.store.entries()] == ["still-here"]
         assert await r.lines("ABANDON", "COMPLETECALLER") == [
@@ -52,6 +53,6 @@ async def test_an_unanswered_lookup_keeps_the_row(tmp_path: Path) -> None:
     async with rig(tmp_path, QUEUES) as r:
         row = await r.store.add_entry(entry("unknown"))
         r.rest.fail("GET", "/channels/unknown", 503)
-        await r.acd.forget_gone([row])
+        await forget_gone(r.acd, [row])
         assert [e.channel_id for e in await r.store.entries()] == ["unknown"]
         assert await r.lines("ABANDON") == []

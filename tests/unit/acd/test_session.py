@@ -16,7 +16,8 @@ import pytest
 
 from ivr.ari import ChannelDtmfReceived, ChannelHangupRequest, StasisStart
 from ivr.services.acd.agents import AgentState
-from ivr.services.acd.session import ANSWERED, QueueRequest, QueueSession, wait
+from ivr.services.acd.results import Left, QueueResult, Served, TransferredOut, UnknownQueue
+from ivr.services.acd.session import QueueRequest, QueueSession, wait
 
 from .fakes import FakeCaller, Rig, eventually, rig
 
@@ -59,7 +60,7 @@ def caller(r: Rig, channel_id: str = "caller-1", language: str = "ko") -> FakeCa
     return FakeCaller(r.client, channel_id, NUMBER, language)
 
 
-def join(r: Rig, who: FakeCaller, queue: str = "sales") -> asyncio.Task[str]:
+def join(r: Rig, who: FakeCaller, queue: str = "sales") -> asyncio.Task[QueueResult]:
     """The caller's flow task, waiting in `queue`."""
     return asyncio.create_task(wait(r.acd, who, QueueRequest(queue)), name=f"call-{who.id}")
 
@@ -93,7 +94,7 @@ async def paused_agent(r: Rig, agent_id: str = "a1") -> None:
     await r.acd.pause(agent_id, "meeting")
 
 
-async def still_waiting(task: asyncio.Task[str]) -> bool:
+async def still_waiting(task: asyncio.Task[QueueResult]) -> bool:
     """True if the wait goes on through a few rounds of its loop."""
     await asyncio.sleep(FakeCaller.POLL * 4)
     return not task.done()
@@ -104,7 +105,7 @@ async def still_waiting(task: asyncio.Task[str]) -> bool:
 
 async def test_nobody_logged_in_means_no_agents_and_no_entry(r: Rig) -> None:
     who = caller(r)
-    assert await wait(r.acd, who, QueueRequest("sales")) == "no_agents"
+    assert await wait(r.acd, who, QueueRequest("sales")) == Left("no_agents")
     assert await r.lines() == ["caller-1|sales|NONE|JOINEMPTY"]
     assert await r.store.entry("caller-1") is None
     assert r.rest.bridges == {}, "the caller never hears the queue's music"
@@ -133,7 +134,7 @@ async def test_a_full_queue_turns_the_next_caller_away(r: Rig) -> None:
     await holding(r, first)
     join(r, second)
     await holding(r, second)
-    assert await wait(r.acd, third, QueueRequest("sales")) == "full"
+    assert await wait(r.acd, third, QueueRequest("sales")) == Left("full")
     assert await r.lines("ENTERQUEUE", "FULL") == [
         f"c1|sales|NONE|ENTERQUEUE||{NUMBER}", f"c2|sales|NONE|ENTERQUEUE||{NUMBER}",
         "c3|sales|NONE|FULL"]
@@ -143,7 +144,7 @@ async def test_a_full_queue_turns_the_next_caller_away(r: Rig) -> None:
 
 async def test_an_unknown_queue_is_no_wait(r: Rig) -> None:
     who = caller(r)
-    assert await wait(r.acd, who, QueueRequest("nosuch")) == ""
+    assert await wait(r.acd, who, QueueRequest("nosuch")) == UnknownQueue("nosuch")
     assert await r.logged() == []
     assert ("queue_unknown", {"queue": "nosuch"}) in who.traces
 
@@ -161,7 +162,7 @@ async def test_an_exit_key_leaves_with_its_outcome(r: Rig) -> None:
     assert await still_waiting(task), "a key the queue does not list is ignored"
 
     who.digits.put_nowait("1")
-    assert await task == "callback"
+    assert await task == Left("callback")
     assert await r.lines("EXITWITHKEY") == ["caller-1|sales|NONE|EXITWITHKEY|1|1|1|5"]
     assert await r.store.entry("caller-1") is None
     assert HOLD not in r.rest.bridges, "the last caller out takes the holding bridge down"
@@ -177,7 +178,7 @@ async def test_max_wait_times_out(r: Rig) -> None:
     r.clock.advance(29)
     assert await still_waiting(task)
     r.clock.advance(2)
-    assert await task == "timeout"
+    assert await task == Left("timeout")
     assert await r.lines("EXITWITHTIMEOUT") == ["caller-1|sales|NONE|EXITWITHTIMEOUT|1|1|31"]
     assert await r.store.entry("caller-1") is None
 
@@ -189,7 +190,7 @@ async def test_the_flows_own_max_wait_when_it_is_shorter(r: Rig) -> None:
                                name="call-caller-1")
     await holding(r, who)
     r.clock.advance(10)
-    assert await task == "timeout"
+    assert await task == Left("timeout")
 
 
 async def test_the_last_agent_logging_out_empties_the_queue(r: Rig) -> None:
@@ -199,7 +200,7 @@ async def test_the_last_agent_logging_out_empties_the_queue(r: Rig) -> None:
     await holding(r, who)
     r.clock.advance(8)
     await r.acd.logout("a1")
-    assert await task == "no_agents"
+    assert await task == Left("no_agents")
     assert await r.lines("EXITEMPTY") == ["caller-1|sales|NONE|EXITEMPTY|1|1|8"]
 
 
@@ -238,7 +239,7 @@ async def test_a_hangup_while_ringing_cancels_the_ring(r: Rig) -> None:
 
 async def test_an_agent_answers_and_later_hangs_up(r: Rig) -> None:
     await r.acd.login("a1")
-    desk = r.acd.listen("a1")
+    desk = r.acd.desktops.listen("a1")
     who = caller(r)
     task = join(r, who)
     agent_channel = await rung(r)
@@ -246,7 +247,7 @@ async def test_an_agent_answers_and_later_hangs_up(r: Rig) -> None:
     dial = r.rest.sent("POST", f"/channels/{agent_channel}")[0].params
     assert (dial["app"], dial["appArgs"]) == ("ivr", "acd-agent,caller-1")
     assert r.acd.agent("a1").state is AgentState.RINGING
-    pops = [m for m in (desk.get_nowait() for _ in range(desk.qsize()))
+    pops = [m for m in (desk.get_nowait().to_json() for _ in range(desk.qsize()))
             if m["type"] == "screen_pop"]
     assert [(p["call_id"], p["caller"], p["queue"]) for p in pops] == [
         ("caller-1", NUMBER, "sales")]
@@ -264,7 +265,7 @@ async def test_an_agent_answers_and_later_hangs_up(r: Rig) -> None:
 
     r.clock.advance(60)
     r.client.channel_event(ChannelHangupRequest, agent_channel)
-    assert await task == ANSWERED
+    assert await task == Served()
     assert await r.lines("COMPLETEAGENT", "COMPLETECALLER") == [
         "caller-1|sales|PJSIP/a1|COMPLETEAGENT|4|60|1"]
     assert "caller-1" in r.rest.hung_up and who.hangup_by == "agent"
@@ -347,7 +348,7 @@ async def test_an_agent_transfers_to_an_extension(r: Rig) -> None:
     agent_channel = await rung(r)
     await connected(r, who, agent_channel)
     dtmf(r, agent_channel, "##1234#")
-    assert await task == ANSWERED
+    assert await task == TransferredOut("1234")
     assert r.rest.sent("POST", "/channels/caller-1/continue")[0].params == {
         "context": "ivr-extensions", "extension": "1234", "priority": 1}
     assert who.hangup_by == "transfer" and "caller-1" not in r.rest.hung_up
@@ -454,8 +455,8 @@ async def test_the_holding_bridge_stays_while_someone_waits(r: Rig) -> None:
     second_task = join(r, second)
     await holding(r, second)
     first.digits.put_nowait("1")
-    assert await first_task == "callback"
+    assert await first_task == Left("callback")
     assert r.rest.bridges[HOLD] == ["c2"], "the music goes on for the caller still waiting"
     second.digits.put_nowait("1")
-    assert await second_task == "callback"
+    assert await second_task == Left("callback")
     assert HOLD not in r.rest.bridges

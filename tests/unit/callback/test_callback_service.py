@@ -24,6 +24,7 @@ import pytest
 from ivr.ari import ChannelDestroyed, ChannelHangupRequest, PlaybackFinished, StasisStart
 from ivr.ari.models import Playback
 from ivr.services.acd.agents import AgentState
+from ivr.services.acd.results import QueueResult
 from ivr.services.acd.session import QueueRequest, QueueSession, wait
 from ivr.services.callback.entry import CallbackEntry
 from ivr.services.callback.service import RETRY_SOON, CallbackRefused, Callbacks
@@ -86,7 +87,7 @@ class Env:
     store: CallbackStore
     played: list[str]
     """Media of every playback started on any channel, in order."""
-    calls: list[asyncio.Task[str]] = field(default_factory=list)
+    calls: list[asyncio.Task[QueueResult]] = field(default_factory=list)
     """Callers' waits in a queue (cancelled at the end: they hang up)."""
 
     def at(self, moment: dt.datetime) -> None:
@@ -550,7 +551,7 @@ async def agent_answers(env: Env, cb: Callback) -> tuple[CallbackEntry, str]:
 
 async def test_agent_first_customer_busy(env: Env) -> None:
     cb = await env.svc.request("sales", NUMBER)
-    desk = env.r.acd.listen("a1")
+    desk = env.r.acd.desktops.listen("a1")
     entry, agent_channel = await agent_answers(env, cb)
     customer = await rung(env, CUSTOMER)
     assert cb.state == "dialing" and cb.agent_id == "a1"
@@ -579,7 +580,7 @@ async def test_agent_first_customer_busy(env: Env) -> None:
     assert agent_channel in env.r.rest.hung_up and customer in env.r.rest.hung_up
     assert cb.id not in env.r.acd.sessions
     assert env.originated() == ["PJSIP/a1", CUSTOMER], "no second dial before its time"
-    pops = [m for m in (desk.get_nowait() for _ in range(desk.qsize()))
+    pops = [m for m in (desk.get_nowait().to_json() for _ in range(desk.qsize()))
             if m["type"] == "screen_pop"]
     assert [(p["kind"], p["call_id"], p["caller"], p["attempt"]) for p in pops] == [
         ("callback", cb.id, NUMBER, 1)]
