@@ -33,7 +33,8 @@ from ivr.services.acd.desktop import (
     HowEnded,
     IvrOrigin,
 )
-from ivr.services.acd.session import QueueRequest, QueueSession, wait
+from ivr.services.acd.session import QueueSession
+from ivr.services.acd.waiting import QueueRequest, wait
 from ivr.services.callback.entry import CallbackEntry
 from ivr.services.callback.service import Callbacks
 from ivr.services.callback.store import CallbackStore

@@ -12,16 +12,19 @@ annotations name are imported for type checking only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, NotRequired, Protocol, TypedDict
 
+from ...flow.expr import Value
+from .desktop import IvrOrigin, Origin
 from .store import EntryState
 
 if TYPE_CHECKING:
     from .agents import Agent
     from .config import QueueConfig
 
-__all__ = ["EntryView", "QueueEntry"]
+__all__ = ["EntryView", "QueueEntry", "QueueRequest"]
 
 
 class EntryView(TypedDict):
@@ -106,3 +109,21 @@ class QueueEntry(Protocol):
 
     def refresh_place(self) -> None:
         """Tell a caller on the line its position now (others left or joined ahead)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRequest:
+    queue: str
+    priority: int | None = None
+    max_wait: float | None = None
+    flow: str = ""
+    node: str = ""
+    """Where the flow resumes this wait after an app restart."""
+    variables: Mapping[str, Value] = field(default_factory=dict)
+    """The flow's variables, secrets already masked (stored with the entry)."""
+    screen: Origin = field(default_factory=IvrOrigin)
+    """Where the caller comes from, for the agents' screen pops: the IVR's path and verified
+    account, or (a customer-first callback) the callback."""
+    since: float | None = None
+    """The place kept from an earlier wait (a callback): served as if it had joined then;
+    max_wait still counts from now."""

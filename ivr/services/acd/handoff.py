@@ -11,8 +11,8 @@ from ..seam import CallerLeg, EndedBy
 from .desktop import IvrOrigin
 from .engine import Acd
 from .results import Left, QueueResult, Served, TransferredOut, UnknownQueue
-from .session import QueueRequest, wait
 from .store import EntryRow
+from .waiting import QueueRequest, wait
 
 
 def handoff_result(result: QueueResult) -> HandoffResult:

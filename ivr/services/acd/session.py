@@ -1,10 +1,7 @@
-"""One caller in a queue: hold music, announcements, rings to agents, the conversation.
-
-`wait()` runs inside the caller's flow task, so the caller's hangup cancels it and its
-`finally` releases everything the wait owns: the announcement, agent channels still ringing,
-the bridge with the agent. It answers how the wait ended as a results.QueueResult: served by
-an agent, transferred out by one, left with an outcome for the flow (`timeout`, `full`,
-`no_agents`, a key's outcome), or no such queue.
+"""One caller in a queue (a `QueueSession`): hold music, announcements, rings to agents, the
+conversation. waiting.py's `wait()` makes one per queue the caller waits in and runs it in the
+caller's flow task, so the caller's hangup cancels it and its `finally` releases everything the
+wait owns: the announcement, agent channels still ringing, the bridge with the agent.
 """
 
 from __future__ import annotations
@@ -12,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Sequence
 
 from ...ari import (
     AriError,
@@ -25,17 +20,17 @@ from ...ari import (
     ChannelHangupRequest,
     StasisEnd,
 )
-from ..place import InQueue, Place, RingingAgent, Transferring, WithAgent
-from ..seam import EndedBy
+from ..place import InQueue, RingingAgent, Transferring, WithAgent
+from ..seam import CallerLeg, EndedBy
 from . import queue_log as ql
 from .agents import Agent, AgentState, utc
 from .announcer import Announcer, announcement
 from .config import QueueConfig
-from .desktop import CallConnected, CallEnded, HowEnded, IvrOrigin, Origin, ScreenPop
+from .desktop import CallConnected, CallEnded, HowEnded, ScreenPop
 from .engine import Acd
-from .entries import EntryView
+from .entries import EntryView, QueueRequest
 from .holding import join_holding, leave_holding
-from .results import Left, QueueResult, Requeued, Served, TransferredOut, UnknownQueue
+from .results import Left, QueueResult, Requeued, Served, TransferredOut
 from .ringing import ring_group
 from .store import EntryRow, EntryState
 
@@ -44,96 +39,8 @@ log = logging.getLogger(__name__)
 TRANSFER_CONTEXT = "ivr-extensions"
 
 
-class QueueCaller(Protocol):
-    """What a queue needs from the call it holds (app.call.Call implements it)."""
-
-    id: str
-    caller: str
-    language: str
-    handle: ChannelHandle
-
-    async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None: ...
-
-    def trace(self, event: str, **fields: Any) -> None: ...
-
-    def move(self, place: Place) -> None:
-        """Where the caller is: in the queue at a position, ringing agents, with one."""
-
-    def ended_by(self, who: EndedBy) -> None:
-        """Said before the session ends the call (the agent hung up, a transfer)."""
-
-
-@dataclass(frozen=True, slots=True)
-class QueueRequest:
-    queue: str
-    priority: int | None = None
-    max_wait: float | None = None
-    flow: str = ""
-    node: str = ""
-    """Where the flow resumes this wait after an app restart."""
-    variables: Mapping[str, Any] = field(default_factory=dict)
-    """The flow's variables, secrets already masked (stored with the entry)."""
-    screen: Origin = field(default_factory=IvrOrigin)
-    """Where the caller comes from, for the agents' screen pops: the IVR's path and verified
-    account, or (a customer-first callback) the callback."""
-    since: float | None = None
-    """The place kept from an earlier wait (a callback): served as if it had joined then;
-    max_wait still counts from now."""
-
-
-async def wait(acd: Acd, caller: QueueCaller, request: QueueRequest) -> QueueResult:
-    """Queue the caller (or resume its place after a restart) until the wait ends; an agent's
-    transfer to another queue goes on waiting there."""
-    name = request.queue
-    while True:
-        queue = acd.config().queues.get(name)
-        if queue is None:
-            caller.trace("queue_unknown", queue=name)
-            return UnknownQueue(name)
-        result = await _wait_in(acd, caller, queue, request)
-        if not isinstance(result, Requeued):
-            return result
-        name = result.queue
-
-
-async def _wait_in(acd: Acd, caller: QueueCaller, queue: QueueConfig,
-                   request: QueueRequest) -> QueueResult | Requeued:
-    existing = await acd.store.entry(caller.id)
-    if existing is not None and existing.queue != queue.name:
-        await acd.store.remove_entry(caller.id)
-        existing = None
-    waiting = [s for s in acd.sessions.values()
-               if s.queue.name == queue.name and s.state is not EntryState.CONNECTED and s.holds]
-    if existing is None:
-        if not queue.join_empty and not acd.present(queue):
-            await acd.log(acd.event(caller.id, queue.name, "NONE", ql.JOINEMPTY))
-            caller.trace("queue_exit", queue=queue.name, outcome="no_agents")
-            return Left("no_agents")
-        if queue.max_length is not None and len(waiting) >= queue.max_length:
-            await acd.log(acd.event(caller.id, queue.name, "NONE", ql.FULL))
-            caller.trace("queue_exit", queue=queue.name, outcome="full")
-            return Left("full")
-    priority = request.priority if request.priority is not None else queue.priority
-    row = await acd.store.add_entry(EntryRow(
-        channel_id=caller.id, queue=queue.name, priority=priority,
-        entered_at=utc(request.since or acd.clock()), seq=0, caller=caller.caller,
-        language=caller.language,
-        flow=request.flow, node=request.node, variables=dict(request.variables),
-        orig_position=len(waiting) + 1))
-    if existing is None:
-        await acd.log(acd.event(caller.id, queue.name, "NONE", ql.ENTERQUEUE, "",
-                                caller.caller))
-    session = QueueSession(acd, caller, queue, row, request)
-    acd.sessions[caller.id] = session
-    acd.wake()
-    caller.trace("queue_enter", queue=queue.name, position=session.position(),
-                 resumed=existing is not None)
-    caller.move(InQueue(queue.name, session.position()))
-    return await session.run(resumed=existing)
-
-
 class QueueSession:
-    def __init__(self, acd: Acd, caller: QueueCaller, queue: QueueConfig, row: EntryRow,
+    def __init__(self, acd: Acd, caller: CallerLeg, queue: QueueConfig, row: EntryRow,
                  request: QueueRequest) -> None:
         self.acd = acd
         self.caller = caller
@@ -181,7 +88,7 @@ class QueueSession:
 
     def refresh_place(self) -> None:
         """A waiting caller's position moves as others leave: the dispatcher refreshes it."""
-        if self.state == "waiting" and not self.ended and not self.connected.is_set():
+        if self.state is EntryState.WAITING and not self.ended and not self.connected.is_set():
             self.caller.move(InQueue(self.queue.name, self.position()))
 
     def offer(self, group: Sequence[Agent]) -> None:

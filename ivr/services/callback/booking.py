@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from typing import Any, Protocol
 
 from ...media.entry import EntryRules, read_entry
 from ...media.say import say
 from ..acd.store import EntryRow
+from ..seam import CallerLeg
 from .schedule import scheduled_for, timezone_for
 from .service import CallbackRefused, Callbacks
 from .store import Callback, normalize_number
@@ -30,21 +30,8 @@ DIGIT_GAP = 5.0
 MAX_DIGITS = 15
 
 
-class BookingCaller(Protocol):
-    id: str
-    caller: str
-    language: str
-
-    async def play(self, prompt_ids: Sequence[str], *, barge_in: bool,
-                   secure: bool = False) -> None: ...
-
-    async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None: ...
-
-    def forgive(self, key: str, within: float) -> None: ...
-
-    def discard_typeahead(self) -> None: ...
-
-    def trace(self, event: str, **fields: Any) -> None: ...
+BookingCaller = CallerLeg
+"""What booking needs from the call: the seam's CallerLeg."""
 
 
 async def _choice(caller: BookingCaller, prompts: Sequence[str], keys: str) -> str | None:

@@ -38,8 +38,8 @@ from ..acd.desktop import CallbackOrigin, CallConnected, CallEnded, HowEnded, Sc
 from ..acd.engine import Acd
 from ..acd.results import Left, QueueResult, Served, TransferredOut
 from ..acd.ringing import ring_group
-from ..acd.session import QueueRequest, wait
 from ..acd.store import EntryState
+from ..acd.waiting import QueueRequest, wait
 from .entry import CallbackEntry
 from .leg import CALLBACK_ARG, CustomerLeg, Dialled, dial_customer
 from .store import Callback, CallbackState, CallbackStore

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
 
-from ...ari import AriClient, AriError, ChannelHandle, LiveRecordingHandle, ResourceGone
+from ...ari import AriClient, AriError, LiveRecordingHandle, ResourceGone
 from ...ari.events import RecordingFinished
-from ..place import LeavingMessage, Place
+from ..place import LeavingMessage
+from ..seam import CallerLeg
 from .store import Message, MessageStore, wav_duration
 
 log = logging.getLogger(__name__)
@@ -29,25 +29,8 @@ NOTHING = ""
 REVIEW_KEYS = {"1": "listen", "2": "again", "3": "send"}
 
 
-class VoicemailCaller(Protocol):
-    """What leaving a message needs from the call (app.call.Call implements it)."""
-
-    id: str
-    caller: str
-    language: str
-    handle: ChannelHandle
-
-    async def play(self, prompt_ids: Sequence[str], *, barge_in: bool,
-                   secure: bool = False) -> None: ...
-
-    async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None: ...
-
-    def discard_typeahead(self) -> None:
-        """Forget keys pressed so far (the # that ended a recording is not a review choice)."""
-
-    def trace(self, event: str, **fields: Any) -> None: ...
-
-    def move(self, place: Place) -> None: ...
+VoicemailCaller = CallerLeg
+"""What leaving a message needs from the call: the seam's CallerLeg."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ import pytest
 from ivr.ari import ChannelDtmfReceived, ChannelHangupRequest, StasisStart
 from ivr.services.acd.agents import AgentState
 from ivr.services.acd.results import Left, QueueResult, Served, TransferredOut, UnknownQueue
-from ivr.services.acd.session import QueueRequest, QueueSession, wait
+from ivr.services.acd.session import QueueSession
+from ivr.services.acd.waiting import QueueRequest, wait
 
 from .fakes import FakeCaller, Rig, eventually, rig
 

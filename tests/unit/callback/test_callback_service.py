@@ -25,7 +25,8 @@ from ivr.ari import ChannelDestroyed, ChannelHangupRequest, PlaybackFinished, St
 from ivr.ari.models import Playback
 from ivr.services.acd.agents import AgentState
 from ivr.services.acd.results import QueueResult
-from ivr.services.acd.session import QueueRequest, QueueSession, wait
+from ivr.services.acd.session import QueueSession
+from ivr.services.acd.waiting import QueueRequest, wait
 from ivr.services.callback.entry import CallbackEntry
 from ivr.services.callback.service import RETRY_SOON, CallbackRefused, Callbacks
 from ivr.services.callback.store import Callback, CallbackStore
