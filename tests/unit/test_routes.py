@@ -55,8 +55,10 @@ async def test_the_default_and_a_matcher_take_what_no_argument_claims(
     seen: list[str] = []
 
     def note(name: str) -> Route:
-        return Route(name, lambda event, handle: seen.append(f"{name}:{handle.id}") and None,
-                     subscribe=False)
+        def entry(event: StasisStart, handle: ChannelHandle) -> None:
+            seen.append(f"{name}:{handle.id}")
+
+        return Route(name, entry, subscribe=False)
 
     routes.add_matcher(lambda event: event.args[:1] == ("caller-audio",), note("stray"))
     routes.set_default(note("flows"))
