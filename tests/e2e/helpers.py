@@ -13,7 +13,7 @@ import json
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -186,3 +186,17 @@ async def place_of(app: RunningApp, caller: str, state: str, timeout: float = 20
 def places(trace: list[dict[str, object]]) -> list[object]:
     """The kinds of place the caller went through, in order (the trace's `place` events)."""
     return [e["place"] for e in events(trace, "place")]
+
+
+def expect_events(trace: list[dict[str, object]], *, happen: Sequence[str],
+                  never: Sequence[str] = ()) -> None:
+    """As Asterisk's testsuite states a scenario: these trace events must happen, in this
+    order (others may come between), and these must not happen at all."""
+    names = [str(e["event"]) for e in trace]
+    at = 0
+    for name in happen:
+        assert name in names[at:], f"{name!r} never came after {happen[:happen.index(name)]}; " \
+                                   f"the trace had {names}"
+        at = names.index(name, at) + 1
+    present = sorted(set(never) & set(names))
+    assert not present, f"{present} must not happen; the trace had {names}"
