@@ -112,7 +112,8 @@ class MailboxMenu:
         if self.bind_call_id is not None:
             self.bind_call_id(channel.id)
         trace = self.new_trace(channel.id)
-        line = Line(handle, events, self.prompts, DEFAULT_LANGUAGE, trace_keys=False)
+        line = Line(handle, events, self.prompts, DEFAULT_LANGUAGE, trace=trace.add,
+                    trace_keys=False)
         trace.add("start", caller=channel.caller.number, channel=channel.name,
                   service=MAILBOX_ARG)
         call = MailboxCall(self, line, trace)
