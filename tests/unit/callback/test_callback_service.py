@@ -21,8 +21,7 @@ from typing import Any
 
 import pytest
 
-from ivr.ari import ChannelDestroyed, ChannelHangupRequest, PlaybackFinished, StasisStart
-from ivr.ari.models import Playback
+from ivr.ari import ChannelDestroyed, ChannelHangupRequest, StasisStart
 from ivr.services.acd.agents import AgentState
 from ivr.services.acd.results import QueueResult
 from ivr.services.acd.session import QueueRequest, QueueSession, wait
@@ -30,7 +29,7 @@ from ivr.services.callback.entry import CallbackEntry
 from ivr.services.callback.service import RETRY_SOON, CallbackRefused, Callbacks
 from ivr.services.callback.store import Callback, CallbackStore
 
-from ..acd.fakes import FakeCaller, FakeClock, Rig, eventually, rig
+from ..acd.fakes import FakeCaller, FakeClock, Rig, eventually, finish_playbacks, rig
 
 QUEUES = """
 agents:
@@ -113,30 +112,6 @@ class Env:
         got = await self.store.get(cb.id)
         assert got is not None
         return got
-
-
-def finish_playbacks(r: Rig) -> list[str]:
-    """Every playback but a tone finishes as soon as ARI started it (PlaybackFinished)."""
-    played: list[str] = []
-    rest: Any = r.rest
-    real = rest.request
-
-    async def request(method: str, path: str, **kwargs: Any) -> Any:
-        result = await real(method, path, **kwargs)
-        parts = path.split("/")  # ['', 'channels', <channel>, 'play', <playback>]
-        if method == "POST" and len(parts) == 5 and parts[1] == "channels" \
-                and parts[3] == "play":
-            media = str(kwargs["params"]["media"])
-            played.extend(media.split(","))
-            if not media.startswith("tone:"):
-                done = PlaybackFinished(type=PlaybackFinished.TYPE, application="ivr",
-                                        playback=Playback(id=parts[4], media_uri=media,
-                                                          target_uri=f"channel:{parts[2]}"))
-                asyncio.get_running_loop().call_soon(r.client.emit, done)
-        return result
-
-    rest.request = request
-    return played
 
 
 @pytest.fixture
