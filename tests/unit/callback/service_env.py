@@ -54,17 +54,11 @@ queues:
 a day to expire. care: customer-first, a2 answers, any hour, an hour to expire. brief: like
 care, but its callers wait 30 s at most."""
 
-
 NOW = dt.datetime(2026, 11, 23, 1, 0, 0, tzinfo=dt.UTC)
 """10:00 in Seoul: inside sales' window."""
 
-
 DIAL = "PJSIP/{number}@trunk"
-
-
 NUMBER = "01099998888"
-
-
 CUSTOMER = f"PJSIP/{NUMBER}@trunk"
 
 

@@ -39,17 +39,9 @@ from ivr.services.voicemail.store import Message, MessageStore
 from ..acd.fakes import FakeAriClient, FakeRest, Request, eventually
 
 CALL = "c1"
-
-
 _RECORD = re.compile(r"/channels/([^/]+)/record")
-
-
 _PLAY = re.compile(r"/channels/([^/]+)/play/([^/]+)")
-
-
 _STORED_FILE = re.compile(r"/recordings/stored/([^/]+)/file")
-
-
 _STORED = re.compile(r"/recordings/stored/([^/]+)")
 
 
