@@ -3,17 +3,23 @@
 Nothing here is faked: Asterisk is brought up with `ivr.app.asterisk.up()` (bootstrapping it
 when the machine has none), the app runs as `ivr serve` in its own process, and calls come from
 the pjsua2 softphone in processes of their own.
+
+The ACD modules (test_acd_*.py) share `acd`: the app with their queues loaded for the module,
+and `acd_agents_logged_out`, which they use for every test.
 """
 
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from ivr.app import asterisk
 
+from .acd_queues import QUEUES as ACD_QUEUES
+from .helpers import cancel_active_callbacks, post, wait_for
 from .running_app import RunningApp, start_app
 
 pytestmark = pytest.mark.e2e
@@ -48,3 +54,40 @@ def ivr_app(
         yield app
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def acd(ivr_app: RunningApp) -> Iterator[RunningApp]:
+    """The app with the ACD modules' queues (acd_queues.py) loaded, for one module;
+    afterwards agents logged out and the demo file back (and reloaded)."""
+    original = (ivr_app.flows_dir / "queues.yaml").read_text()
+    reloads = ivr_app.get("/health")["flows"]["reloads"]
+    (ivr_app.flows_dir / "queues.yaml").write_text(ACD_QUEUES)
+    deadline = time.monotonic() + 10
+    while ivr_app.get("/health")["flows"]["reloads"] == reloads:
+        assert time.monotonic() < deadline, "queues.yaml edit not reloaded"
+        time.sleep(0.2)
+    try:
+        yield ivr_app
+    finally:
+        for agent in ("agent1001", "agent1002"):
+            post(ivr_app, f"/agents/{agent}/logout")
+        reloads = ivr_app.get("/health")["flows"]["reloads"]
+        (ivr_app.flows_dir / "queues.yaml").write_text(original)
+        # Reloaded before the next module: the next `acd` must not take this reload for its own.
+        wait_for(lambda: ivr_app.get("/health")["flows"]["reloads"] != reloads, 10,
+                 "queues.yaml not restored")
+
+
+@pytest.fixture
+def acd_agents_logged_out(acd: RunningApp) -> Iterator[None]:
+    """Each test of an ACD module (its `usefixtures`) starts and ends with no agent logged in
+    and no callback waiting for one: a message left in a queue's voicemail (here, or by another
+    module's test) is a callback of that queue, which would ring the next test's agent."""
+    cancel_active_callbacks(acd)
+    yield
+    for agent in ("agent1001", "agent1002"):
+        post(acd, f"/agents/{agent}/logout")
+    cancel_active_callbacks(acd)
+    wait_for(lambda: all(a["state"] == "logged_out" for a in acd.get("/agents")), 15,
+             "agents not logged out after the test")

@@ -39,8 +39,7 @@ from ivr.services.callback.entry import CallbackEntry
 from ivr.services.callback.service import Callbacks
 from ivr.services.callback.store import CallbackStore
 
-from .acd.fakes import FakeCaller, Rig, eventually, rig
-from .callback.test_callback_service import finish_playbacks
+from .acd.fakes import FakeCaller, Rig, eventually, finish_playbacks, rig
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "desktop-events.schema.json").read_text(encoding="utf-8"))

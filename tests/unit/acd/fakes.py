@@ -5,6 +5,8 @@ keeps the real client, resources, handles and event router, and replaces just th
 transport: it answers what the ACD asks (endpoints, originate, bridges, hangup) from plain
 attributes and records every request. Events are pushed with `FakeAriClient.emit`, straight
 into the real router, so handles' subscriptions see them exactly as they would in production.
+`finish_playbacks` ends every playback as soon as it started, for tests that play whole
+conversations (the callback service's, the desktop events').
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ivr.ari import AriClient, AriConfig, Event
+from ivr.ari import AriClient, AriConfig, Event, PlaybackFinished
 from ivr.ari.errors import error_for_status
 from ivr.ari.events import ChannelEvent
 from ivr.ari.handles import Ari
-from ivr.ari.models import Channel
+from ivr.ari.models import Channel, Playback
 from ivr.ari.transport import RestTransport
 from ivr.media.prompts import PromptLibrary
 from ivr.services.acd.config import AcdConfig
@@ -261,3 +263,27 @@ async def eventually(probe: Callable[[], T | None], timeout: float = 1.0) -> T:
             if value is not None and value is not False:
                 return value
             await asyncio.sleep(0.002)  # the state polled is the ACD's, with no event to await
+
+
+def finish_playbacks(r: Rig) -> list[str]:
+    """Every playback but a tone finishes as soon as ARI started it (PlaybackFinished)."""
+    played: list[str] = []
+    rest: Any = r.rest
+    real = rest.request
+
+    async def request(method: str, path: str, **kwargs: Any) -> Any:
+        result = await real(method, path, **kwargs)
+        parts = path.split("/")  # ['', 'channels', <channel>, 'play', <playback>]
+        if method == "POST" and len(parts) == 5 and parts[1] == "channels" \
+                and parts[3] == "play":
+            media = str(kwargs["params"]["media"])
+            played.extend(media.split(","))
+            if not media.startswith("tone:"):
+                done = PlaybackFinished(type=PlaybackFinished.TYPE, application="ivr",
+                                        playback=Playback(id=parts[4], media_uri=media,
+                                                          target_uri=f"channel:{parts[2]}"))
+                asyncio.get_running_loop().call_soon(r.client.emit, done)
+        return result
+
+    rest.request = request
+    return played

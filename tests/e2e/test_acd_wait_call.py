@@ -1,41 +1,30 @@
-"""The ACD end to end: agent softphones register with the credentials Asterisk was provisioned
-with, log in, and take callers of the bank demo who pressed 3 ("agent"), through the real
-Asterisk 22 and the real app.
-
-The queue is tuned for test time (announcement after 3 s, 5 s ring timeout, 10 s wrap-up) by
-editing the app's copy of flows/queues.yaml, which the app hot-reloads like a flow.
+"""The ACD end to end, the caller's wait: a caller of the bank demo who pressed 3 ("agent")
+hears the hold message, music and its position, then caller and agent hear each other; an
+abandon; a ring timeout moving to the next agent; wrap-up keeping the agent from the next call;
+a waiting caller keeping its place and hold time across an app killed with SIGKILL; an exit key
+leading to the flow's voicemail node. Through the real Asterisk 22 and the real app, with agent
+softphones registered with the credentials Asterisk was provisioned with, on the queues of
+acd_queues.py (conftest.py's `acd`); each test checks the queue_log lines written.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
-from ivr.app import asterisk
-from ivr.testing.audio import (
-    HEARD_WHOLE,
-    find_prompt,
-    heard_sequence,
-    is_silent,
-    load_wav,
-)
+from ivr.testing.audio import HEARD_WHOLE, find_prompt, heard_sequence, is_silent, load_wav
 from ivr.testing.softphone import CallReport, place_call
 
+from .acd_queues import queue_log, verbs
 from .helpers import (
     PROMPTS,
-    STEP,
     TO_AGENT,
-    add_account,
     agent_phone,
-    cancel_active_callbacks,
     events,
     new_caller,
     place_of,
@@ -47,77 +36,7 @@ from .helpers import (
 )
 from .running_app import RunningApp
 
-pytestmark = pytest.mark.e2e
-
-QUEUES = """
-pause_reasons: {"1": break, "2": lunch}
-agents:
-  agent1001: {name: Minji Kim, endpoint: PJSIP/agent1001, skills: {general: 1, billing: 1}}
-  agent1002: {name: John Smith, endpoint: PJSIP/agent1002, skills: {general: 1}}
-queues:
-  general:
-    strategy: longest_idle
-    members: [agent1001, agent1002]
-    ring_timeout: 5
-    wrapup: 10
-    auto_pause_after: 2
-    announce: {first: 3, every: 20, position: true, wait: true, join: [queue-hold]}
-    max_wait: 120
-    max_length: 20
-    keys: {"1": voicemail, "2": callback}
-    transfer_code: "1"
-  billing:
-    strategy: skills
-    skills: [billing]
-    ring_timeout: 5
-    wrapup: 10
-    announce: {first: 30}
-    max_wait: 120
-    transfer_code: "2"
-"""
-
-
-def queue_log(app: RunningApp, call_id: str | None = None) -> list[list[str]]:
-    with urllib.request.urlopen(app.base_url + "/queue_log?hours=1", timeout=5) as resp:
-        lines = [line.split("|") for line in resp.read().decode().splitlines() if line]
-    return [line for line in lines if call_id is None or line[1] == call_id]
-
-
-def verbs(lines: list[list[str]]) -> list[tuple[str, str]]:
-    """(event, agent) of each line, in order."""
-    return [(line[4], line[3]) for line in lines]
-
-
-@pytest.fixture(scope="module")
-def acd(ivr_app: RunningApp) -> Iterator[RunningApp]:
-    """The app with the test queues loaded; afterwards the demo file back, agents logged out."""
-    original = (ivr_app.flows_dir / "queues.yaml").read_text()
-    reloads = ivr_app.get("/health")["flows"]["reloads"]
-    (ivr_app.flows_dir / "queues.yaml").write_text(QUEUES)
-    deadline = time.monotonic() + 10
-    while ivr_app.get("/health")["flows"]["reloads"] == reloads:
-        assert time.monotonic() < deadline, "queues.yaml edit not reloaded"
-        time.sleep(0.2)
-    try:
-        yield ivr_app
-    finally:
-        for agent in ("agent1001", "agent1002"):
-            post(ivr_app, f"/agents/{agent}/logout")
-        (ivr_app.flows_dir / "queues.yaml").write_text(original)
-
-
-@pytest.fixture(autouse=True)
-def _agents_logged_out(acd: RunningApp) -> Iterator[None]:
-    """Each test starts and ends with no agent logged in and no callback waiting for one: a
-    message left in a queue's voicemail (here, or by another module's test) is a callback of
-    that queue, which would ring the next test's agent."""
-    cancel_active_callbacks(acd)
-    yield
-    for agent in ("agent1001", "agent1002"):
-        post(acd, f"/agents/{agent}/logout")
-    cancel_active_callbacks(acd)
-    wait_for(lambda: all(a["state"] == "logged_out" for a in acd.get("/agents")), 15,
-             "agents not logged out after the test")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("acd_agents_logged_out")]
 
 
 async def test_caller_waits_with_music_and_announcement_then_talks_to_the_agent(
@@ -287,32 +206,6 @@ async def test_wrap_up_keeps_the_agent_from_the_next_call(acd: RunningApp) -> No
     assert int(lines[1][0]) >= int(ended_at) + 9
 
 
-async def test_feature_codes_from_the_agent_phone(acd: RunningApp, tmp_path: Path) -> None:
-    password = asterisk.agent_credentials()["agent1002"]
-
-    async def dial(code: str) -> CallReport:
-        return await place_call(code, "wait-hangup 10", record=tmp_path / f"{code}.wav",
-                                timeout=10, register="sip:agent1002@127.0.0.1",
-                                username="agent1002", password=password)
-
-    expected = [("*71", "available", None, "agent-logged-in"),
-                ("*732", "paused", "lunch", "agent-paused"),
-                ("*74", "available", None, "agent-unpaused"),
-                ("*72", "logged_out", None, "agent-logged-out")]
-    for code, state, reason, prompt in expected:
-        report = await dial(code)
-        assert report.ok, (code, report.error)
-        agent = acd.get("/agents/agent1002")
-        assert (agent["state"], agent["pause_reason"]) == (state, reason), code
-        heard = heard_sequence(tmp_path / f"{code}.wav",
-                               {prompt: PROMPTS / "en" / f"{prompt}.wav"}, threshold=HEARD_WHOLE)
-        assert [name for name, _ in heard] == [prompt], code
-    members = [line for line in queue_log(acd) if line[3] == "PJSIP/agent1002"
-               and line[4] in ("ADDMEMBER", "PAUSE", "UNPAUSE", "REMOVEMEMBER")]
-    assert [(line[4], line[5]) for line in members[-4:]] == [
-        ("ADDMEMBER", ""), ("PAUSE", "lunch"), ("UNPAUSE", "lunch"), ("REMOVEMEMBER", "")]
-
-
 async def test_waiting_caller_keeps_its_place_across_an_app_restart(
         acd: RunningApp, tmp_path: Path) -> None:
     phone = await agent_phone(acd, "agent1001", "wait-hangup 60", timeout=90)
@@ -371,72 +264,3 @@ async def test_exit_key_leaves_the_queue_for_the_flows_voicemail_node(acd: Runni
     lines = queue_log(acd, entered[1])
     assert verbs(lines) == [("ENTERQUEUE", "NONE"), ("EXITWITHKEY", "NONE")]
     assert lines[1][5:7] == ["1", "1"]  # the key, the position
-
-
-async def test_screen_pop_and_blind_transfer_to_another_queue(acd: RunningApp) -> None:
-    first = await agent_phone(acd, "agent1002", "wait 2; dtmf ##2#; wait-hangup 20", timeout=40)
-    second = await agent_phone(acd, "agent1001", "wait 2; hangup", timeout=40)
-    caller = new_caller()
-    try:
-        post(acd, "/agents/agent1002/login")  # longest idle: offered the general call
-        await asyncio.sleep(1.0)
-        post(acd, "/agents/agent1001/login")  # the only agent with the billing skill
-        ws_url = acd.base_url.replace("http", "ws") + "/agents/agent1001/events"
-        async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as desktop:
-            hello = await desktop.receive_json(timeout=5)
-            assert (hello["type"], hello["id"]) == ("agent_state", "agent1001")
-            report = await place_call("100", f"{TO_AGENT}; wait-hangup 40", caller=caller,
-                                      timeout=10)
-            pops = []
-            while True:
-                message = await desktop.receive_json(timeout=5)
-                if message["type"] == "screen_pop":
-                    pops.append(message)
-                if message["type"] == "call_ended":
-                    break
-        transferring = await first.result()
-        answering = await second.result()
-    finally:
-        await first.close()
-        await second.close()
-    assert report.ok and transferring.ok and answering.ok, (
-        report.error, transferring.error, answering.error)
-    (pop,) = pops
-    assert (pop["queue"], pop["caller"], pop["language"]) == ("billing", caller, "en")
-    assert "main_menu" in pop["path"] and pop["account"] is None
-    (entered, *_) = [line for line in queue_log(acd) if line[4] == "ENTERQUEUE"
-                     and line[6] == caller]
-    lines = queue_log(acd, entered[1])
-    assert [(line[2], line[4], line[3]) for line in lines if line[4] != "ACW"] == [
-        ("general", "ENTERQUEUE", "NONE"), ("general", "CONNECT", "PJSIP/agent1002"),
-        ("general", "TRANSFER", "PJSIP/agent1002"), ("billing", "ENTERQUEUE", "NONE"),
-        ("billing", "CONNECT", "PJSIP/agent1001"), ("billing", "COMPLETEAGENT", "PJSIP/agent1001")]
-    transfer = next(line for line in lines if line[4] == "TRANSFER")
-    assert transfer[5:7] == ["2", "queue:billing"]
-
-
-async def test_screen_pop_carries_the_account_the_caller_verified(acd: RunningApp) -> None:
-    await asyncio.to_thread(add_account, acd, "14142135", "3141", "KRW", "77000")
-    phone = await agent_phone(acd, "agent1002", "wait 1; hangup", timeout=60)
-    post(acd, "/agents/agent1002/login")
-    caller = new_caller()
-    script = "; ".join([
-        STEP, "dtmf 2", STEP, "dtmf 1", STEP, "dtmf 14142135#", STEP, "dtmf 1",
-        STEP, "dtmf 3141#",           # verified: the balance is said
-        "wait 10", "dtmf 0",          # after the balance: 0 for an agent
-        "wait-hangup 30",
-    ])
-    ws_url = acd.base_url.replace("http", "ws") + "/agents/agent1002/events"
-    try:
-        async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as desktop:
-            await desktop.receive_json(timeout=5)
-            report = await place_call("100", script, caller=caller, timeout=10)
-            while (pop := await desktop.receive_json(timeout=10))["type"] != "screen_pop":
-                pass
-        await phone.result()
-    finally:
-        await phone.close()
-    assert report.ok, report.error
-    assert (pop["caller"], pop["account"], pop["queue"]) == (caller, "14142135", "general")
-    assert "verify_pin" in pop["path"] and pop["path"][-1] == "agent"
-    assert "3141" not in json.dumps(pop), "the PIN never reaches the desktop"
