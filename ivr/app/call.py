@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ..ari import AriError, ChannelHandle, NotInStasis, ResourceGone, Subscription
@@ -36,7 +36,7 @@ from ..services.place import (
     PlaceKind,
     Whereabouts,
 )
-from ..services.seam import EndedBy, Handoffs
+from ..services.seam import EndedBy, Handoffs, LegOnLine
 from .ears import Ears
 from .logs import call_id_var
 from .trace import CallTrace
@@ -47,7 +47,9 @@ CallerHungUp = LineGone
 """The channel went away while the flow needed it."""
 
 
-class Call:
+class Call(LegOnLine):
+    """The CallIO of a flow and, while a service holds the caller, its CallerLeg."""
+
     def __init__(
         self,
         channel: Channel,
@@ -96,10 +98,6 @@ class Call:
         self.line.language = value
 
     @property
-    def hangup_by(self) -> str:
-        return self.line.ended_by
-
-    @property
     def place(self) -> Place:
         """Where the caller is now; in a flow, at the node the interpreter is running."""
         place = self.whereabouts.place
@@ -120,38 +118,16 @@ class Call:
     def trace(self, event: str, **fields: Any) -> None:
         self.trace_log.add(event, **fields)
 
-    def move(self, place: Place) -> None:
-        self.whereabouts.move(place)
-
     def _moved(self, change: PlaceChanged) -> None:
         self.trace("place", **change.fields())
 
-    def ended_by(self, who: EndedBy) -> None:
-        self.line.ended_by = self.line.ended_by or who.value
-
-    # CallIO, and a service's CallerLeg ----------------------------------------------------------
-
-    async def play(self, prompt_ids: Sequence[str], *, barge_in: bool,
-                   secure: bool = False) -> None:
-        await self.line.play(prompt_ids, barge_in=barge_in, secure=secure)
-
-    async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None:
-        return await self.line.read_digit(timeout, secure=secure)
-
-    def forgive(self, key: str, within: float) -> None:
-        self.line.forgive(key, within)
-
-    def discard_typeahead(self) -> None:
-        self.line.discard_typeahead()
+    # CallIO (play, read_digit, forgive, hangup: LegOnLine), and what only a flow needs -------
 
     def heard(self, keys: str, **fields: Any) -> None:
         self.line.heard(keys, **fields)
 
     def speech_started(self) -> None:
         self.line.speech_started()
-
-    async def hangup(self) -> None:
-        await self.line.hangup()
 
     async def handoff(self, request: HandoffRequest) -> HandoffResult:
         """The service for the request's kind takes the caller; one that is not there (a

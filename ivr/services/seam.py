@@ -21,7 +21,8 @@ from typing import Any, Protocol
 
 from ..ari import ChannelHandle
 from ..flow.types import HandoffKind, HandoffRequest, HandoffResult
-from .place import Place
+from ..media.line import Line
+from .place import Place, Whereabouts
 
 
 class EndedBy(enum.StrEnum):
@@ -64,6 +65,42 @@ class CallerLeg(Protocol):
 
     def ended_by(self, who: EndedBy) -> None:
         """Who ends the call, said just before the service ends it (the first one said wins)."""
+
+
+class LegOnLine:
+    """A CallerLeg on the line engine and a checked place: the part every leg the app drives
+    shares (an IVR call, a callback's customer leg). Subclasses set `line` and `whereabouts`;
+    who ended the leg is the line's (the pump sees the caller go, the line's hangup is the IVR,
+    a service says the rest)."""
+
+    line: Line
+    whereabouts: Whereabouts
+
+    @property
+    def hangup_by(self) -> str:
+        return self.line.ended_by
+
+    async def play(self, prompt_ids: Sequence[str], *, barge_in: bool,
+                   secure: bool = False) -> None:
+        await self.line.play(prompt_ids, barge_in=barge_in, secure=secure)
+
+    async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None:
+        return await self.line.read_digit(timeout, secure=secure)
+
+    def forgive(self, key: str, within: float) -> None:
+        self.line.forgive(key, within)
+
+    def discard_typeahead(self) -> None:
+        self.line.discard_typeahead()
+
+    async def hangup(self) -> None:
+        await self.line.hangup()
+
+    def move(self, place: Place) -> None:
+        self.whereabouts.move(place)
+
+    def ended_by(self, who: EndedBy) -> None:
+        self.line.ended_by = self.line.ended_by or who.value
 
 
 class Handoff(Protocol):

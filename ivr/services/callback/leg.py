@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +24,8 @@ from ...ari import (
 )
 from ...media.line import Line
 from ...media.prompts import PromptLibrary
-from ..place import Place, PlaceKind, Whereabouts
-from ..seam import EndedBy
+from ..place import PlaceKind, Whereabouts
+from ..seam import LegOnLine
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +86,7 @@ async def dial_customer(client: AriClient, endpoint: str, *, caller_id: str, rin
     return Dialled("failed", None, cause, detail)
 
 
-class CustomerLeg:
+class CustomerLeg(LegOnLine):
     """An answered customer waiting in a queue (customer-first callbacks): a CallerLeg whose
     line is a media.Line, whose trace is the log, and whose place is checked like a call's."""
 
@@ -107,10 +106,6 @@ class CustomerLeg:
         return self.line.gone
 
     @property
-    def hangup_by(self) -> str:
-        return self.line.ended_by
-
-    @property
     def reached_agent(self) -> bool:
         """An agent answered: whoever hangs up first, the callback was kept."""
         return self.whereabouts.ever(PlaceKind.WITH_AGENT)
@@ -119,28 +114,6 @@ class CustomerLeg:
         """Read the leg's events until it hangs up, then cancel `owner` (what it waits in)."""
         await self.line.pump()
         owner.cancel()
-
-    async def play(self, prompt_ids: Sequence[str], *, barge_in: bool,
-                   secure: bool = False) -> None:
-        await self.line.play(prompt_ids, barge_in=barge_in, secure=secure)
-
-    async def read_digit(self, timeout: float, *, secure: bool = False) -> str | None:
-        return await self.line.read_digit(timeout, secure=secure)
-
-    def forgive(self, key: str, within: float) -> None:
-        self.line.forgive(key, within)
-
-    def discard_typeahead(self) -> None:
-        self.line.discard_typeahead()
-
-    async def hangup(self) -> None:
-        await self.line.hangup()
-
-    def move(self, place: Place) -> None:
-        self.whereabouts.move(place)
-
-    def ended_by(self, who: EndedBy) -> None:
-        self.line.ended_by = self.line.ended_by or who.value
 
     def trace(self, event: str, **fields: Any) -> None:
         log.info("callback leg %s: %s %s", self.id, event, fields)
