@@ -112,8 +112,9 @@ class MailboxMenu:
         if self.bind_call_id is not None:
             self.bind_call_id(channel.id)
         trace = self.new_trace(channel.id)
-        line = Line(handle, events, self.prompts, DEFAULT_LANGUAGE, trace=trace.add,
-                    trace_keys=False)
+        # The menu traces what keys and plays meant (a PIN; `played`: a message heard whole),
+        # so the line's own events stay out of its trace.
+        line = Line(handle, events, self.prompts, DEFAULT_LANGUAGE, trace_keys=False)
         trace.add("start", caller=channel.caller.number, channel=channel.name,
                   service=MAILBOX_ARG)
         call = MailboxCall(self, line, trace)

@@ -69,6 +69,8 @@ async def test_three_failed_logins_end_in_goodbye_without_a_message(
     trace = rig.trace(channel)
     assert [e["outcome"] for e in trace if e["event"] == "login"] == ["wrong"] * 3
     assert trace[-1]["outcome"] == "login_failed"
+    assert not [e for e in trace if e["event"] in ("play", "played", "dtmf")], \
+        "the menu's trace says what things meant: `played` is a message heard, never a prompt"
     assert PIN not in caplog.text and "13579" not in caplog.text
     assert rig.hung_up_by_ivr(channel)
 
