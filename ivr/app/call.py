@@ -43,10 +43,6 @@ from .trace import CallTrace
 
 log = logging.getLogger(__name__)
 
-CallerHungUp = LineGone
-"""The channel went away while the flow needed it."""
-
-
 class Call(LegOnLine):
     """The CallIO of a flow and, while a service holds the caller, its CallerLeg."""
 
@@ -62,7 +58,6 @@ class Call(LegOnLine):
         resumed: bool = False,
         handoffs: Handoffs | None = None,
         ears: Ears | None = None,
-        strict: bool | None = None,
     ) -> None:
         self.id = channel.id
         self.call_id = channel.id
@@ -77,10 +72,9 @@ class Call(LegOnLine):
         self.trace_log = CallTrace(channel.id)
         self.flow_state = FlowState()
         self.line = Line(handle, events, prompts, flow.default_language, trace=self.trace)
-        self.whereabouts = Whereabouts(channel.id) if strict is None \
-            else Whereabouts(channel.id, strict=strict)
-        """Where the caller is; strict raises on an illegal move (tests), else logs it
-        (place.STRICT_ENV decides when not told)."""
+        self.whereabouts = Whereabouts(channel.id)
+        """Where the caller is; an illegal move raises in tests, else is logged
+        (place.STRICT_ENV)."""
         self.whereabouts.listeners.append(self._moved)
         self.handoffs: Handoffs = handoffs or {}
         self.ears = ears

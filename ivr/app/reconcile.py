@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 
 from ..ari import AriError, ChannelHandle, StasisStart
 from ..flow.model import Flow
@@ -39,7 +40,8 @@ class Reconciler:
     async def load(self) -> None:
         self.parked = {row.channel_id: row for row in await self.acd.store.entries()}
 
-    def resume(self, channel_id: str, flows: dict[str, Flow]) -> tuple[Flow, FlowState] | None:
+    def resume(self, channel_id: str,
+               flows: Mapping[str, Flow]) -> tuple[Flow, FlowState] | None:
         """Where a parked caller goes on: its queue node with its variables, if that flow and
         node still exist (a reload may have removed them: then it starts over)."""
         parked = self.parked.pop(channel_id, None)

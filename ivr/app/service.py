@@ -194,7 +194,7 @@ class IvrService:
             flow = flowset.flows[self.config.default_flow]
         # The call keeps this flow set for its whole life: a reload never changes a call midway.
         ctx = FlowContext(flows=flowset.flows, http=self.http, actions=running.actions)
-        resumed = self.reconciler.resume(event.channel.id, dict(flowset.flows))
+        resumed = self.reconciler.resume(event.channel.id, flowset.flows)
         state = None
         if resumed is not None:
             flow, state = resumed

@@ -32,7 +32,7 @@ from .desktop import AgentStateEvent, Desktops
 from .dispatch import offer_waiting
 from .entries import QueueEntry
 from .queue_log import QueueLogEvent, QueueLogFile
-from .store import AcdStore, EntryRow, EntryState
+from .store import AcdStore, EntryState
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,6 @@ class Acd:
         self.desktops = Desktops()
         """The agents' desktops listening (web_acd's WebSocket), and what is sent to them."""
         self.last_agent: dict[str, str] = {}
-        self.places_left: dict[str, EntryRow] = {}
-        """Call id -> the place its caller last left a queue with (a key, a limit), until the
-        call ends: a callback the caller books next keeps that place."""
         self.stopping = False
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None

@@ -45,6 +45,8 @@ class QueueHandoff:
 
     def __init__(self, acd: Acd) -> None:
         self.acd = acd
+        self._left: dict[str, EntryRow] = {}
+        """Call id -> the place its caller last left a queue with, until the call ends."""
 
     async def take(self, leg: CallerLeg, request: HandoffRequest) -> HandoffResult:
         priority = request.number("priority")
@@ -60,12 +62,14 @@ class QueueHandoff:
             if self.acd.stopping:
                 leg.ended_by(EndedBy.SERVICE)  # parked: the next process takes the caller back
             raise
+        if isinstance(result, Left) and result.place is not None:
+            self._left[leg.id] = result.place
         return handoff_result(result)
 
     def place_left(self, call_id: str, queue: str) -> EntryRow | None:
         """The place this call's caller just left in `queue`, if it left one there."""
-        place = self.acd.places_left.get(call_id)
+        place = self._left.get(call_id)
         return place if place is not None and place.queue == queue else None
 
     def call_ended(self, call_id: str) -> None:
-        self.acd.places_left.pop(call_id, None)
+        self._left.pop(call_id, None)

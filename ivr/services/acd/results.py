@@ -10,8 +10,10 @@ A caller who hangs up is no result: the hangup cancels the wait (CancelledError)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias
+
+from .store import EntryRow
 
 __all__ = ["Left", "QueueResult", "Requeued", "Served", "TransferredOut", "UnknownQueue"]
 
@@ -36,6 +38,9 @@ class Left:
     `on`: "timeout", "full", "no_agents" or the outcome of an exit key."""
 
     outcome: str
+    place: EntryRow | None = field(default=None, compare=False)
+    """The place the caller had (a key or a limit took it out of the line); a callback it
+    books next keeps it. None when it never joined (a full queue, no agents)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,9 +159,8 @@ class QueueSession:
         await self.acd.log(self.acd.event(self.id, self.queue.name, "NONE", verb, *first,
                                           self.position(), self.row.orig_position, wait_s))
         self.ended = True
-        self.acd.places_left[self.id] = self.row
         self.caller.trace("queue_exit", queue=self.queue.name, outcome=outcome, waited=wait_s)
-        return Left(outcome)
+        return Left(outcome, self.row)
 
     # -- announcements -----------------------------------------------------------------------
 
