@@ -7,6 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := debootstrap espeak-ng sox graphviz postgresql
 PYTEST_ARGS ?=
+# The suite runs in parallel: each pytest-xdist worker has its own Asterisk instance on its own
+# loopback address and its own app (tests/e2e/conftest.py), and a test module stays on one worker
+# (--dist loadfile: a module's fixtures and its tests' order hold). The e2e tests mostly wait in
+# real time, so three workers on two cores keep the whole suite well under 15 minutes.
+TEST_WORKERS ?= 3
+XDIST := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: run test deps venv prompts lint unit e2e asterisk-up asterisk-down clean
 
@@ -14,7 +20,7 @@ run: deps venv
 	$(BIN)/ivr run
 
 test: deps venv prompts lint
-	$(BIN)/pytest -p no:cacheprovider -ra $(PYTEST_ARGS)
+	$(BIN)/pytest -p no:cacheprovider -ra $(XDIST) $(PYTEST_ARGS)
 
 # System packages, installed only when missing (needs root on Debian).
 deps:
@@ -42,10 +48,10 @@ lint: venv
 	$(BIN)/mypy ivr bench
 
 unit: venv prompts
-	$(BIN)/pytest -p no:cacheprovider -ra tests/unit
+	$(BIN)/pytest -p no:cacheprovider -ra $(XDIST) tests/unit
 
 e2e: venv prompts
-	$(BIN)/pytest -p no:cacheprovider -ra tests/e2e
+	$(BIN)/pytest -p no:cacheprovider -ra $(XDIST) tests/e2e
 
 asterisk-up: venv
 	$(BIN)/ivr asterisk up

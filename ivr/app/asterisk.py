@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ivr.app import asterisk_conf as conf
+from ivr.app import asterisk_instance as instances
 from ivr.app import asterisk_proc as proc
 from ivr.app import asterisk_root as aroot
 from ivr.app.paths import agents_env_file, ari_env_file, cache_dir, project_root, state_dir
@@ -46,6 +47,7 @@ class _Layout:
     """Where one mode keeps things and how it runs the asterisk binary."""
 
     mode: str
+    instance: instances.Instance
     root: Path | None  # the chroot, None in host mode
     etc_dir: Path
     log_file: Path
@@ -62,14 +64,17 @@ def root_dir() -> Path:
 
 
 def _layout() -> _Layout:
+    """Where this process's instance (IVR_ASTERISK_INSTANCE, asterisk_instance) lives."""
+    inst = instances.current()
     mode = os.environ.get("IVR_ASTERISK_MODE") or ("host" if shutil.which("asterisk") else "chroot")
     if mode == "host":
         binary = shutil.which("asterisk")
         if not binary:
             raise RuntimeError("IVR_ASTERISK_MODE=host but there is no asterisk on PATH")
-        base = state_dir() / "asterisk"
+        base = _host_base(inst)
         return _Layout(
             "host",
+            inst,
             None,
             base / "etc",
             base / "log" / "full",
@@ -78,13 +83,22 @@ def _layout() -> _Layout:
     if mode != "chroot":
         raise RuntimeError(f"IVR_ASTERISK_MODE must be host or chroot, not {mode!r}")
     root = root_dir()
-    return _Layout(
-        "chroot", root, root / "etc/asterisk", root / "var/log/asterisk/full", ("asterisk",)
-    )
+    dirs = inst.chroot_dirs()
+    if not dirs:
+        return _Layout("chroot", inst, root, root / "etc/asterisk",
+                       root / "var/log/asterisk/full", ("asterisk",))
+    etc = dirs["astetcdir"]
+    return _Layout("chroot", inst, root, root / etc.lstrip("/"),
+                   root / dirs["astlogdir"].lstrip("/") / "full",
+                   ("asterisk", "-C", f"{etc}/asterisk.conf"))
+
+
+def _host_base(inst: instances.Instance) -> Path:
+    return state_dir() / f"asterisk{inst.suffix}"
 
 
 def _state_file() -> Path:
-    return state_dir() / "asterisk.json"
+    return state_dir() / f"asterisk{instances.current().suffix}.json"
 
 
 def _read_state() -> dict[str, object]:
@@ -116,7 +130,7 @@ def _main_pid(lay: _Layout) -> int | None:
             return recorded
         for pid in pids:
             args = _cmdline(pid)
-            if b"-f" in args and b"-rx" not in args:
+            if b"-f" in args and b"-rx" not in args and _is_instance(lay, args):
                 return pid
         return None
     if isinstance(recorded, int) and proc.alive(recorded):
@@ -124,6 +138,13 @@ def _main_pid(lay: _Layout) -> int | None:
         if str(lay.base_cmd[-1]).encode() in args and b"-rx" not in args:
             return recorded
     return None
+
+
+def _is_instance(lay: _Layout, args: list[bytes]) -> bool:
+    """Whether a chrooted Asterisk's arguments are this layout's instance (all share a root)."""
+    if "-C" not in lay.base_cmd:
+        return b"-C" not in args
+    return lay.base_cmd[-1].encode() in args
 
 
 def _cmdline(pid: int) -> list[bytes]:
@@ -148,7 +169,8 @@ def _stop(lay: _Layout, pid: int) -> None:
         if proc.wait_gone([pid], wait):
             break
     if lay.root is not None:  # leftovers (e.g. a stuck `asterisk -rx`), by pid, never by name
-        rest = [p for p in aroot.pids_in_root(lay.root) if proc.alive(p)]
+        rest = [p for p in aroot.pids_in_root(lay.root) if proc.alive(p)
+                and _is_instance(lay, _cmdline(p))]
         for p in rest:
             os.kill(p, signal.SIGKILL)
         proc.wait_gone(rest, 5.0)
@@ -160,7 +182,7 @@ def _start(lay: _Layout) -> int:
     `sh` backgrounds it and exits at once, so this process never owns a long-running child
     (no zombie, no ResourceWarning in pytest) and Asterisk outlives the CLI.
     """
-    out = state_dir() / "asterisk-stdout.log"
+    out = _stdout_log(lay)
     start = ["-f", "-U", "asterisk", "-G", "asterisk"] if lay.root else ["-f"]
     script = '"$@" </dev/null >"$0" 2>&1 & echo $!'
     res = subprocess.run(
@@ -173,17 +195,22 @@ def _start(lay: _Layout) -> int:
     return int(res.stdout.strip())
 
 
+def _stdout_log(lay: _Layout) -> Path:
+    return state_dir() / f"asterisk{lay.instance.suffix}-stdout.log"
+
+
 def _wait_ready(lay: _Layout, pid: int, creds: conf.Credentials) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     status = 0
     while time.monotonic() < deadline:
         if not proc.alive(pid):
             raise RuntimeError(
-                f"Asterisk exited during start. {state_dir() / 'asterisk-stdout.log'}:\n"
-                f"{proc.tail(state_dir() / 'asterisk-stdout.log')}\n{lay.log_file}:\n"
+                f"Asterisk exited during start. {_stdout_log(lay)}:\n"
+                f"{proc.tail(_stdout_log(lay))}\n{lay.log_file}:\n"
                 f"{proc.tail(lay.log_file)}"
             )
-        status, _ = proc.ari_get("asterisk/info", creds.ari_username, creds.ari_password)
+        status, _ = proc.ari_get(lay.instance.ari_url, "asterisk/info", creds.ari_username,
+                                 creds.ari_password)
         if status == 200:
             return
         time.sleep(0.25)
@@ -205,8 +232,23 @@ def recording_dir() -> Path:
     (the app stages messages there to play them; services/voicemail/playback.py)."""
     lay = _layout()
     if lay.root is not None:
-        return lay.root / "var/spool/asterisk/recording"
-    return conf.host_dirs(state_dir() / "asterisk")["astspooldir"] / "recording"
+        return lay.root / _chroot_spool(lay).lstrip("/") / "recording"
+    return conf.host_dirs(_host_base(lay.instance))["astspooldir"] / "recording"
+
+
+def _chroot_spool(lay: _Layout) -> str:
+    return lay.instance.chroot_dirs().get("astspooldir", "/var/spool/asterisk")
+
+
+def _chroot_instance_dirs(lay: _Layout, root: Path) -> None:
+    """An instance's own writable directories in the root, owned like Debian's spool."""
+    owner = (root / "var/spool/asterisk").stat()
+    for key, path in lay.instance.chroot_dirs().items():
+        where = root / path.lstrip("/")
+        where.mkdir(parents=True, exist_ok=True)
+        if key != "astetcdir":  # the etc dir stays root's, readable by the group (write_tree)
+            os.chown(where, owner.st_uid, owner.st_gid)
+            where.chmod(0o750)
 
 
 def _prepare(lay: _Layout, project: Path, files: dict[str, str]) -> None:
@@ -220,16 +262,20 @@ def _prepare(lay: _Layout, project: Path, files: dict[str, str]) -> None:
         aroot.ensure_mount_proc(root / "proc")
         aroot.ensure_bind(Path("/dev"), root / "dev")
         aroot.ensure_bind(prompts, root / aroot.DATA_DIR / "sounds/ivr")
+        _chroot_instance_dirs(lay, root)
+        dirs: dict[str, str | Path] = dict(lay.instance.chroot_dirs())
+        files = {**files, "asterisk.conf": instances.with_directories(
+            files.get("asterisk.conf", ""), dirs)}
         conf.write_tree(lay.etc_dir, files, aroot.asterisk_gid(root))
-        _recording_dir(root / "var/spool/asterisk")
+        _recording_dir(root / _chroot_spool(lay).lstrip("/"))
         return
-    dirs = conf.host_dirs(state_dir() / "asterisk")
-    for d in dirs.values():
+    host = conf.host_dirs(_host_base(lay.instance))
+    for d in host.values():
         d.mkdir(parents=True, exist_ok=True)
-    _recording_dir(dirs["astspooldir"])
-    conf.link_data_dir(conf.system_data_dir(), dirs["astdatadir"], prompts)
+    _recording_dir(host["astspooldir"])
+    conf.link_data_dir(conf.system_data_dir(), host["astdatadir"], prompts)
     conf.write_tree(lay.etc_dir, files)
-    main_conf = conf.host_asterisk_conf(dirs, files.get("asterisk.conf", ""))
+    main_conf = conf.host_asterisk_conf(host, files.get("asterisk.conf", ""))
     Path(lay.base_cmd[-1]).write_text(main_conf)
 
 
@@ -253,7 +299,8 @@ def up(project: Path | None = None) -> AsteriskRuntime:
         creds = conf.load_credentials(
             ari_env_file(), agents_env_file(), sorted(set(auths.values()))
         )
-        files = conf.materialize(project / "asterisk-conf", creds)
+        files = instances.readdress(conf.materialize(project / "asterisk-conf", creds),
+                                    lay.instance)
         fp = conf.fingerprint(files, lay.mode, str(project / "prompts"))
         pid = _main_pid(lay)
         if pid is not None and _read_state().get("fingerprint") != fp:
@@ -263,7 +310,7 @@ def up(project: Path | None = None) -> AsteriskRuntime:
         conf.save_credentials(creds, ari_env_file(), agents_env_file())
         if pid is None:
             _stop_and_unmount(lay)  # stale mounts (e.g. another clone's prompts) go first
-            busy = proc.ports_busy()
+            busy = proc.ports_busy(lay.instance.host)
             if busy:
                 raise RuntimeError(f"not starting Asterisk: already in use: {', '.join(busy)}")
             _prepare(lay, project, files)
@@ -279,13 +326,14 @@ def up(project: Path | None = None) -> AsteriskRuntime:
             _state_file().write_text(json.dumps(state, indent=2) + "\n")
             print(f"asterisk: started ({lay.mode}, pid {pid})", flush=True)
         _wait_ready(lay, pid, creds)
-    print(f"asterisk: ARI ready at {conf.ARI_URL} ({time.monotonic() - t0:.1f} s)", flush=True)
+    inst = lay.instance
+    print(f"asterisk: ARI ready at {inst.ari_url} ({time.monotonic() - t0:.1f} s)", flush=True)
     return AsteriskRuntime(
         lay.mode,
-        conf.ARI_URL,
+        inst.ari_url,
         creds.ari_username,
         creds.ari_password,
-        conf.SIP_URI_HOST,
+        inst.sip_uri_host,
         lay.log_file,
     )
 
@@ -294,7 +342,8 @@ def _stop_and_unmount(lay: _Layout) -> None:
     pid = _main_pid(lay)
     if pid is not None:
         _stop(lay, pid)
-    if lay.root is not None:
+    others = lay.root is not None and any(proc.alive(p) for p in aroot.pids_in_root(lay.root))
+    if lay.root is not None and not others:  # the mounts are shared by every instance
         left = aroot.unmount_all(lay.root)
         if left:
             raise RuntimeError(f"could not unmount: {', '.join(left)}")
@@ -325,7 +374,8 @@ def status() -> dict[str, object]:
         "pid": pid,
         "version": version,
         "root": str(lay.root) if lay.root else "",
-        "ari_url": conf.ARI_URL,
+        "instance": lay.instance.number,
+        "ari_url": lay.instance.ari_url,
         "log_file": str(lay.log_file),
         "mounts": aroot.mounts_under(lay.root) if lay.root else [],
     }
@@ -367,7 +417,9 @@ def cli(argv: list[str]) -> int:
             )
         elif argv[0] == "down":
             down()
-            print("asterisk: stopped, nothing mounted")
+            left = status()["mounts"]
+            print("asterisk: stopped" + (f"; mounts kept for the other instances: {left}"
+                                         if left else ", nothing mounted"))
         elif argv[0] == "status":
             for key, value in status().items():
                 print(f"{key + ':':10} {value}")

@@ -9,8 +9,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ivr.app.asterisk_conf import ARI_URL
-
 
 def alive(pid: int) -> bool:
     """Running and not a zombie (Asterisk is not our child; nobody may have reaped it yet)."""
@@ -30,18 +28,18 @@ def wait_gone(pids: list[int], timeout: float) -> bool:
     return not any(alive(p) for p in pids)
 
 
-def ports_busy() -> list[str]:
+def ports_busy(host: str = "127.0.0.1", http: int = 8088, sip: int = 5060) -> list[str]:
     """Our ports already taken by someone else (another Asterisk?) would make `up` lie."""
     busy = []
     with socket.socket() as s:
         s.settimeout(0.5)
-        if s.connect_ex(("127.0.0.1", 8088)) == 0:
-            busy.append("tcp 127.0.0.1:8088")
+        if s.connect_ex((host, http)) == 0:
+            busy.append(f"tcp {host}:{http}")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
         try:
-            u.bind(("127.0.0.1", 5060))
+            u.bind((host, sip))
         except OSError:
-            busy.append("udp 127.0.0.1:5060")
+            busy.append(f"udp {host}:{sip}")
     return busy
 
 
@@ -52,9 +50,10 @@ def tail(path: Path, lines: int = 15) -> str:
         return f"({path} not readable)"
 
 
-def ari_get(path: str, username: str, password: str, timeout: float = 2.0) -> tuple[int, bytes]:
+def ari_get(base_url: str, path: str, username: str, password: str, timeout: float = 2.0
+            ) -> tuple[int, bytes]:
     """GET an ARI resource with basic auth: (status, body); status 0 when nothing answers."""
-    req = urllib.request.Request(f"{ARI_URL}/ari/{path.lstrip('/')}")
+    req = urllib.request.Request(f"{base_url}/ari/{path.lstrip('/')}")
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
     req.add_header("Authorization", f"Basic {token}")
     try:

@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ivr.testing.phonespec import DEFAULT_HOST
+from ivr.testing.phonespec import DEFAULT_HOST, SIP_HOST_ENV
 from ivr.testing.report import EXIT_USAGE
 from ivr.testing.script import Dtmf, Play, ScriptError, Step, Wait, WaitHangup, parse_script
 from ivr.testing.softphone import normalize_target, run_call
@@ -31,8 +31,9 @@ def build_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--host",
-        default=DEFAULT_HOST,
-        help="SIP server for short targets, host[:port] (default %(default)s)",
+        default=None,
+        help=f"SIP server for short targets, host[:port] (default ${SIP_HOST_ENV}, else "
+        f"{DEFAULT_HOST})",
     )
     p.add_argument("--script", help='steps, e.g. "wait 3; dtmf 1; wait-hangup 15"')
     p.add_argument("--dtmf", help="digits to press after --dtmf-delay (when no --script)")

@@ -6,12 +6,21 @@ import it and neither imports the other for it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ivr.testing.script import Step, script_to_text
 
 DEFAULT_HOST = "127.0.0.1"
+SIP_HOST_ENV = "IVR_SIP_HOST"
+
+
+def asterisk_host() -> str:
+    """Where a bare extension ("100") is dialled and agents register: `IVR_SIP_HOST`, else
+    127.0.0.1. End-to-end workers each set their own Asterisk instance's address
+    (ivr/app/asterisk_instance.py) without every call site naming it."""
+    return os.environ.get(SIP_HOST_ENV, "").strip() or DEFAULT_HOST
 
 
 @dataclass

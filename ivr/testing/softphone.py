@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict, Unpack
 
-from ivr.testing.phonespec import DEFAULT_HOST, PhoneSpec
+from ivr.testing.phonespec import PhoneSpec, asterisk_host
 from ivr.testing.report import EXIT_INTERNAL, CallReport
 from ivr.testing.script import Step, parse_script
 
@@ -43,11 +43,13 @@ class SoftphoneError(RuntimeError):
     """The softphone process failed without writing a report (crash, bad arguments)."""
 
 
-def normalize_target(target: str, host: str = DEFAULT_HOST) -> str:
+def normalize_target(target: str, host: str | None = None) -> str:
     """``100`` -> ``sip:100@127.0.0.1:5060``; ``100@h:p`` -> ``sip:100@h:p``; URIs unchanged.
 
-    ``host`` may carry a port (``127.0.0.1:5070``); without one, 5060 is used.
+    ``host`` may carry a port (``127.0.0.1:5070``); without one, 5060 is used. Without a host,
+    the Asterisk of this process (phonespec.asterisk_host).
     """
+    host = host or asterisk_host()
     if target.startswith(("sip:", "sips:")):
         return target
     if "@" in target:

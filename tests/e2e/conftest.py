@@ -4,12 +4,21 @@ Nothing here is faked: Asterisk is brought up with `ivr.app.asterisk.up()` (boot
 when the machine has none), the app runs as `ivr serve` in its own process, and calls come from
 the pjsua2 softphone in processes of their own.
 
+Under pytest-xdist (`make test` runs the suite with `-n`), each worker has an Asterisk instance
+of its own (ivr/app/asterisk_instance.py: worker gwN drives instance N+1 on 127.0.0.(N+2);
+instance 0 is left to the developer) and its own app, so the modules of different workers never
+see each other's calls. The worker's instance is put in its environment here, before any
+fixture runs: `ivr.app.asterisk` reads it, and so do the app and the softphone processes
+started from this one (`IVR_SIP_HOST`). The unit tests' conftest takes both out again for
+every unit test the worker runs.
+
 The ACD modules (test_acd_*.py) share `acd`: the app with their queues loaded for the module,
 and `acd_agents_logged_out`, which they use for every test.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Iterator
@@ -17,12 +26,19 @@ from collections.abc import Iterator
 import pytest
 
 from ivr.app import asterisk
+from ivr.app import asterisk_instance as instances
+from ivr.testing.phonespec import SIP_HOST_ENV
 
 from .acd_queues import QUEUES as ACD_QUEUES
 from .helpers import cancel_active_callbacks, post, wait_for
 from .running_app import RunningApp, start_app
 
 pytestmark = pytest.mark.e2e
+
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:  # this worker's own Asterisk; outside xdist, IVR_ASTERISK_INSTANCE (0 when unset)
+    os.environ[instances.ENV] = str(instances.for_worker(_WORKER).number)
+os.environ[SIP_HOST_ENV] = instances.current().host
 
 
 @pytest.fixture(scope="session")

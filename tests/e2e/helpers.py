@@ -25,6 +25,7 @@ from ivr.app.paths import project_root
 from ivr.services.accounts import SqlAccountStore
 from ivr.services.db import connect
 from ivr.testing.audio import HEARD_WHOLE, heard_sequence, load_wav, save_wav
+from ivr.testing.phonespec import asterisk_host
 from ivr.testing.softphone import AnsweringPhone, start_answerer
 
 from .running_app import RunningApp
@@ -155,7 +156,7 @@ async def agent_phone(app: RunningApp, agent: str, script: str = "", *,
     """A registered agent softphone that auto-answers one call; returns when registered."""
     phone = await start_answerer(script, record=record, timeout=timeout,
                                  answer_after=answer_after,
-                                 register=f"sip:{agent}@127.0.0.1", username=agent,
+                                 register=f"sip:{agent}@{asterisk_host()}", username=agent,
                                  password=asterisk.agent_credentials()[agent])
     deadline = time.monotonic() + 10
     while app.ari(f"/endpoints/PJSIP/{agent}")["state"] != "online":

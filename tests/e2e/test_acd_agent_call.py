@@ -16,6 +16,7 @@ import pytest
 
 from ivr.app import asterisk
 from ivr.testing.audio import HEARD_WHOLE, heard_sequence
+from ivr.testing.phonespec import asterisk_host
 from ivr.testing.softphone import CallReport, place_call
 
 from .acd_queues import queue_log
@@ -30,7 +31,7 @@ async def test_feature_codes_from_the_agent_phone(acd: RunningApp, tmp_path: Pat
 
     async def dial(code: str) -> CallReport:
         return await place_call(code, "wait-hangup 10", record=tmp_path / f"{code}.wav",
-                                timeout=10, register="sip:agent1002@127.0.0.1",
+                                timeout=10, register=f"sip:agent1002@{asterisk_host()}",
                                 username="agent1002", password=password)
 
     expected = [("*71", "available", None, "agent-logged-in"),

@@ -37,6 +37,14 @@ from ivr.services.db import Database, connect
 from tests.fakeari import FakeAri
 
 
+@pytest.fixture(autouse=True)
+def _no_e2e_instance(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit test sees the defaults, not the Asterisk instance of the xdist worker it runs on
+    (tests/e2e/conftest.py puts that in the worker's environment)."""
+    monkeypatch.delenv("IVR_ASTERISK_INSTANCE", raising=False)
+    monkeypatch.delenv("IVR_SIP_HOST", raising=False)
+
+
 @pytest.fixture
 async def client(fake: FakeAri) -> AsyncIterator[AriClient]:
     ari = AriClient(fake.config())
