@@ -34,8 +34,9 @@ def keys_of(planned: Plan) -> tuple[list[str], dict[int, str]]:
         if isinstance(step, Say) and not keys:
             skipped[index] = ("the simulator hears no speech: give the say step `keys:` "
                               "(what the words mean to the flow), or run it with --sip")
-        elif keys:
-            script.append(f"{keys}@{item.at:.3f}")
+        elif keys:  # what was said means something once it has been said
+            at = item.at + item.seconds if isinstance(step, Say) else item.at
+            script.append(f"{keys}@{at:.3f}")
     return script, skipped
 
 
@@ -66,7 +67,7 @@ def observe(result: SimulationResult, planned: Plan, skipped: Mapping[int, str])
     over = seen.hangup_at if seen.hangup_at is not None else result.duration
     for index, item in enumerate(planned.steps):
         if index not in skipped and not isinstance(item.step, ExpectHangup) \
-                and item.at <= over + 1e-6:
+                and item.at <= over + 0.01:
             seen.actions[index] = item.at
     seen.outcome = outcome_of(result)
     seen.events = result.events

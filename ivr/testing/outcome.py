@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..flow.simulate import SECONDS_PER_CHAR
 from ..media.prompts import PromptLibrary
 from .scenario import (
     Expect,
@@ -49,12 +50,13 @@ TOLERANCE = 0.3
 
 
 def prompt_seconds(prompts: PromptLibrary, ref: PromptRef) -> float:
-    """How long a prompt plays: its rendered WAV's length (0 when it has none)."""
+    """How long a prompt plays: its rendered WAV's length, else from its text as the
+    simulator counts it (prompts not rendered yet)."""
     try:
         with wave.open(str(prompts.wav_path(ref.id, ref.language)), "rb") as wav:
             return wav.getnframes() / float(wav.getframerate() or 1)
     except (OSError, EOFError, wave.Error):
-        return 0.0
+        return len(prompts.manifest.text(ref.id, ref.language) or "") * SECONDS_PER_CHAR
 
 
 def wav_seconds(path: Path) -> float:

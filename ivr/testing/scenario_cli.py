@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -83,17 +84,27 @@ def dialplan_flows(conf: Path) -> dict[str, str]:
     return out
 
 
+async def seed_bank(folder: Path) -> Path:
+    """A database with the demo accounts, made once per run (hashing their PINs takes half a
+    second) and copied for each scenario."""
+    from ..services.accounts import init_database
+
+    path = folder / "bank.db"
+    await init_database(f"sqlite:///{path}", demo=True)
+    return path
+
+
 @contextlib.asynccontextmanager
-async def demo_bank() -> AsyncIterator[Mapping[str, Action]]:
-    """The accounts actions on a fresh database with the demo accounts: every headless
-    scenario starts from the same bank (a wrong PIN in one cannot lock an account in another)."""
-    from ..services.accounts import SqlAccountStore, account_actions, init_database
+async def demo_bank(template: Path) -> AsyncIterator[Mapping[str, Action]]:
+    """The accounts actions on a fresh copy of the demo bank: every headless scenario starts
+    from the same accounts (a wrong PIN in one cannot lock an account in another)."""
+    from ..services.accounts import SqlAccountStore, account_actions
     from ..services.db import connect
 
     with tempfile.TemporaryDirectory(prefix="ivr-test-") as tmp:
-        url = f"sqlite:///{tmp}/bank.db"
-        await init_database(url, demo=True)
-        db = await connect(url)
+        copy = Path(tmp) / "bank.db"
+        shutil.copyfile(template, copy)
+        db = await connect(f"sqlite:///{copy}")
         try:
             yield account_actions(SqlAccountStore(db))
         finally:
@@ -140,7 +151,7 @@ class Progress:
 
 async def run_one(scenario: Scenario, index: int, args: argparse.Namespace,
                   flows: Mapping[str, Flow], prompts: PromptLibrary,
-                  extensions: Mapping[str, str]) -> ScenarioResult:
+                  extensions: Mapping[str, str], bank: Path | None = None) -> ScenarioResult:
     started = time.monotonic()
     stem = _stem(scenario, index)
     flow_name = scenario.flow or extensions.get(scenario.dial)
@@ -154,7 +165,10 @@ async def run_one(scenario: Scenario, index: int, args: argparse.Namespace,
         seen = Observed("headless", error=f"no flow for extension {scenario.dial} (give the "
                                           f"scenario a 'flow:'; known: {', '.join(flows)})")
     else:
-        async with demo_bank() as actions:
+        async with contextlib.AsyncExitStack() as stack:
+            if bank is None:
+                bank = await seed_bank(Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            actions = await stack.enter_async_context(demo_bank(bank))
             seen = await run_headless(scenario, planned, flows, prompts, flow_name, actions)
         args.out.mkdir(parents=True, exist_ok=True)
         kept = args.out / f"{stem}.trace.jsonl"
@@ -171,17 +185,26 @@ async def run_all(scenarios: Sequence[Scenario], args: argparse.Namespace,
     """At most -j at once; over SIP two calls from one caller id never overlap (the caller
     id is how the call's record is found)."""
     extensions = dialplan_flows(args.dialplan)
-    gate = asyncio.Semaphore(max(1, args.jobs))
-    callers: dict[str, asyncio.Lock] = {}
     progress = Progress(len(scenarios))
     progress.show()
+    with tempfile.TemporaryDirectory(prefix="ivr-test-") as tmp:
+        bank = None if args.sip else await seed_bank(Path(tmp))
+        return await _gather(scenarios, args, flows, prompts, extensions, bank, progress)
+
+
+async def _gather(scenarios: Sequence[Scenario], args: argparse.Namespace,
+                  flows: Mapping[str, Flow], prompts: PromptLibrary,
+                  extensions: Mapping[str, str], bank: Path | None,
+                  progress: Progress) -> list[ScenarioResult]:
+    gate = asyncio.Semaphore(max(1, args.jobs))
+    callers: dict[str, asyncio.Lock] = {}
 
     async def one(index: int, scenario: Scenario) -> ScenarioResult:
         lock = callers.setdefault(scenario.caller if args.sip else str(index), asyncio.Lock())
         async with lock, gate:
             progress.running.append(scenario.name)
             progress.show()
-            result = await run_one(scenario, index, args, flows, prompts, extensions)
+            result = await run_one(scenario, index, args, flows, prompts, extensions, bank)
             progress.running.remove(scenario.name)
             progress.done += 1
             progress.failed += not result.ok

@@ -80,9 +80,8 @@ def script_of(planned: Plan, speech: Mapping[int, Path]) -> list[Step]:
             wait_until(item.at)
             steps.append(HangupStep())
             return steps
-        elif isinstance(step, ExpectHangup):
-            wait_until(item.at)
-            steps.append(WaitHangup(step.within + 1.0))
+        elif isinstance(step, ExpectHangup):  # a second more than allowed: judged afterwards
+            steps.append(WaitHangup(round(item.at - now + step.within + 1.0, 3)))
             return steps
     wait_until(planned.end)
     steps.append(HangupStep())
