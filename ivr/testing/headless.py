@@ -18,7 +18,7 @@ from ..flow.model import Flow
 from ..flow.simulate import SimulationResult, simulate
 from ..flow.types import MASK
 from ..media.prompts import PromptLibrary
-from .outcome import Heard, Observed, Plan
+from .outcome import KEY_SECONDS, Heard, Observed, Plan
 from .scenario import ExpectHangup, Press, PromptRef, Say, Scenario
 
 RUNNER = "headless"
@@ -36,7 +36,8 @@ def keys_of(planned: Plan) -> tuple[list[str], dict[int, str]]:
                               "(what the words mean to the flow), or run it with --sip")
         elif keys:  # what was said means something once it has been said
             at = item.at + item.seconds if isinstance(step, Say) else item.at
-            script.append(f"{keys}@{at:.3f}")
+            # one by one, as far apart as the softphone sends them
+            script += [f"{key}@{at + i * KEY_SECONDS:.3f}" for i, key in enumerate(keys)]
     return script, skipped
 
 

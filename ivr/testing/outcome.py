@@ -234,8 +234,9 @@ def judge(scenario: Scenario, planned: Plan, seen: Observed) -> list[StepResult]
                 continue
             results.append(StepResult(label, step.line, True, "", done, item.seconds))
             # the IVR answers a key as soon as it comes (the last of several keys is still
-            # on its way, but a prompt cannot come before the first): from the first key
-            ref = done if isinstance(step, Press) else done + item.seconds
+            # on its way, but a prompt cannot come before the first): from the first key; what
+            # the flow says while the caller waits counts for the next expect
+            ref = done if isinstance(step, Press | Wait) else done + item.seconds
     results += _end_checks(scenario, seen)
     return results
 

@@ -55,8 +55,6 @@ def build_parser(p: argparse.ArgumentParser, project_root: Path) -> None:
     p.add_argument("--app", default=f"http://127.0.0.1:{os.environ.get('IVR_HTTP_PORT', 8090)}",
                    help="the running app's base URL, for --sip (default %(default)s)")
     p.add_argument("--traces", type=Path,
-                   default=Path(os.environ.get("IVR_TRACE_DIR", "")) if os.environ.get(
-                       "IVR_TRACE_DIR") else None,
                    help="the app's trace folder, for --sip (default: IVR_TRACE_DIR, else the "
                         "app's state folder)")
     p.add_argument("--host", default="127.0.0.1", help="the SIP server, host[:port]")
@@ -221,7 +219,8 @@ def main(args: argparse.Namespace) -> int:
     from ..app.paths import state_dir
 
     if args.sip and args.traces is None:
-        args.traces = state_dir() / "traces"
+        trace_dir = os.environ.get("IVR_TRACE_DIR")
+        args.traces = Path(trace_dir) if trace_dir else state_dir() / "traces"
     prompts = PromptLibrary(args.prompts_dir)
     scenarios: list[Scenario] = []
     problems: list[str] = []
