@@ -213,7 +213,8 @@ async def run_sip(scenario: Scenario, planned: Plan, prompts: PromptLibrary,
         return Observed(RUNNER, error=f"the softphone failed: {exc}")
     finally:
         watcher.cancel()
-    seen = observe_call(report, planned, scenario, prompts, recording)
+    # the audio matching takes seconds of CPU: off the loop, so other calls' polling goes on
+    seen = await asyncio.to_thread(observe_call, report, planned, scenario, prompts, recording)
     if seen.error is not None:
         return seen
     record = await _record(target.app, found[0] if found else None, scenario.caller, dialled)
