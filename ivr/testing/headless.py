@@ -4,7 +4,8 @@ The simulator (flow/simulate.py) runs the real interpreter on a virtual clock; t
 keys are pressed at the plan's times (timed keys, so barge-in and type-ahead behave as on a
 line), the caller hangs up at the plan's end, and the prompts heard are the simulator's `play`
 events that were not cut. Hand-offs are accepted (the flow ends there, as it does when a
-service takes the call); there are no agents, so an `agent` check cannot pass headless.
+service takes the call) and the caller is then held, hearing nothing, until the scenario
+hangs up; there are no agents, so an `agent` check cannot pass headless.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ def observe(result: SimulationResult, planned: Plan, skipped: Mapping[int, str])
     if hangups:
         seen.hangup_by = "caller" if hangups[-1]["by"] == "caller" else "ivr"
         seen.hangup_at = float(hangups[-1]["t"])
+    elif result.outcome.startswith("handoff:"):
+        # A service took the caller: the simulator has none, so the caller is held there
+        # (hearing nothing the scenario can check) until the scenario hangs up.
+        seen.hangup_by = "caller"
+        seen.hangup_at = planned.end + (planned.hangup_wait or 0.0)
     over = seen.hangup_at if seen.hangup_at is not None else result.duration
     for index, item in enumerate(planned.steps):
         if index not in skipped and not isinstance(item.step, ExpectHangup) \

@@ -273,9 +273,20 @@ def _expect(step: Expect, seen: Observed, ref: float, used: int
     return StepResult(label, step.line, True, "", ref, end - ref), end, at
 
 
+PLACES = {"queue": ("in_queue", "queue"), "voicemail": ("leaving_message", "mailbox"),
+          "callback": ("booking_callback", "queue")}
+"""A hand-off's kind -> the caller's place while the service has them, and its target field."""
+
+
 def _handoffs(events: Sequence[Mapping[str, Any]], kind: str) -> list[str]:
+    """Where the flow handed the caller: its `handoff` events (traced when the service gives
+    the caller back or keeps them), and the places a service moved the caller to (a caller who
+    hangs up while waiting in a queue has no `handoff` event, only the place)."""
+    place, field = PLACES[kind]
     return [str(e.get("target")) for e in events
-            if e.get("event") == "handoff" and e.get("kind") == kind]
+            if e.get("event") == "handoff" and e.get("kind") == kind] + [
+        str(e.get(field)) for e in events
+        if e.get("event") == "place" and e.get("place") == place]
 
 
 def _end_checks(scenario: Scenario, seen: Observed) -> list[StepResult]:

@@ -149,3 +149,22 @@ nodes:
              {"event": "collected", "node": "p", "value": "***"},
              {"event": "set", "node": "s", "values": {"served": True}}]
     assert variables_of(trace, flow) == {"key": "1", "pin": "***", "served": "true"}
+
+
+def test_a_hand_off_counts_by_its_event_or_by_where_the_service_put_the_caller() -> None:
+    scenario = parse_scenario('dial: "100"\nsteps: [hangup]\nend: {queue: general, '
+                              'voicemail: general}\n', "s.yaml")
+    planned = plan(scenario, PromptLibrary(Path("/nonexistent")))
+
+    def checks(events: list[dict[str, object]]) -> dict[str, str]:
+        seen = Observed("sip", actions={0: 0.3}, events=list(events))
+        return {s.label: s.detail for s in judge(scenario, planned, seen) if not s.ok}
+
+    assert checks([{"event": "handoff", "kind": "queue", "target": "general"},
+                   {"event": "handoff", "kind": "voicemail", "target": "general"}]) == {}
+    # hung up while waiting: the handoff event never came, the place did
+    assert checks([{"event": "place", "place": "in_queue", "queue": "general"},
+                   {"event": "place", "place": "leaving_message", "mailbox": "general"}]) == {}
+    assert checks([{"event": "place", "place": "in_queue", "queue": "billing"}]) == {
+        "end: queue general": "the flow handed the caller to queue ['billing']",
+        "end: voicemail general": "the flow never handed the caller to a voicemail"}
