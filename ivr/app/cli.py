@@ -270,6 +270,12 @@ def cmd_call(args: argparse.Namespace) -> int:
     return call_cli.main(args)
 
 
+def cmd_test(args: argparse.Namespace) -> int:
+    from ..testing import scenario_cli
+
+    return scenario_cli.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -323,6 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
 
         call_cli.build_parser(p)
     p.set_defaults(func=cmd_call)
+    p = sub.add_parser("test", help="run scenario files, headless or over real SIP")
+    with contextlib.suppress(ImportError):
+        from ..testing import scenario_cli
+
+        scenario_cli.build_parser(p, paths.project_root())
+    p.set_defaults(func=cmd_test)
     return parser
 
 

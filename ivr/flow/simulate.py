@@ -115,8 +115,12 @@ class SimulatedCall:
     def __init__(self, prompts: PromptLibrary, keys: Sequence[str | None] = (), *,
                  language: str, caller: str = "", call_id: str = "simulated",
                  accept_handoff: bool = False, ask: Ask | None = None,
-                 echo: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 echo: Callable[[dict[str, Any]], None] | None = None,
+                 hangup_at: float | None = None) -> None:
         self.prompts = prompts
+        self.hangup_at = hangup_at
+        """Virtual second at which the caller hangs up, wherever the flow is (a scenario's
+        caller who hangs up mid-menu); None: only when the script runs out."""
         self.script = KeyScript(keys)
         self.language = language
         self.caller = caller
@@ -158,6 +162,9 @@ class SimulatedCall:
 
     def _advance(self, until: float) -> None:
         """Move the clock; timed keys that fall due go into the type-ahead buffer."""
+        if self.hangup_at is not None and until > self.hangup_at:
+            self.clock = max(self.clock, self.hangup_at)
+            raise SimulatedHangup(f"the caller hung up at {self.hangup_at:g} s")
         self.clock = max(self.clock, until)
         if self.clock > MAX_SECONDS:
             raise SimulatedHangup(f"the call passed {MAX_SECONDS:g} virtual seconds")
@@ -364,6 +371,7 @@ async def simulate(
     echo: Callable[[dict[str, Any]], None] | None = None,
     accept_handoff: bool = False,
     actions: Mapping[str, Action] | None = None,
+    hangup_at: float | None = None,
 ) -> SimulationResult:
     """Run `flow_name` from its entry with the key script; the transcript and outcome.
 
@@ -372,6 +380,7 @@ async def simulate(
     simulation never reaches the network unless asked to; likewise `actions` defaults to
     none, so action nodes take their fallback unless real or fake actions are passed.
     Actions run in real time (the virtual clock does not move while they work).
+    `hangup_at`: the virtual second the caller hangs up (the flow is cut wherever it is).
     """
     flow = flows.get(flow_name)
     if flow is None:
@@ -380,7 +389,8 @@ async def simulate(
     if start.tzinfo is None:
         raise ValueError("`now` must be an aware datetime (with a UTC offset)")
     io = SimulatedCall(prompts, keys, language=language or flow.default_language,
-                       caller=caller, accept_handoff=accept_handoff, ask=ask, echo=echo)
+                       caller=caller, accept_handoff=accept_handoff, ask=ask, echo=echo,
+                       hangup_at=hangup_at)
     ctx = FlowContext(flows=flows, http=http or UnavailableHttp(),
                       now=lambda: start + timedelta(seconds=io.clock), sleep=io.sleep,
                       actions=actions or {})
