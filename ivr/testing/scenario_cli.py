@@ -32,6 +32,7 @@ from ..media.prompts import PromptLibrary
 from ..media.render import render_audio
 from .headless import run_headless
 from .outcome import Observed, ScenarioResult, judge, plan
+from .phonespec import asterisk_host
 from .scenario import Say, Scenario, ScenarioError, find_scenarios, load_scenario
 from .scenario_report import failure_text, html_report, junit_xml, summary_line
 from .sip import SipTarget, run_sip
@@ -57,7 +58,8 @@ def build_parser(p: argparse.ArgumentParser, project_root: Path) -> None:
     p.add_argument("--traces", type=Path,
                    help="the app's trace folder, for --sip (default: IVR_TRACE_DIR, else the "
                         "app's state folder)")
-    p.add_argument("--host", default="127.0.0.1", help="the SIP server, host[:port]")
+    p.add_argument("--host", default=None,
+                   help="the SIP server, host[:port] (default $IVR_SIP_HOST, else 127.0.0.1)")
     p.add_argument("--flows-dir", type=Path, default=project_root / "flows")
     p.add_argument("--prompts-dir", type=Path, default=project_root / "prompts")
     p.add_argument("--dialplan", type=Path,
@@ -157,7 +159,7 @@ async def run_one(scenario: Scenario, index: int, args: argparse.Namespace,
     speech = _speech(scenario, args.out, stem)
     planned = plan(scenario, prompts, speech)
     if args.sip:
-        target = SipTarget(args.app, args.traces, args.host, args.out)
+        target = SipTarget(args.app, args.traces, args.host or asterisk_host(), args.out)
         seen = await run_sip(scenario, planned, prompts, target, speech, flow, stem)
     elif flow_name is None or flow is None:
         seen = Observed("headless", error=f"no flow for extension {scenario.dial} (give the "
