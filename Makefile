@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := debootstrap espeak-ng sox graphviz postgresql
+APT_PACKAGES := debootstrap espeak-ng sox graphviz postgresql sip-tester tcpdump
 PYTEST_ARGS ?=
 
 .PHONY: run test deps venv prompts lint unit e2e asterisk-up asterisk-down clean
