@@ -159,7 +159,7 @@ def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None) -> L
     sampler = ProcSampler(plan.roles)
     sampler.add(GENERATOR, dump.pid)
     own_start = sum(os.times()[:2])
-    book = CallBook(sip_port=sip_port)
+    book = CallBook(sip_port=sip_port, caller_port=plan.local_sip_port)
     reader = PcapReader(capture)
     keys = len(plan.script.keys)
     try:

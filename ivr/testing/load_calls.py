@@ -99,6 +99,9 @@ class CallBook:
 
     sip_port: int = 5060
     """Asterisk's SIP port: a message from it is from the IVR side."""
+    caller_port: int | None = None
+    """The generator's SIP port: other SIP traffic on the machine (a tester's softphone on
+    the same Asterisk) is not one of the run's calls."""
     calls: dict[str, CallTrace] = field(default_factory=dict)
     _by_local_port: dict[int, CallTrace] = field(default_factory=dict)
 
@@ -119,6 +122,8 @@ class CallBook:
                     call.on_key_end(packet.ts, header.timestamp)
 
     def _sip(self, packet: Datagram) -> None:
+        if self.caller_port is not None and self.caller_port not in (packet.src, packet.dst):
+            return
         message = parse_sip(packet.payload)
         if message is None or not message.call_id:
             return
