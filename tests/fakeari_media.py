@@ -2,9 +2,10 @@
 
 As in Asterisk: externalMedia and snoop channels enter the application (StasisStart, with the
 `data` / `appArgs` as arguments) after the HTTP reply; the externalMedia reply carries
-UNICASTRTP_LOCAL_ADDRESS/PORT; a snoop dies with the channel it spies on; a destroyed bridge
-says BridgeDestroyed. `send_rtp` makes an externalMedia channel send RTP, from the port its
-reply announced, to the external_host it was given.
+UNICASTRTP_LOCAL_ADDRESS/PORT; a snoop dies with the channel it spies on; a bridge destroyed
+empty says BridgeDestroyed (one destroyed with channels in says nothing). `send_rtp` makes an
+externalMedia channel send RTP, from the port its reply announced, to the external_host it was
+given.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class MediaFakeAri(FakeAri):
         super().__init__(password=password)
         self.media: dict[str, FakeMedia] = {}
         self.snoops: dict[str, str] = {}  # snoop channel id -> the channel it spies on
+        self.quiet_bridge_destroy = False
+        """Never send BridgeDestroyed (as when our channels had not left yet)."""
 
     def extra_routes(self) -> list[tuple[str, str, Handler]]:
         return [
@@ -113,7 +116,11 @@ class MediaFakeAri(FakeAri):
         bridge_id = request.match_info["id"]
         if bridge_id not in self.bridges:
             return _error(404, "Bridge not found")
-        del self.bridges[bridge_id]
+        members = self.bridges.pop(bridge_id)
+        if members or self.quiet_bridge_destroy:
+            # Asterisk 22: an application hears of a bridge only while its channels are in
+            # it, so one destroyed with channels still in says nothing (checked on 22.10.1).
+            return web.Response(status=204)
         return await self._reply(request, web.Response(status=204), self.emit(
             "BridgeDestroyed", bridge={"id": bridge_id, "technology": "simple_bridge",
                                        "bridge_type": "mixing", "channels": []}))

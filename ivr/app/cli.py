@@ -1,4 +1,4 @@
-"""The `ivr` command: serve, run (Asterisk + app), asterisk, call, prompts, check, db,
+"""The `ivr` command: serve, run (Asterisk + app), asterisk, call, load, prompts, check, db,
 mailbox, models."""
 
 from __future__ import annotations
@@ -276,6 +276,12 @@ def cmd_test(args: argparse.Namespace) -> int:
     return scenario_cli.main(args)
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    from ..testing import load_cli
+
+    return load_cli.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -335,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
 
         scenario_cli.build_parser(p, paths.project_root())
     p.set_defaults(func=cmd_test)
+    p = sub.add_parser("load", help="many SIPp callers at once, measured from a packet capture")
+    from ..testing import load_cli
+
+    load_cli.build_parser(p)
+    p.set_defaults(func=cmd_load)
     return parser
 
 

@@ -72,6 +72,8 @@ class SpeechEars:
         self._failed_at: dict[tuple[str, str], float] = {}
         self._clock = clock
         self._closed = False
+        self._releasing: set[asyncio.Task[None]] = set()
+        """Listening paths being torn down behind the call (CallerAudio.release)."""
 
     def prewarm(self, engines: Iterable[tuple[str, str]]) -> None:
         """Start loading each (engine, language) not loaded or loading yet, and again each
@@ -97,6 +99,7 @@ class SpeechEars:
         """Let loads in progress finish (a thread cannot be stopped midway), then free every
         engine (worker processes stop)."""
         self._closed = True
+        await asyncio.gather(*self._releasing, return_exceptions=True)
         loads = list(self._loads.values())
         self._loads.clear()
         self._states.clear()
@@ -177,7 +180,15 @@ class SpeechEars:
         finally:
             hearing.cancel()
             await asyncio.gather(hearing, return_exceptions=True)
-            await audio.stop()
+            # The caller waits for the next prompt: tear down behind it, never before it.
+            releasing = audio.release()
+            self._releasing.add(releasing)
+            releasing.add_done_callback(self._released)
+
+    def _released(self, task: asyncio.Task[None]) -> None:
+        self._releasing.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("listener teardown failed: %s", exc, exc_info=exc)
 
     async def _hear(self, audio: CallerAudio, engine: Engine, grammar: Grammar,
                     request: Listen, call: Listener, heard: Heard) -> None:

@@ -27,6 +27,16 @@ log = logging.getLogger(__name__)
 
 ReconnectHook = Callable[[], Awaitable[None]]
 
+MAX_CONNECTIONS = 400
+"""Sized with Asterisk's http.conf `sessionlimit` (500), which counts every keep-alive
+connection and the event WebSocket as a session: this limit, plus the WebSocket, plus room for
+everything else that talks to ARI (`ivr asterisk`, the tests' own requests), must stay under
+it. Then a burst queues here instead of Asterisk refusing sessions ("HTTP session count
+exceeded", seen by us as "Server disconnected"), which is what happened when both were 100
+(aiohttp's default) with the WebSocket on top, at 250 listening callers. 400 is far above
+what the 300 callers at once measured here keep in flight (each call has one or two requests
+outstanding at a time; bench/README.md)."""
+
 
 def basic_authorization(username: str, password: str) -> str:
     """The Authorization header ARI expects, for REST and the WebSocket upgrade alike."""
@@ -44,6 +54,8 @@ class AriConfig:
     request_timeout: float = 10.0
     reconnect_min: float = 0.2
     reconnect_max: float = 10.0
+    max_connections: int = MAX_CONNECTIONS
+    """REST connections open at once; more requests wait in the client for a free one."""
 
     def __repr__(self) -> str:
         return f"AriConfig(url={self.url!r}, username={self.username!r}, app={self.app!r})"
@@ -117,7 +129,8 @@ class AriClient:
         self._rejected = None
         self._session = aiohttp.ClientSession(
             headers={"Authorization": basic_authorization(self.config.username,
-                                                          self.config.password)}
+                                                          self.config.password)},
+            connector=aiohttp.TCPConnector(limit=self.config.max_connections),
         )
         rest = RestTransport(self._session, self.config.url, self.config.request_timeout)
         self._ari = Ari(rest=rest, router=self.router, app=self.config.app)

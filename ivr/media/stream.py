@@ -201,6 +201,16 @@ class CallerAudio:
         self._started = True  # a listener stopped before it started never starts
         await asyncio.shield(self._begin_teardown())
 
+    def release(self) -> asyncio.Task[None]:
+        """Begin the teardown and return at once, for a caller waiting for the next prompt:
+        `frames()` ends now, and the returned task ends when Asterisk has confirmed that
+        everything went (what stop() waits for). Confirming takes a round trip or more, and
+        a snoop lingers until the caller's channel next handles a frame, which the next prompt
+        does: waiting for that before playing it stalled every listening menu's key -> prompt
+        (about a second when the caller sends no audio)."""
+        self._started = True
+        return self._begin_teardown()
+
     async def frames(self) -> AsyncIterator[bytes]:
         """640-byte frames until stopped (or the caller hangs up). One consumer."""
         if self.receiver is None:
@@ -341,7 +351,14 @@ class CallerAudio:
             removals[key] = self.client.bridges.handle(self.bridge_id).destroy()
         results = await asyncio.gather(*removals.values(), return_exceptions=True)
         for key, result in zip(removals, results, strict=True):
-            if isinstance(result, ResourceGone):
+            if isinstance(result, ResourceGone) or (key == bridge_key(self.bridge_id)
+                                                    and result is None):
+                # DELETE /bridges answers once the bridge is destroyed, and it is the only
+                # word we get: BridgeDestroyed reaches an application only while it is
+                # subscribed to the bridge, which it stops being as its channels leave, so
+                # a bridge destroyed with our channels still in it (or leaving, as our
+                # hangups are processed concurrently) sends us nothing. Waiting for that
+                # event was the 5-second stall after a key under load.
                 self._gone.add(key)
             elif isinstance(result, BaseException):
                 log.warning("listener teardown for %s: %s: %s", self.caller_id, key, result)
@@ -364,16 +381,22 @@ class CallerAudio:
             log.warning("listener for %s: no word that %s went", self.caller_id,
                         sorted(waiting - self._gone))
 
-    async def _until_gone(self, channel_id: str, attempts: int = 50) -> None:
+    async def _until_gone(self, channel_id: str) -> None:
+        """Ask, 20 ms apart at first and backing off to 320 ms, for up to `setup_timeout`:
+        a few requests per channel, not fifty (each is an HTTP session of Asterisk's)."""
         handle = self.client.channels.handle(channel_id)
-        for _ in range(attempts):
+        delay, deadline = 0.02, asyncio.get_running_loop().time() + self.setup_timeout
+        while True:
             try:
                 await handle.get()
             except ResourceGone:
                 return
             except AriError:
                 break
-            await asyncio.sleep(0.02)
+            if asyncio.get_running_loop().time() + delay > deadline:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.32)
         log.warning("listener for %s: %s still exists", self.caller_id, channel_id)
 
 

@@ -7,10 +7,12 @@ import logging
 import random
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from ivr.app.paths import project_root
 from ivr.ari import (
     AriClient,
     AriConfig,
@@ -271,6 +273,22 @@ async def test_connection_refused_is_a_connection_error() -> None:
         with pytest.raises(AriConnectionError):
             await ari.channels.list()
         assert ari.connections == 0
+    finally:
+        await ari.close()
+
+
+async def test_rest_connections_are_limited_below_asterisks_sessions(fake: FakeAri) -> None:
+    """Asterisk refuses sessions beyond http.conf's sessionlimit; the client must queue its
+    requests before that, so its limit plus the WebSocket stays under the server's."""
+    limit = next(int(line.split("=")[1].split(";")[0]) for line in
+                 (project_root() / "asterisk-conf" / "http.conf").read_text().splitlines()
+                 if line.startswith("sessionlimit"))
+    assert AriConfig("http://x", "u", "p", "ivr").max_connections + 1 < limit
+    ari = AriClient(replace(fake.config(), max_connections=3))
+    await ari.start(wait=2.0)
+    try:
+        assert ari._session is not None and ari._session.connector is not None
+        assert ari._session.connector.limit == 3
     finally:
         await ari.close()
 

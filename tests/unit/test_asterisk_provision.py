@@ -168,9 +168,17 @@ def test_carrier_reaches_only_the_ivr() -> None:
     assert re.findall(r"exten\s*=>", carrier) == [], "the carrier context holds no extension"
     assert re.findall(r"include\s*=>\s*(\S+)", carrier) == ["ivr-extensions"]
     ivr = _context(text, "ivr-extensions")
-    assert re.findall(r"exten\s*=>\s*([^,]+),", ivr) == ["100", "101", "102"]
-    assert re.findall(r"Stasis\(([^)]*)\)", ivr) == ["ivr,bank", "ivr,demo", "ivr,mailbox"]
+    assert re.findall(r"exten\s*=>\s*([^,]+),", ivr) == ["100", "101", "102", "901", "902"]
+    assert re.findall(r"Stasis\(([^)]*)\)", ivr) == ["ivr,bank", "ivr,demo", "ivr,mailbox",
+                                                     "ivr,demo-keys"]
     assert "Answer(" not in ivr and "Dial(" not in ivr
+    # 901, the benchmark's dialplan baseline, goes to a menu that plays prompts and hangs up:
+    # nothing there dials out or leaves it but for its own goodbye.
+    assert re.findall(r"Goto\(([^,)]+),", ivr) == ["bench-demo-menu"]
+    bench = _context(text, "bench-demo-menu")
+    assert "Dial(" not in bench and "Stasis(" not in bench
+    assert re.findall(r"Goto(?:If)?\(([^)]*)\)", bench) == [
+        "$[${TRIES} > 3]?goodbye,1", "goodbye,1", "s,menu", "s,menu"]
 
 
 def test_write_tree_replaces_samples(tmp_path: Path) -> None:

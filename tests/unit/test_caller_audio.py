@@ -175,3 +175,35 @@ async def test_caller_hanging_up_during_start_fails_the_start(
         await starting
     await asyncio.sleep(0.2)
     assert_nothing_left(fake, client, audio)
+
+
+async def test_stop_needs_no_bridge_destroyed_event(
+    fake: MediaFakeAri, client: AriClient,
+) -> None:
+    """Asterisk sends no BridgeDestroyed for a bridge destroyed while our channels are still in
+    it (the application's subscription goes with them): the DELETE's 204 is the word. Waiting
+    for the event instead stalled the caller's next prompt for the whole setup timeout."""
+    fake.quiet_bridge_destroy = True
+    audio = CallerAudio(client, CALLER, setup_timeout=30.0)
+    await audio.start()
+    async with asyncio.timeout(3):
+        await audio.stop()
+    assert_nothing_left(fake, client, audio)
+
+
+async def test_release_returns_at_once_and_tears_down_behind(
+    fake: MediaFakeAri, client: AriClient,
+) -> None:
+    """release() is for a caller waiting for the next prompt: frames() ends now, nothing is
+    awaited, and the teardown still removes everything."""
+    fake.events_before_response = 0.2  # every answer of Asterisk's comes late
+    audio = CallerAudio(client, CALLER)
+    await audio.start()
+    before = len(fake.requests)
+    teardown = audio.release()
+    assert not teardown.done() and not audio.active
+    assert len(fake.requests) == before, "release() itself waits for no request"
+    async with asyncio.timeout(2):
+        assert [f async for f in audio.frames()] == []
+        await teardown
+    assert_nothing_left(fake, client, audio)

@@ -1,0 +1,144 @@
+"""Load benchmark: extension 101's menu through the app, against the same menu in dialplan.
+
+    flock /tmp/ivr-asterisk.lock .venv/bin/python bench/load.py --levels 10,50 --hold 20
+    flock /tmp/ivr-asterisk.lock .venv/bin/python bench/load.py --levels 10,50,100,200 --hold 60
+
+Three variants at each level, one after the other in the same run on the same Asterisk (the
+machine is noisy: compare only within one run):
+- dialplan: extension 901, Background/WaitExten/Playback with the app's prompt files;
+- app keys: extension 902, the demo flow with speech off (bench/load_app.py writes it);
+- app listening: extension 101, the shipped demo, whose menu also listens for speech.
+Every caller waits for the welcome and the menu, presses 2, and expects the read-back and
+goodbye and the IVR's hang-up within 8 s (`ivr load`'s defaults). The app is started here
+(its own folder, database and log); Asterisk is brought up with the project's configuration.
+Needs root (tcpdump). Prints a Markdown table with the ratios to the dialplan's numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from load_app import start_app  # noqa: E402
+
+from ivr.app import asterisk  # noqa: E402
+from ivr.testing.load import LoadPlan, print_progress, run_load  # noqa: E402
+from ivr.testing.load_calls import ANSWER_STEP, KEY_STEP  # noqa: E402
+from ivr.testing.load_sipp import CallerScript  # noqa: E402
+
+VARIANTS = (("dialplan", "901"), ("app keys", "902"), ("app listening", "101"))
+
+
+def _channels(runtime: asterisk.AsteriskRuntime) -> int:
+    """Channels Asterisk still has (from its CLI): a run starts only on an idle Asterisk."""
+    out = asterisk.rx("core show channels count")
+    for line in out.splitlines():
+        if "active channel" in line:
+            return int(line.split()[0])
+    return 0
+
+
+def _settle(runtime: asterisk.AsteriskRuntime, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _channels(runtime) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(2.0)
+
+
+def _ratio(value: float | None, base: float | None) -> str:
+    if value is None or not base:
+        return "-"
+    return f"{value / base:.2f}x"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def _served(result: dict[str, Any]) -> float:
+    """CPU seconds of what serves the calls: the app and Asterisk (the dialplan runs count the
+    idle app too, so the comparison is of the same processes)."""
+    cpu = result["cpu_s"]
+    return float(cpu.get("app", 0.0) + cpu.get("asterisk", 0.0))
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """One row per level and variant; ratios against the dialplan at the same level."""
+    rows = ["| callers | variant | calls | failed | answer→audio p95 (ms) | key→prompt p50 / "
+            "p95 / max (ms) | key p95 vs dialplan | Asterisk CPU per call (ms) | app CPU per "
+            "call (ms) | app + Asterisk CPU per call vs dialplan | generator CPU (% of a core) |",
+            "|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+    base: dict[int, dict[str, Any]] = {}
+    for r in results:
+        if r["variant"] == "dialplan":
+            base[r["callers"]] = r
+    for r in results:
+        b = base.get(r["callers"], {})
+        key, answer = r["steps_ms"][KEY_STEP], r["steps_ms"][ANSWER_STEP]
+        done = max(r["completed"], 1)
+        machine = _served(r) / done
+        b_machine = _served(b) / max(b["completed"], 1) if b else None
+        b_key = b["steps_ms"][KEY_STEP]["p95"] if b else None
+        reasons = ", ".join(f"{k}: {v}" for k, v in r["failed_by_reason"].items())
+        failed = f"{r['failed']}" + (f" ({reasons})" if reasons else "")
+        rows.append(
+            f"| {r['callers']} | {r['variant']} | {r['attempted']} | {failed} | "
+            f"{_ms(answer['p95'])} | {_ms(key['p50'])} / {_ms(key['p95'])} / "
+            f"{_ms(key['max'])} | {_ratio(key['p95'], b_key)} | "
+            f"{r['cpu_per_call_s'].get('asterisk', 0) * 1000:.0f} | "
+            f"{r['cpu_per_call_s'].get('app', 0) * 1000:.0f} | {_ratio(machine, b_machine)} | "
+            f"{100 * r['cpu_s'].get('generator', 0) / max(r['wall_s'], 1):.0f} |")
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--levels", default="10,50", help="callers at once, comma-separated")
+    parser.add_argument("--hold", type=float, default=20.0, help="seconds per level and variant")
+    parser.add_argument("--ramp", type=float, default=10.0)
+    parser.add_argument("--variants", default="dialplan,app keys,app listening")
+    parser.add_argument("--work", help="folder for the app and the captures (default: temp)")
+    parser.add_argument("--json", help="write every run's report here")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",") if x]
+    wanted = [v.strip() for v in args.variants.split(",")]
+    work = Path(args.work or tempfile.mkdtemp(prefix="ivr-load-"))
+    work.mkdir(parents=True, exist_ok=True)
+    runtime = asterisk.up()
+    app = start_app(runtime, work / "app")
+    results: list[dict[str, Any]] = []
+    try:
+        pid = asterisk.status().get("pid")
+        roles = {"app": [app.proc.pid], "asterisk": [int(str(pid))] if pid else []}
+        for level in levels:
+            for name, extension in VARIANTS:
+                if name not in wanted:
+                    continue
+                _settle(runtime)
+                print(f"== {level} callers, {name} (extension {extension})", file=sys.stderr)
+                plan = LoadPlan(CallerScript(extension, "2"), level, args.ramp, args.hold,
+                                work=work / f"{level}-{extension}", roles=roles)
+                report = run_load(plan, print_progress)
+                print(file=sys.stderr)
+                print(report.text(), file=sys.stderr)
+                results.append({"variant": name, **report.as_dict()})
+                if args.json:
+                    Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    finally:
+        app.stop()
+    print(f"app log: {app.log_file}", file=sys.stderr)
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,237 @@
+"""`ivr load`: many callers at once on one extension, measured from a packet capture.
+
+SIPp places the calls and sends the keys (load_sipp.py); tcpdump captures SIP and the calls'
+RTP on loopback; this process reads the capture as it grows (load_pcap.py) and judges each
+call (load_calls.py), so the live line and the final report come from the same numbers. CPU
+and memory of the app, Asterisk and the generator itself (SIPp, tcpdump, this reader) are read
+from /proc (load_proc.py): a result is only worth something if the generator's share is small.
+
+Needs root (tcpdump) and the Debian packages sip-tester and tcpdump (the Makefile's deps).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .load_calls import ANSWER_STEP, KEY_STEP, CallBook, Summary, percentile
+from .load_pcap import PcapReader
+from .load_proc import ProcSampler, find_pids
+from .load_sipp import (
+    CallerScript,
+    SippRun,
+    media_ports,
+    scenario_xml,
+    sipp_counters,
+    write_silence_pcap,
+)
+
+GENERATOR = "generator"
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """A run: who calls, how many at once, for how long."""
+
+    script: CallerScript
+    callers: int
+    ramp: float = 10.0
+    """Seconds to reach `callers` calls at once (the start rate is callers / ramp)."""
+    hold: float | None = 30.0
+    """Seconds to keep starting calls after the ramp; None: stop after `calls`."""
+    calls: int | None = None
+    work: Path = Path("load-run")
+    roles: dict[str, list[int]] = field(default_factory=dict)
+    """Processes to measure besides the generator, e.g. {"app": [pid], "asterisk": [pid]}."""
+    sip_target: str = "127.0.0.1:5060"
+    local_sip_port: int = 5070
+    media_port: int = 20000
+
+
+@dataclass
+class LoadReport:
+    plan: LoadPlan
+    summary: Summary
+    wall: float
+    cpu: dict[str, float]
+    rss_mb: dict[str, tuple[float, float, float]]
+    """Per role: resident MB at the start, the peak and the end."""
+    machine_cpu: float
+    capture_dropped: str
+
+    def step_ms(self, step: str) -> dict[str, float | None]:
+        values = self.summary.steps.get(step, [])
+        out: dict[str, float | None] = {}
+        for name, pct in (("p50", 50.0), ("p95", 95.0), ("p99", 99.0), ("max", 100.0)):
+            value = percentile(values, pct)
+            out[name] = None if value is None else round(value * 1000, 1)
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        done = max(self.summary.completed, 1)
+        return {
+            "extension": self.plan.script.extension, "callers": self.plan.callers,
+            "attempted": self.summary.attempted, "completed": self.summary.completed,
+            "failed": self.summary.failed_total, "failed_by_reason": self.summary.failed,
+            "steps_ms": {step: self.step_ms(step) for step in (ANSWER_STEP, KEY_STEP)},
+            "wall_s": round(self.wall, 1),
+            "cpu_s": {k: round(v, 2) for k, v in self.cpu.items()},
+            "cpu_per_call_s": {k: round(v / done, 4) for k, v in self.cpu.items()},
+            "rss_mb": self.rss_mb, "machine_cpu_s": round(self.machine_cpu, 1),
+            "capture": self.capture_dropped,
+        }
+
+    def text(self) -> str:
+        s = self.summary
+        lines = [f"extension {self.plan.script.extension}, {self.plan.callers} callers at once, "
+                 f"{self.wall:.0f} s",
+                 f"calls: attempted {s.attempted}, completed {s.completed}, "
+                 f"failed {s.failed_total}"]
+        lines += [f"  failed: {reason}: {n}" for reason, n in sorted(s.failed.items())]
+        for step in (ANSWER_STEP, KEY_STEP):
+            ms = self.step_ms(step)
+            cells = "  ".join(f"{k} {_ms(v)}" for k, v in ms.items())
+            lines.append(f"{step:14} n={len(s.steps.get(step, [])):5}  {cells}")
+        busy = max(self.wall, 1e-9)
+        for role, cpu in self.cpu.items():
+            start, peak, end = self.rss_mb.get(role, (0.0, 0.0, 0.0))
+            lines.append(f"{role:10} CPU {cpu:7.1f} s ({100 * cpu / busy:5.1f} % of a core, "
+                         f"{cpu / max(s.completed, 1) * 1000:6.1f} ms per completed call)  "
+                         f"RSS {start:.0f} -> peak {peak:.0f} -> {end:.0f} MB")
+        cores = os.cpu_count() or 1
+        lines.append(f"machine    CPU {self.machine_cpu:7.1f} s "
+                     f"({100 * self.machine_cpu / busy / cores:.0f} % of {cores} cores)")
+        lines.append(f"capture    {self.capture_dropped}")
+        return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
+
+
+def default_roles() -> dict[str, list[int]]:
+    """The app (`ivr serve`) and Asterisk as found among the running processes."""
+    asterisk = [p for p in find_pids("asterisk", "-f")
+                if Path(f"/proc/{p}/comm").read_text().strip() == "asterisk"]
+    return {"app": find_pids("ivr", "serve"), "asterisk": asterisk}
+
+
+def progress_line(elapsed: float, summary: Summary) -> str:
+    p95 = percentile(summary.steps.get(KEY_STEP, []), 95.0)
+    a95 = percentile(summary.steps.get(ANSWER_STEP, []), 95.0)
+    return (f"{elapsed:6.0f} s  in progress {summary.in_progress:4}  completed "
+            f"{summary.completed:5}  failed {summary.failed_total:4}  "
+            f"answer->audio p95 {_ms(None if a95 is None else a95 * 1000)}  "
+            f"key->prompt p95 {_ms(None if p95 is None else p95 * 1000)}")
+
+
+def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None) -> LoadReport:
+    """One run, start to end; raises RuntimeError if SIPp or tcpdump cannot run."""
+    for tool in ("sipp", "tcpdump"):
+        if shutil.which(tool) is None:
+            raise RuntimeError(f"{tool} is not installed (Debian: sip-tester, tcpdump)")
+    work = plan.work
+    work.mkdir(parents=True, exist_ok=True)
+    scenario, capture, stats = work / "scenario.xml", work / "capture.pcap", work / "sipp.csv"
+    for old in (capture, stats):
+        old.unlink(missing_ok=True)
+    silence = write_silence_pcap(work / "silence.pcap")
+    scenario.write_text(scenario_xml(plan.script, silence.resolve()))
+    rate = max(plan.callers / max(plan.ramp, 0.1), 0.1)
+    sipp = SippRun(scenario, stats, plan.callers, rate,
+                   plan.calls or plan.callers * 1000, plan.sip_target,
+                   plan.local_sip_port, plan.media_port)
+    low, high = media_ports(sipp)
+    sip_port = int(plan.sip_target.rpartition(":")[2])
+    dump_err = open(work / "tcpdump.err", "wb")
+    dump = subprocess.Popen(
+        ["tcpdump", "-i", "lo", "-n", "-U", "-B", "32768", "-s", "2048", "-w", str(capture),
+         f"udp and (port {sip_port} or portrange {low}-{high})"],
+        stdout=subprocess.DEVNULL, stderr=dump_err)
+    sampler = ProcSampler(plan.roles)
+    sampler.add(GENERATOR, dump.pid)
+    own_start = sum(os.times()[:2])
+    book = CallBook(sip_port=sip_port, caller_port=plan.local_sip_port)
+    reader = PcapReader(capture)
+    keys = len(plan.script.keys)
+    try:
+        _until(lambda: capture.exists() and capture.stat().st_size >= 24, 5.0, dump,
+               "tcpdump did not start: " + (work / "tcpdump.err").read_text()[-300:])
+        with open(work / "sipp.log", "wb") as sipp_log:
+            caller = subprocess.Popen(sipp.command(), stdout=sipp_log, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL)
+        sampler.add(GENERATOR, caller.pid)
+        start = time.monotonic()
+        call_length = keys * plan.script.key_wait + plan.script.patience + 10
+        quit_at = None if plan.hold is None else start + plan.ramp + plan.hold
+        # A run that outlives its calls by a minute is stuck (SIPp waiting on a lost reply).
+        busy = plan.hold if plan.hold is not None else \
+            (plan.calls or 0) / max(plan.callers, 1) * call_length
+        deadline = start + plan.ramp + busy + call_length + 60
+        paused = False
+        while caller.poll() is None:
+            time.sleep(1.0)
+            book.feed(reader.read())
+            sampler.sample()
+            now = time.monotonic()
+            if progress is not None:
+                progress(progress_line(now - start, book.summary(keys)))
+            if quit_at is not None and now >= quit_at and not paused:
+                sipp.command_key(b"p")
+                paused = True
+            elif paused and sipp_counters(stats).get("CurrentCall", 1) == 0:
+                sipp.command_key(b"Q")
+            if now > deadline:
+                caller.send_signal(signal.SIGINT)
+                caller.wait(10)
+        wall = time.monotonic() - start
+        time.sleep(0.5)
+    finally:
+        if dump.poll() is None:
+            dump.send_signal(signal.SIGINT)
+            try:
+                dump.wait(10)
+            except subprocess.TimeoutExpired:
+                dump.kill()
+        dump_err.close()
+    book.feed(reader.read())
+    sampler.sample()
+    summary = book.summary(keys)
+    if summary.in_progress:
+        summary.failed["unfinished"] = summary.in_progress
+        summary = Summary(summary.attempted, summary.completed, 0, summary.failed,
+                          summary.steps)
+    cpu = {role: usage.cpu for role, usage in sampler.roles.items()}
+    cpu[GENERATOR] = cpu.get(GENERATOR, 0.0) + sum(os.times()[:2]) - own_start
+    rss = {role: (u.rss[0] / 2**20, max(u.rss) / 2**20, u.rss[-1] / 2**20)
+           for role, u in sampler.roles.items() if u.rss}
+    dropped = next((line for line in (work / "tcpdump.err").read_text().splitlines()
+                    if "dropped by kernel" in line), "drops unknown")
+    return LoadReport(plan, summary, wall, cpu, rss, sampler.machine,
+                      f"{reader.packets} packets, {dropped}")
+
+
+def _until(check: Callable[[], bool], timeout: float, proc: subprocess.Popen[bytes],
+           message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(message)
+        time.sleep(0.05)
+
+
+def print_progress(line: str) -> None:
+    """The live line, rewritten in place on a terminal, one per update otherwise."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r" + line + "\033[K")
+    else:
+        sys.stderr.write(line + "\n")
+    sys.stderr.flush()

@@ -1,0 +1,66 @@
+"""``ivr load``: N callers at once on one extension, with a live line and a final report.
+
+Examples::
+
+    ivr load 101 --callers 50 --keys 2 --hold 30          # the demo menu, key 2
+    ivr load 901 --callers 200 --ramp 20 --calls 1000 --json out.json
+
+Needs root (tcpdump captures on lo). Exit codes: 0 every call completed; 1 some failed;
+2 bad usage or the tools are missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .load import LoadPlan, default_roles, print_progress, run_load
+from .load_sipp import CallerScript
+
+
+def build_parser(p: argparse.ArgumentParser) -> None:
+    p.description = "Many SIPp callers at once; latency judged from a packet capture on lo."
+    p.add_argument("extension", help="the extension every caller dials, e.g. 101")
+    p.add_argument("--callers", type=int, default=10, help="calls at once (default 10)")
+    p.add_argument("--ramp", type=float, default=10.0, metavar="S",
+                   help="seconds to reach --callers (default 10)")
+    p.add_argument("--hold", type=float, default=30.0, metavar="S",
+                   help="seconds to keep starting calls after the ramp (default 30)")
+    p.add_argument("--calls", type=int, help="stop after this many calls instead of --hold")
+    p.add_argument("--keys", default="2", help="keys each caller presses, in order (default 2)")
+    p.add_argument("--key-wait", type=float, default=10.0, metavar="S",
+                   help="seconds from the answer to the first key, and between keys "
+                   "(default 10: after the demo's welcome and menu)")
+    p.add_argument("--patience", type=float, default=8.0, metavar="S",
+                   help="seconds after the last key within which the IVR must hang up")
+    p.add_argument("--caller-id", default="5550100")
+    p.add_argument("--target", default="127.0.0.1:5060", help="Asterisk's SIP address")
+    p.add_argument("--work", default="load-run", help="folder for the capture and SIPp's files")
+    p.add_argument("--json", help="write the report as JSON here too")
+    p.add_argument("--app-pid", type=int, action="append",
+                   help="the app's process (default: found by its command line)")
+    p.add_argument("--asterisk-pid", type=int, action="append",
+                   help="Asterisk's process (default: found by its command line)")
+
+
+def main(args: argparse.Namespace) -> int:
+    roles = default_roles()
+    if args.app_pid:
+        roles["app"] = args.app_pid
+    if args.asterisk_pid:
+        roles["asterisk"] = args.asterisk_pid
+    script = CallerScript(args.extension, args.keys, args.key_wait, args.patience,
+                          args.caller_id)
+    plan = LoadPlan(script, args.callers, args.ramp, None if args.calls else args.hold,
+                    args.calls, Path(args.work), roles, args.target)
+    try:
+        report = run_load(plan, print_progress)
+    except RuntimeError as exc:
+        print(f"ivr load: {exc}")
+        return 2
+    print()
+    print(report.text())
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    return 0 if report.summary.failed_total == 0 else 1
