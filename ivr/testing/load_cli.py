@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from .load import LoadPlan, default_roles, print_progress, run_load
@@ -50,6 +51,10 @@ def main(args: argparse.Namespace) -> int:
         roles["app"] = args.app_pid
     if args.asterisk_pid:
         roles["asterisk"] = args.asterisk_pid
+    for role, pids in roles.items():
+        if len(pids) != 1:  # e.g. the parallel e2e suite's several Asterisk instances
+            print(f"ivr load: {len(pids)} processes found as {role} ({pids}), all measured "
+                  f"as one; name it with --{role}-pid", file=sys.stderr)
     script = CallerScript(args.extension, args.keys, args.key_wait, args.patience,
                           args.caller_id)
     plan = LoadPlan(script, args.callers, args.ramp, None if args.calls else args.hold,
