@@ -41,6 +41,20 @@ if _WORKER:  # this worker's own Asterisk; outside xdist, IVR_ASTERISK_INSTANCE 
 os.environ[SIP_HOST_ENV] = instances.current().host
 
 
+SLOWEST_FIRST = ("test_scenarios_bank.py", "test_voicemail_call.py", "test_acd_wait_call.py",
+                 "test_callback_call.py", "test_scenarios.py", "test_speech_bank_call.py")
+"""The modules that take longest, by the durations of a parallel run (README: Tests). Handed to
+the workers first, so that no long module starts last and runs alone while the others idle."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest end-to-end modules first; everything else keeps its order (a stable sort).
+    Only the order in which --dist loadfile gives modules to workers changes: each module's
+    own tests still run in their written order."""
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture(scope="session")
 def asterisk_runtime() -> Iterator[asterisk.AsteriskRuntime]:
     was_running = bool(asterisk.status().get("running"))

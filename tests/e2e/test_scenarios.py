@@ -1,52 +1,22 @@
 """The shipped scenarios (scenarios/) over real SIP: `ivr test --sip` against the e2e app.
 
-Run the way a tester runs them, through the command line, two calls at a time; the JUnit
+The bank's scenarios are in test_scenarios_bank.py, so that two workers of a parallel run share
+the calls. Run the way a tester runs them, through the command line, two calls at a time; the JUnit
 report says which passed. A scenario that expects what the flow does not say must fail, with
 what was expected and what was heard.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from ivr.app.paths import project_root
-
 from .running_app import RunningApp
+from .scenario_runs import check_shipped_scenarios_pass, ivr_test
 
 pytestmark = pytest.mark.e2e
-
-SCENARIOS = project_root() / "scenarios"
-
-
-def ivr_test(app: RunningApp, out: Path, *paths: Path) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "ivr.app.cli", "test", "--sip", "--app", app.base_url,
-               "--traces", str(app.trace_dir), "--out", str(out), "-j", "2",
-               "--junit", str(out / "junit.xml"), "--html", str(out / "report.html"),
-               *map(str, paths)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900)
-
-
-def test_shipped_scenarios_pass_over_sip(ivr_app: RunningApp, tmp_path: Path) -> None:
-    files = sorted(SCENARIOS.glob("*.yaml"))
-    assert len(files) >= 6
-    done = ivr_test(ivr_app, tmp_path, SCENARIOS)
-    assert done.returncode == 0, done.stdout + done.stderr
-    suite = ET.parse(tmp_path / "junit.xml").getroot()
-    assert suite.get("tests") == str(len(files)) and suite.get("failures") == "0"
-    assert {case.get("classname") for case in suite} == {"scenarios.sip"}
-    report = (tmp_path / "report.html").read_text()
-    assert "<script" not in report and "stylesheet" not in report
-    recordings = sorted(tmp_path.glob("*-*.wav"))
-    assert len([r for r in recordings if ".say" not in r.name]) == len(files)
-    for recording in recordings:
-        assert f'href="{recording.name}"' in report
-    assert len(list(tmp_path.glob("*.trace.jsonl"))) == len(files)
-
 
 WRONG = """\
 name: the demo reads back a key it was not given
@@ -62,6 +32,10 @@ steps:
 end:
   hangup: caller
 """
+
+
+def test_shipped_demo_scenarios_pass_over_sip(ivr_app: RunningApp, tmp_path: Path) -> None:
+    check_shipped_scenarios_pass(ivr_app, tmp_path, "demo-*.yaml")
 
 
 def test_a_wrong_scenario_fails_saying_what_was_heard(ivr_app: RunningApp,
