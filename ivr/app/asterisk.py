@@ -232,23 +232,8 @@ def recording_dir() -> Path:
     (the app stages messages there to play them; services/voicemail/playback.py)."""
     lay = _layout()
     if lay.root is not None:
-        return lay.root / _chroot_spool(lay).lstrip("/") / "recording"
+        return instances.in_root(lay.root, instances.spool(lay.instance)) / "recording"
     return conf.host_dirs(_host_base(lay.instance))["astspooldir"] / "recording"
-
-
-def _chroot_spool(lay: _Layout) -> str:
-    return lay.instance.chroot_dirs().get("astspooldir", "/var/spool/asterisk")
-
-
-def _chroot_instance_dirs(lay: _Layout, root: Path) -> None:
-    """An instance's own writable directories in the root, owned like Debian's spool."""
-    owner = (root / "var/spool/asterisk").stat()
-    for key, path in lay.instance.chroot_dirs().items():
-        where = root / path.lstrip("/")
-        where.mkdir(parents=True, exist_ok=True)
-        if key != "astetcdir":  # the etc dir stays root's, readable by the group (write_tree)
-            os.chown(where, owner.st_uid, owner.st_gid)
-            where.chmod(0o750)
 
 
 def _prepare(lay: _Layout, project: Path, files: dict[str, str]) -> None:
@@ -261,13 +246,13 @@ def _prepare(lay: _Layout, project: Path, files: dict[str, str]) -> None:
         root = lay.root
         aroot.ensure_mount_proc(root / "proc")
         aroot.ensure_bind(Path("/dev"), root / "dev")
-        aroot.ensure_bind(prompts, root / aroot.DATA_DIR / "sounds/ivr")
-        _chroot_instance_dirs(lay, root)
+        instances.make_own_dirs(lay.instance, root)
+        aroot.ensure_bind(prompts, instances.in_root(root, instances.prompts_mount(lay.instance)))
         dirs: dict[str, str | Path] = dict(lay.instance.chroot_dirs())
         files = {**files, "asterisk.conf": instances.with_directories(
             files.get("asterisk.conf", ""), dirs)}
         conf.write_tree(lay.etc_dir, files, aroot.asterisk_gid(root))
-        _recording_dir(root / _chroot_spool(lay).lstrip("/"))
+        _recording_dir(instances.in_root(root, instances.spool(lay.instance)))
         return
     host = conf.host_dirs(_host_base(lay.instance))
     for d in host.values():
@@ -342,9 +327,16 @@ def _stop_and_unmount(lay: _Layout) -> None:
     pid = _main_pid(lay)
     if pid is not None:
         _stop(lay, pid)
-    others = lay.root is not None and any(proc.alive(p) for p in aroot.pids_in_root(lay.root))
-    if lay.root is not None and not others:  # the mounts are shared by every instance
-        left = aroot.unmount_all(lay.root)
+    if lay.root is not None:
+        # Its prompts are its own (a stale mount would play another clone's, or none); /proc
+        # and /dev are every instance's, unmounted only when no process is left in the root.
+        own = instances.in_root(lay.root, instances.prompts_mount(lay.instance))
+        if aroot.is_mounted(own):
+            aroot.unmount_all(own)
+        others = any(proc.alive(p) for p in aroot.pids_in_root(lay.root))
+        left = [own.as_posix()] if aroot.is_mounted(own) else []
+        if not others:
+            left += aroot.unmount_all(lay.root)
         if left:
             raise RuntimeError(f"could not unmount: {', '.join(left)}")
     _state_file().unlink(missing_ok=True)

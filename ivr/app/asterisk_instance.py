@@ -55,17 +55,78 @@ class Instance:
     def chroot_dirs(self) -> dict[str, str]:
         """asterisk.conf [directories] inside the root; {} for instance 0 (Debian's defaults).
 
-        The shared ones (modules, sounds and music on hold under astdatadir and astvarlibdir)
-        stay Debian's: only what an instance writes, or reads as its own, moves.
+        Modules and astvarlibdir stay Debian's; only what an instance writes, or reads as its
+        own, moves. Its data dir is Debian's seen through links (`link_shared_data`) except
+        sounds/ivr, where the instance's own project's prompts are mounted: instances started
+        from different clones (a CI clone beside a developer's checkout) each play their own
+        prompts, and a clone deleted under one instance cannot empty another's.
         """
         if not self.number:
             return {}
         s = self.suffix
         return {
             "astetcdir": f"/etc/asterisk{s}", "astdbdir": f"/var/lib/asterisk{s}",
+            "astdatadir": f"/usr/share/asterisk{s}",
             "astspooldir": f"/var/spool/asterisk{s}", "astrundir": f"/run/asterisk{s}",
             "astlogdir": f"/var/log/asterisk{s}", "astcachedir": f"/var/cache/asterisk{s}",
         }  # fmt: skip
+
+
+DEBIAN_DATA = "/usr/share/asterisk"
+DEBIAN_SPOOL = "/var/spool/asterisk"
+
+
+def in_root(root: Path, path: str) -> Path:
+    """A path inside the chroot, as this machine sees it."""
+    return root / path.lstrip("/")
+
+
+def prompts_mount(inst: Instance) -> str:
+    """Where, inside the root, the instance's Asterisk finds the project's prompts."""
+    return f"{inst.chroot_dirs().get('astdatadir', DEBIAN_DATA)}/sounds/ivr"
+
+
+def spool(inst: Instance) -> str:
+    """The instance's spool inside the root (ARI recordings go to its recording/)."""
+    return inst.chroot_dirs().get("astspooldir", DEBIAN_SPOOL)
+
+
+def make_own_dirs(inst: Instance, root: Path) -> None:
+    """An instance's own directories in the root: the writable ones owned like Debian's spool,
+    the etc and data dirs root's (the group reads them), the data dir linked to Debian's."""
+    owner = in_root(root, DEBIAN_SPOOL).stat()
+    for key, path in inst.chroot_dirs().items():
+        where = in_root(root, path)
+        where.mkdir(parents=True, exist_ok=True)
+        if key not in ("astetcdir", "astdatadir"):
+            os.chown(where, owner.st_uid, owner.st_gid)
+            where.chmod(0o750)
+    if "astdatadir" in inst.chroot_dirs():
+        link_shared_data(root, inst.chroot_dirs()["astdatadir"])
+
+
+def link_shared_data(root: Path, data_dir: str, shared: str = DEBIAN_DATA) -> None:
+    """Make `data_dir` (inside `root`) Debian's data dir by links, all but sounds/ivr.
+
+    The links are absolute paths inside the root, as the chrooted Asterisk resolves them;
+    sounds/ is a real directory of links so that its `ivr` can be a mount of its own.
+    """
+    source, target = root / shared.lstrip("/"), root / data_dir.lstrip("/")
+    links: dict[Path, str] = {}
+    for entry in source.iterdir():
+        if entry.name != "sounds":
+            links[target / entry.name] = f"{shared}/{entry.name}"
+    if (source / "sounds").is_dir():
+        for entry in (source / "sounds").iterdir():
+            if entry.name != "ivr":
+                links[target / "sounds" / entry.name] = f"{shared}/sounds/{entry.name}"
+    (target / "sounds").mkdir(parents=True, exist_ok=True)
+    for link, dest in links.items():
+        if link.is_symlink() and os.readlink(link) == dest:
+            continue
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(dest)
 
 
 def current() -> Instance:

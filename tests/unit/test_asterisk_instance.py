@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def test_an_instance_writes_only_its_own_directories() -> None:
     dirs = instances.Instance(4).chroot_dirs()
     assert dirs["astetcdir"] == "/etc/asterisk-4"
     assert dirs["astspooldir"] == "/var/spool/asterisk-4"
-    assert "astdatadir" not in dirs and "astmoddir" not in dirs, "sounds and modules are shared"
+    assert "astmoddir" not in dirs and "astvarlibdir" not in dirs, "modules are shared"
     text = instances.with_directories("[options]\nmaxcalls = 1\n", dict(dirs))
     assert text.index("[directories]") < text.index("[options]")
     assert "astdbdir => /var/lib/asterisk-4" in text
@@ -97,3 +98,25 @@ def test_softphones_dial_the_asterisk_of_their_environment(
     monkeypatch.setenv("IVR_SIP_HOST", "127.0.0.5")
     assert normalize_target("*71") == "sip:*71@127.0.0.5:5060"
     assert normalize_target("100", "127.0.0.1:5070") == "sip:100@127.0.0.1:5070"
+
+
+def test_an_instance_plays_its_own_projects_prompts_through_its_own_data_dir(
+        tmp_path: Path) -> None:
+    """Two clones' instances never share the prompts mount: each has a data dir of its own,
+    Debian's by links, with sounds/ivr free for its own project's prompts."""
+    root = tmp_path / "root"
+    shared = root / "usr/share/asterisk"
+    (shared / "sounds/en").mkdir(parents=True)
+    (shared / "sounds/ivr").mkdir()
+    (shared / "moh").mkdir()
+    three = instances.Instance(3)
+    assert instances.prompts_mount(instances.Instance(0)) == "/usr/share/asterisk/sounds/ivr"
+    assert instances.prompts_mount(three) == "/usr/share/asterisk-3/sounds/ivr"
+    instances.link_shared_data(root, three.chroot_dirs()["astdatadir"])
+    instances.link_shared_data(root, three.chroot_dirs()["astdatadir"])  # idempotent
+    data = root / "usr/share/asterisk-3"
+    assert os.readlink(data / "moh") == "/usr/share/asterisk/moh", "links resolve in the root"
+    assert os.readlink(data / "sounds/en") == "/usr/share/asterisk/sounds/en"
+    assert not (data / "sounds/ivr").exists(), "left for the instance's own mount"
+    assert instances.spool(three) == "/var/spool/asterisk-3"
+    assert instances.spool(instances.Instance(0)) == "/var/spool/asterisk"
