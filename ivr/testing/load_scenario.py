@@ -40,7 +40,7 @@ def caller_script(scenario: Scenario, planned: Plan) -> CallerScript:
             continue
         after = next((later.step for later in items[index + 1:]
                       if isinstance(later.step, Expect | Press | Hangup | ExpectHangup)), None)
-        presses.append(KeyPress(step.keys, item.at, _press_name(step),
+        presses.append(KeyPress(step.keys, round(item.at, 3), _press_name(step),
                                 prompt_after=isinstance(after, Expect)))
     last = items[-1] if items else None
     if last is not None and isinstance(last.step, ExpectHangup):
