@@ -4,9 +4,11 @@ Why SIPp: one C++ process holds hundreds of calls for a few percent of a core (a
 phone per call costs a process and a jitter buffer each, and would decide the result on two
 cores). SIPp cannot hear, so it only signals and sends keys; the packet capture judges audio.
 
-Each call: INVITE offering PCMU and telephone-event/8000, ACK, then for every key a wait and
-the RFC 2833 digit pcap that ships with SIPp, then the IVR's BYE within the caller's patience;
-if none comes, the caller hangs up itself (the analysis counts that as a failure). The SDP
+Each call: INVITE offering PCMU and telephone-event/8000, ACK, then for every key of the
+caller's script a pause until its time (seconds from the answer) and an RFC 4733 digit pcap
+written for that key (`write_media`), then either the IVR's BYE by the script's end (if none
+comes, the caller hangs up itself, and the analysis counts that as a failure) or, where the
+script hangs up, a pause and the caller's BYE. The SDP
 port is `[auto_media_port]` (the -mp base + 4 per call number): every call has its own port,
 which is how the capture tells the calls' RTP apart. SIPp opens no socket there (pcap play
 sends raw packets), so Asterisk's audio to it costs the generator nothing.
