@@ -141,7 +141,8 @@ def test_scenario_is_sipp_xml_with_a_key_after_each_wait(tmp_path: Path) -> None
     assert plays[0] == str(silence)
     assert [Path(p).name for p in plays[1:]] == ["digit-01-2.pcap", "digit-02-1.pcap"]
     assert [e.get("milliseconds") for e in root.iter("pause")] == ["4000", "200", "4000", "200"]
-    assert root.find("recv[@request='BYE']") is not None
+    bye = root.find("recv[@request='BYE']")
+    assert bye is not None and bye.get("timeout") == "8000", "the patience after the last key"
 
 
 def test_percentile_is_nearest_rank() -> None:
