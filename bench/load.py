@@ -125,8 +125,8 @@ def main() -> int:
                     continue
                 _settle(runtime)
                 print(f"== {level} callers, {name} (extension {extension})", file=sys.stderr)
-                plan = LoadPlan(CallerScript(extension, "2"), level, args.ramp, args.hold,
-                                work=work / f"{level}-{extension}", roles=roles)
+                plan = LoadPlan(CallerScript.keys_every(extension, "2"), level, args.ramp,
+                                args.hold, work=work / f"{level}-{extension}", roles=roles)
                 report = run_load(plan, print_progress)
                 print(file=sys.stderr)
                 print(report.text(), file=sys.stderr)

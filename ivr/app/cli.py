@@ -344,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("load", help="many SIPp callers at once, measured from a packet capture")
     from ..testing import load_cli
 
-    load_cli.build_parser(p)
+    load_cli.build_parser(p, paths.project_root())
     p.set_defaults(func=cmd_load)
     return parser
 

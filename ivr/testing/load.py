@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .load_calls import ANSWER_STEP, KEY_STEP, CallBook, Summary, percentile
+from .load_calls import ANSWER_STEP, KEY_STEP, CallBook, Expected, Summary, percentile
 from .load_pcap import PcapReader
 from .load_proc import ProcSampler, find_pids
 from .load_sipp import (
@@ -31,7 +31,7 @@ from .load_sipp import (
     media_ports,
     scenario_xml,
     sipp_counters,
-    write_silence_pcap,
+    write_media,
 )
 
 GENERATOR = "generator"
@@ -75,13 +75,19 @@ class LoadReport:
             out[name] = None if value is None else round(value * 1000, 1)
         return out
 
+    def shown_steps(self) -> list[str]:
+        """The answer and each measured press; all presses together when there are several."""
+        names = list(self.summary.steps)
+        return names if len(names) > 3 else [n for n in names if n != KEY_STEP]
+
     def as_dict(self) -> dict[str, Any]:
         done = max(self.summary.completed, 1)
         return {
-            "extension": self.plan.script.extension, "callers": self.plan.callers,
+            "extension": self.plan.script.extension, "scenario": self.plan.script.name or None,
+            "callers": self.plan.callers,
             "attempted": self.summary.attempted, "completed": self.summary.completed,
             "failed": self.summary.failed_total, "failed_by_reason": self.summary.failed,
-            "steps_ms": {step: self.step_ms(step) for step in (ANSWER_STEP, KEY_STEP)},
+            "steps_ms": {step: self.step_ms(step) for step in self.summary.steps},
             "wall_s": round(self.wall, 1),
             "cpu_s": {k: round(v, 2) for k, v in self.cpu.items()},
             "cpu_per_call_s": {k: round(v / done, 4) for k, v in self.cpu.items()},
@@ -91,15 +97,17 @@ class LoadReport:
 
     def text(self) -> str:
         s = self.summary
-        lines = [f"extension {self.plan.script.extension}, {self.plan.callers} callers at once, "
+        lines = [f"{self.plan.script.label}, {self.plan.callers} callers at once, "
                  f"{self.wall:.0f} s",
                  f"calls: attempted {s.attempted}, completed {s.completed}, "
                  f"failed {s.failed_total}"]
         lines += [f"  failed: {reason}: {n}" for reason, n in sorted(s.failed.items())]
-        for step in (ANSWER_STEP, KEY_STEP):
+        shown = self.shown_steps()
+        width = max(14, *(len(step) for step in shown))
+        for step in shown:
             ms = self.step_ms(step)
             cells = "  ".join(f"{k} {_ms(v)}" for k, v in ms.items())
-            lines.append(f"{step:14} n={len(s.steps.get(step, [])):5}  {cells}")
+            lines.append(f"{step:{width}} n={len(s.steps.get(step, [])):5}  {cells}")
         busy = max(self.wall, 1e-9)
         for role, cpu in self.cpu.items():
             start, peak, end = self.rss_mb.get(role, (0.0, 0.0, 0.0))
@@ -143,8 +151,8 @@ def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None) -> L
     scenario, capture, stats = work / "scenario.xml", work / "capture.pcap", work / "sipp.csv"
     for old in (capture, stats):
         old.unlink(missing_ok=True)
-    silence = write_silence_pcap(work / "silence.pcap")
-    scenario.write_text(scenario_xml(plan.script, silence.resolve()))
+    silence, digits = write_media(plan.script, work / "media")
+    scenario.write_text(scenario_xml(plan.script, silence.resolve(), digits))
     rate = max(plan.callers / max(plan.ramp, 0.1), 0.1)
     sipp = SippRun(scenario, stats, plan.callers, rate,
                    plan.calls or plan.callers * 1000, plan.sip_target,
@@ -159,9 +167,9 @@ def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None) -> L
     sampler = ProcSampler(plan.roles)
     sampler.add(GENERATOR, dump.pid)
     own_start = sum(os.times()[:2])
-    book = CallBook(sip_port=sip_port, caller_port=plan.local_sip_port)
+    book = CallBook(sip_port=sip_port, caller_port=plan.local_sip_port,
+                    expected=Expected.of(plan.script))
     reader = PcapReader(capture)
-    keys = len(plan.script.keys)
     try:
         _until(lambda: capture.exists() and capture.stat().st_size >= 24, 5.0, dump,
                "tcpdump did not start: " + (work / "tcpdump.err").read_text()[-300:])
@@ -170,7 +178,7 @@ def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None) -> L
                                       stdin=subprocess.DEVNULL)
         sampler.add(GENERATOR, caller.pid)
         start = time.monotonic()
-        call_length = keys * plan.script.key_wait + plan.script.patience + 10
+        call_length = plan.script.answer_timeout + plan.script.end_at + 10
         quit_at = None if plan.hold is None else start + plan.ramp + plan.hold
         # A run that outlives its calls by a minute is stuck (SIPp waiting on a lost reply).
         busy = plan.hold if plan.hold is not None else \
@@ -183,7 +191,7 @@ def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None) -> L
             sampler.sample()
             now = time.monotonic()
             if progress is not None:
-                progress(progress_line(now - start, book.summary(keys)))
+                progress(progress_line(now - start, book.summary()))
             if quit_at is not None and now >= quit_at and not paused:
                 sipp.command_key(b"p")
                 paused = True
@@ -204,7 +212,7 @@ def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None) -> L
         dump_err.close()
     book.feed(reader.read())
     sampler.sample()
-    summary = book.summary(keys)
+    summary = book.summary()
     if summary.in_progress:
         summary.failed["unfinished"] = summary.in_progress
         summary = Summary(summary.attempted, summary.completed, 0, summary.failed,

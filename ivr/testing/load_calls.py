@@ -2,16 +2,19 @@
 
 The capture is the one clock every side shares: SIP says when a call was answered and who hung
 up, the generator's RFC 4733 end packets say when a key ended, and Asterisk's PCMU packets
-say when audio started. Two latencies per call:
+say when audio started. The latencies per call:
 
 - answer -> first audio: the 200 OK to the first loud packet from Asterisk;
-- key -> next prompt: a key's first end packet to the first loud packet after it. When audio
-  was still playing as the key ended (the caller barged in), the onset must follow a gap, or
-  the tail of the old prompt would count as the new one.
+- key -> next prompt, per press step of the caller's script (a step's last key, as in a PIN):
+  the key's first end packet to the first loud packet after it, before the caller's next key.
+  When audio was still playing as the key ended (the caller barged in), the onset must follow a
+  gap, or the tail of the old prompt would count as the new one. A press the script expects no
+  prompt after (the caller hangs up, or presses on) is not measured.
 
 A call fails for the first of these reasons: rejected (a final response other than 200),
 no answer, no audio after answer, no prompt after a key, the caller had to hang up (the IVR
-did not within the caller's patience), or unfinished when the capture ended.
+did not within the caller's patience), unfinished when the capture ended, keys not sent, or the
+IVR hung up where the caller was to.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .load_pcap import PCMU, Datagram, event_end, parse_rtp, parse_sip, quiet_codes
+from .load_sipp import CallerScript
 
 GAP = 0.045
 """Seconds without a packet (Asterisk sends one every 20 ms while playing) that end a prompt."""
@@ -29,6 +33,38 @@ _QUIET = quiet_codes(LOUD_THRESHOLD)
 
 ANSWER_STEP = "answer->audio"
 KEY_STEP = "key->prompt"
+"""Every measured press of the run together (the per-step figures are named after the step)."""
+
+
+def step_name(press_name: str) -> str:
+    return f"{press_name} ->prompt"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a call of the run is to do, as the judge needs it."""
+
+    presses: tuple[tuple[str, int, bool], ...] = (("key 1", 1, True),)
+    """Per press step: its name, how many keys, whether a prompt must follow."""
+    ivr_hangs_up: bool = True
+
+    @classmethod
+    def of(cls, script: CallerScript) -> Expected:
+        return cls(tuple((p.name, len(p.keys), p.prompt_after) for p in script.presses),
+                   script.ivr_hangs_up)
+
+    @property
+    def digits(self) -> int:
+        return sum(n for _, n, _ in self.presses)
+
+    def step_at(self) -> dict[int, int]:
+        """The digit count at which each measured step is complete -> the step's index."""
+        out, total = {}, 0
+        for index, (_, n, prompt_after) in enumerate(self.presses):
+            total += n
+            if prompt_after:
+                out[total] = index
+        return out
 
 
 @dataclass
@@ -41,9 +77,11 @@ class CallTrace:
     final_status: int = 0
     answer_ts: float | None = None
     remote_port: int | None = None
+    expected: Expected = field(default_factory=Expected)
     key_ends: list[float] = field(default_factory=list)
     answer_audio: float | None = None
-    key_audio: list[float | None] = field(default_factory=list)
+    key_audio: dict[int, float | None] = field(default_factory=dict)
+    """Measured press step (index in the script) -> key to next prompt, None: none yet."""
     bye_ts: float | None = None
     bye_by: str = ""
     """"ivr" (Asterisk sent the BYE) or "caller" (the generator gave up waiting)."""
@@ -51,28 +89,33 @@ class CallTrace:
     _last_packet: float = 0.0
     _last_loud: bool = False
     _busy_at_key: bool = False
+    _waiting: int | None = None
+    """The press step whose prompt is awaited (until the caller's next key)."""
 
     @property
     def done(self) -> bool:
         return self.bye_ts is not None or (self.final_status >= 300)
 
-    def failure(self, keys_expected: int) -> str | None:
+    def failure(self) -> str | None:
         """Why the call failed, or None if it did what a caller expects."""
+        keys_expected = self.expected.digits
         if self.final_status >= 300:
             return f"rejected {self.final_status}"
         if self.answer_ts is None:
             return "no answer" if self.done else "unfinished"
         if self.answer_audio is None and self.done:
             return "no audio after answer"
-        if len(self.key_ends) >= keys_expected and any(a is None for a in self.key_audio) \
-                and self.done:
+        if len(self.key_ends) >= keys_expected and self.done \
+                and any(a is None for a in self.key_audio.values()):
             return "no prompt after key"
-        if self.bye_by == "caller":
+        if self.bye_by == "caller" and self.expected.ivr_hangs_up:
             return "caller hung up (no hang-up by the IVR in time)"
         if not self.done:
             return "unfinished"
         if len(self.key_ends) < keys_expected:
             return "keys not sent"
+        if self.bye_by == "ivr" and not self.expected.ivr_hangs_up:
+            return "the IVR hung up before the caller"
         return None
 
     def on_audio(self, ts: float, loud: bool) -> None:
@@ -80,8 +123,9 @@ class CallTrace:
         if loud:
             if self.answer_audio is None and self.answer_ts is not None:
                 self.answer_audio = ts - self.answer_ts
-            if self.key_audio and self.key_audio[-1] is None and (gap or not self._busy_at_key):
-                self.key_audio[-1] = ts - self.key_ends[-1]
+            if self._waiting is not None and (gap or not self._busy_at_key):
+                self.key_audio[self._waiting] = ts - self.key_ends[-1]
+                self._waiting = None
         self._last_packet, self._last_loud = ts, loud
 
     def on_key_end(self, ts: float, rtp_timestamp: int) -> None:
@@ -89,7 +133,9 @@ class CallTrace:
             return  # the end packet is sent three times
         self._keys_seen.add(rtp_timestamp)
         self.key_ends.append(ts)
-        self.key_audio.append(None)
+        self._waiting = self.expected.step_at().get(len(self.key_ends))
+        if self._waiting is not None:
+            self.key_audio[self._waiting] = None
         self._busy_at_key = ts - self._last_packet <= GAP and self._last_loud
 
 
@@ -102,6 +148,7 @@ class CallBook:
     caller_port: int | None = None
     """The generator's SIP port: other SIP traffic on the machine (a tester's softphone on
     the same Asterisk) is not one of the run's calls."""
+    expected: Expected = field(default_factory=Expected)
     calls: dict[str, CallTrace] = field(default_factory=dict)
     _by_local_port: dict[int, CallTrace] = field(default_factory=dict)
 
@@ -131,7 +178,8 @@ class CallBook:
         call = self.calls.get(message.call_id)
         if message.method == "INVITE" and not from_ivr:
             if call is None:
-                call = self.calls[message.call_id] = CallTrace(message.call_id, packet.ts)
+                call = self.calls[message.call_id] = CallTrace(message.call_id, packet.ts,
+                                                               expected=self.expected)
             if message.media_port is not None:
                 call.local_port = message.media_port
                 self._by_local_port[message.media_port] = call
@@ -149,13 +197,19 @@ class CallBook:
             call.bye_ts = packet.ts
             call.bye_by = "ivr" if from_ivr else "caller"
 
-    def summary(self, keys_expected: int) -> Summary:
+    def step_names(self) -> list[str]:
+        """The latencies reported, in the call's order: the answer, each measured press,
+        every press together."""
+        return [ANSWER_STEP] + [step_name(self.expected.presses[i][0])
+                                for i in self.expected.step_at().values()] + [KEY_STEP]
+
+    def summary(self) -> Summary:
         """Counts and latencies of the calls seen so far."""
         failures: Counter[str] = Counter()
-        steps: dict[str, list[float]] = {ANSWER_STEP: [], KEY_STEP: []}
+        steps: dict[str, list[float]] = {name: [] for name in self.step_names()}
         completed = in_progress = 0
         for call in self.calls.values():
-            reason = call.failure(keys_expected)
+            reason = call.failure()
             if reason == "unfinished":
                 in_progress += 1
             elif reason is None:
@@ -164,7 +218,10 @@ class CallBook:
                 failures[reason] += 1
             if call.answer_audio is not None:
                 steps[ANSWER_STEP].append(call.answer_audio)
-            steps[KEY_STEP] += [a for a in call.key_audio if a is not None]
+            for index, latency in call.key_audio.items():
+                if latency is not None:
+                    steps[step_name(self.expected.presses[index][0])].append(latency)
+                    steps[KEY_STEP].append(latency)
         return Summary(len(self.calls), completed, in_progress, dict(failures), steps)
 
 

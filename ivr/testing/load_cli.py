@@ -4,6 +4,11 @@ Examples::
 
     ivr load 101 --callers 50 --keys 2 --hold 30          # the demo menu, key 2
     ivr load 901 --callers 200 --ramp 20 --calls 1000 --json out.json
+    ivr load --scenario scenarios/bank-en-wrong-key.yaml --callers 20 --hold 60
+
+With --scenario every caller dials the scenario's extension with its caller id, presses its keys
+at the times its plan gives and hangs up where it does (or waits for the IVR to); the extension
+and --keys, --key-wait, --patience, --caller-id are then the scenario's.
 
 Needs root (tcpdump captures on lo). Exit codes: 0 every call completed; 1 some failed;
 2 bad usage or the tools are missing.
@@ -16,13 +21,22 @@ import json
 import sys
 from pathlib import Path
 
+from ..media.prompts import PromptLibrary
 from .load import LoadPlan, default_roles, print_progress, run_load
+from .load_scenario import scenario_script
 from .load_sipp import CallerScript
+from .scenario import ScenarioError, load_scenario
 
 
-def build_parser(p: argparse.ArgumentParser) -> None:
+def build_parser(p: argparse.ArgumentParser, project_root: Path | None = None) -> None:
     p.description = "Many SIPp callers at once; latency judged from a packet capture on lo."
-    p.add_argument("extension", help="the extension every caller dials, e.g. 101")
+    p.add_argument("extension", nargs="?",
+                   help="the extension every caller dials, e.g. 101 (or give --scenario)")
+    p.add_argument("--scenario", type=Path, metavar="FILE",
+                   help="a scenario file every caller runs (its dial, caller, keys, hang-up)")
+    p.add_argument("--prompts-dir", type=Path,
+                   default=(project_root or Path.cwd()) / "prompts",
+                   help="the prompts whose lengths time a scenario's keys")
     p.add_argument("--callers", type=int, default=10, help="calls at once (default 10)")
     p.add_argument("--ramp", type=float, default=10.0, metavar="S",
                    help="seconds to reach --callers (default 10)")
@@ -45,7 +59,29 @@ def build_parser(p: argparse.ArgumentParser) -> None:
                    help="Asterisk's process (default: found by its command line)")
 
 
+def caller_script(args: argparse.Namespace) -> CallerScript | None:
+    """What every caller does: the scenario's script, or the extension and keys; None (after
+    saying why on stderr) when neither or both are given, or the scenario cannot be run."""
+    if (args.scenario is None) == (args.extension is None):
+        print("ivr load: give an extension or --scenario FILE (one of them)", file=sys.stderr)
+        return None
+    if args.scenario is None:
+        return CallerScript.keys_every(args.extension, args.keys, args.key_wait, args.patience,
+                                       args.caller_id)
+    try:
+        prompts = PromptLibrary(args.prompts_dir)
+        return scenario_script(load_scenario(args.scenario, prompts), prompts)
+    except ScenarioError as exc:
+        print(f"ivr load: cannot run {args.scenario}:\n{exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"ivr load: {exc}", file=sys.stderr)
+    return None
+
+
 def main(args: argparse.Namespace) -> int:
+    script = caller_script(args)
+    if script is None:
+        return 2
     roles = default_roles()
     if args.app_pid:
         roles["app"] = args.app_pid
@@ -55,8 +91,6 @@ def main(args: argparse.Namespace) -> int:
         if len(pids) != 1:  # e.g. the parallel e2e suite's several Asterisk instances
             print(f"ivr load: {len(pids)} processes found as {role} ({pids}), all measured "
                   f"as one; name it with --{role}-pid", file=sys.stderr)
-    script = CallerScript(args.extension, args.keys, args.key_wait, args.patience,
-                          args.caller_id)
     plan = LoadPlan(script, args.callers, args.ramp, None if args.calls else args.hold,
                     args.calls, Path(args.work), roles, args.target)
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ivr.testing.load_calls import ANSWER_STEP, KEY_STEP, CallBook, percentile
 from ivr.testing.load_pcap import PcapReader, parse_rtp, parse_sip, ulaw_to_linear
-from ivr.testing.load_sipp import CallerScript, scenario_xml, write_silence_pcap
+from ivr.testing.load_sipp import CallerScript, scenario_xml, write_media
 
 SIP, CALLER_SIP, CALLER_RTP, IVR_RTP = 5060, 5070, 20000, 10000
 LOUD, QUIET = bytes([0x20]) * 160, b"\xff" * 160
@@ -70,7 +70,7 @@ def test_one_good_call_gives_both_latencies(tmp_path: Path) -> None:
     (tmp_path / "c.pcap").write_bytes(pcap(a_call()))
     book = CallBook()
     book.feed(PcapReader(tmp_path / "c.pcap").read())
-    summary = book.summary(keys_expected=1)
+    summary = book.summary()
     assert (summary.attempted, summary.completed, summary.failed) == (1, 1, {})
     (answer,), (key,) = summary.steps[ANSWER_STEP], summary.steps[KEY_STEP]
     assert abs(answer - 0.05) < 1e-3, "silence is not audio"
@@ -86,7 +86,7 @@ def test_failures_are_named(tmp_path: Path) -> None:
     (tmp_path / "c.pcap").write_bytes(pcap(sorted(packets + rejected, key=lambda p: p[0])))
     book = CallBook()
     book.feed(PcapReader(tmp_path / "c.pcap").read())
-    assert book.summary(1).failed == {
+    assert book.summary().failed == {
         "caller hung up (no hang-up by the IVR in time)": 1, "no prompt after key": 1,
         "rejected 503": 1}
 
@@ -118,7 +118,7 @@ def test_barge_in_waits_for_the_gap_before_the_next_prompt(tmp_path: Path) -> No
     (tmp_path / "c.pcap").write_bytes(pcap(sorted(p, key=lambda x: x[0])))
     book = CallBook()
     book.feed(PcapReader(tmp_path / "c.pcap").read())
-    (key,) = book.summary(1).steps[KEY_STEP]
+    (key,) = book.summary().steps[KEY_STEP]
     assert abs(key - 1.2) < 1e-3
 
 
@@ -132,15 +132,17 @@ def test_sip_and_rtp_parsing() -> None:
 
 
 def test_scenario_is_sipp_xml_with_a_key_after_each_wait(tmp_path: Path) -> None:
-    silence = write_silence_pcap(tmp_path / "s.pcap")
+    script = CallerScript.keys_every("101", "21", key_wait=4.0)
+    silence, digits = write_media(script, tmp_path)
     datagrams = PcapReader(silence).read()
     assert len(datagrams) == 10 and all(len(d.payload) == 172 for d in datagrams)
-    root = ET.fromstring(scenario_xml(CallerScript("101", "21", key_wait=4.0), silence))
+    root = ET.fromstring(scenario_xml(script, silence, digits))
     plays = [e.get("play_pcap_audio") or "" for e in root.iter("exec")]
     assert plays[0] == str(silence)
-    assert [Path(p).name for p in plays[1:]] == ["dtmf_2833_2.pcap", "dtmf_2833_1.pcap"]
+    assert [Path(p).name for p in plays[1:]] == ["digit-01-2.pcap", "digit-02-1.pcap"]
     assert [e.get("milliseconds") for e in root.iter("pause")] == ["4000", "200", "4000", "200"]
-    assert root.find("recv[@request='BYE']") is not None
+    bye = root.find("recv[@request='BYE']")
+    assert bye is not None and bye.get("timeout") == "8000", "the patience after the last key"
 
 
 def test_percentile_is_nearest_rank() -> None:
