@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 MASK = "***"
 HANGUP_GRACE = 0.5
 """Seconds between the last prompt and the IVR's hangup, so the caller hears it whole."""
+SPEECH_RESULT_LIMIT = 25.0
+"""Seconds after a caller starts talking that input waits for the recognizer's answer: the
+longest segment the VAD cuts (media/vad.py, 20 s) plus time to decode it."""
 
 Played = Literal["done", "failed", "interrupted"]
 Trace = Callable[..., None]
@@ -93,6 +96,8 @@ class Line:
         self._keyed = asyncio.Event()
         self._forgiven: tuple[str, float] | None = None
         """A key to drop if it is the next to come, until a loop time (see forgive)."""
+        self._talking_since: float | None = None
+        """Loop time the caller started talking, until the ears say what it meant (heard)."""
 
     # events -------------------------------------------------------------------------------
 
@@ -104,6 +109,7 @@ class Line:
                     self.trace("key_forgiven", key=event.digit, source="dtmf")
                     continue
                 self._keys.put_nowait((event.digit, "dtmf"))
+                self._talking_since = None  # a key: whatever was said is not waited for
                 self._keyed.set()
             elif isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
                 if not self.ended_by:
@@ -137,7 +143,7 @@ class Line:
         self.ensure_alive()
         self.activity = LineActivity.WAITING_INPUT
         try:
-            key, source = await asyncio.wait_for(self._keys.get(), timeout)
+            key, source = await self._next_key(timeout)
         except TimeoutError:
             return None
         finally:
@@ -146,6 +152,27 @@ class Line:
         if source == "dtmf" and self.trace_keys:  # what speech stood for: its `speech` event
             self.trace("dtmf", digit=MASK if secure else key)
         return key
+
+    async def _next_key(self, timeout: float) -> tuple[str, str]:
+        """The next key within `timeout`; while the caller is talking, until the ears decide.
+
+        A no-input timer is for a caller who says nothing: one still talking when it runs out
+        (eight digits said slowly outlast a 6 s first-digit timeout) waits for the
+        recognizer's answer, up to SPEECH_RESULT_LIMIT after the speech began. Under load the
+        answer comes later, and without this the caller's words were thrown away as no input.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                return await asyncio.wait_for(self._keys.get(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                if self._talking_since is None:
+                    raise
+                deadline = self._talking_since + SPEECH_RESULT_LIMIT
+                if loop.time() >= deadline:
+                    self._talking_since = None
+                    raise
 
     def forgive(self, key: str, within: float) -> None:
         """Drop the next key if it is `key` and is waiting already or comes within `within`
@@ -170,12 +197,15 @@ class Line:
         barge-in prompt."""
         self.trace("speech", keys=keys, **fields)
         self._forgiven = None
+        self._talking_since = None
         for key in keys:
             self._keys.put_nowait((key, "speech"))
         self._keyed.set()
 
     def speech_started(self) -> None:
-        """The caller started talking: a barge-in prompt stops as for a key."""
+        """The caller started talking: a barge-in prompt stops as for a key, and no-input
+        waits for what the ears make of it (see _next_key)."""
+        self._talking_since = asyncio.get_running_loop().time()
         self._keyed.set()
 
     # prompts ------------------------------------------------------------------------------

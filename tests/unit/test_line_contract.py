@@ -8,6 +8,7 @@ states what the caller hears and which key the dialogue reads next.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -142,3 +143,19 @@ async def test_after_the_ivr_hangs_up_the_line_is_gone(line: LineUnderTest) -> N
     await line.hangup()
     with pytest.raises(line.gone_errors):
         await line.play(["first"], barge_in=False)
+
+
+async def test_no_input_waits_while_the_caller_is_still_talking(tmp_path: Path) -> None:
+    """The real line: a caller who started talking before the no-input timer ran out gets
+    what the ears heard, not no-input (an 8-digit account said slowly outlasts the timer,
+    and under load the answer comes later still); a silent caller still times out."""
+    async with ari_line(contract_prompts(tmp_path / "prompts")) as real:
+        line = real.line
+        assert await line.read_digit(0.1) is None, "nobody talking: no input"
+        line.speech_started()
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.4, line.heard, "5")
+        started = loop.time()
+        assert await line.read_digit(0.1) == "5"
+        assert loop.time() - started >= 0.35, "waited for the ears past the 0.1 s timer"
+        assert await line.read_digit(0.1) is None, "the speech was answered: silence again"
