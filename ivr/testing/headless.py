@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from ..flow.actions import Action
 from ..flow.model import Flow
 from ..flow.simulate import SimulationResult, simulate
 from ..flow.types import MASK
 from ..media.prompts import PromptLibrary
-from .outcome import KEY_SECONDS, Heard, Observed, Plan
+from .outcome import KEY_SECONDS, Heard, Observed, Plan, as_text
 from .scenario import ExpectHangup, Press, PromptRef, Say, Scenario
 
 RUNNER = "headless"
@@ -78,7 +77,7 @@ def observe(result: SimulationResult, planned: Plan, skipped: Mapping[int, str])
             seen.actions[index] = item.at
     seen.outcome = outcome_of(result)
     seen.events = result.events
-    seen.variables = {name: _text(value) for name, value in result.variables.items()}
+    seen.variables = {name: as_text(value) for name, value in result.variables.items()}
     return seen
 
 
@@ -98,8 +97,3 @@ async def run_headless(scenario: Scenario, planned: Plan, flows: Mapping[str, Fl
     seen.seconds = round(time.monotonic() - started, 3)
     return seen
 
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "null" if value is None else str(value)

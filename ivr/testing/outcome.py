@@ -329,7 +329,7 @@ def _end_checks(scenario: Scenario, seen: Observed) -> list[StepResult]:
     for fields in end.events:
         shown = ", ".join(f"{k}={v}" for k, v in fields.items())
         match = next((i for i in range(at, len(seen.events))
-                      if all(_text(seen.events[i].get(k)) == v for k, v in fields.items())),
+                      if all(as_text(seen.events[i].get(k)) == v for k, v in fields.items())),
                      None)
         names = [str(e.get("event")) for e in seen.events[at:]]
         check(f"event {shown}", match is not None,
@@ -339,7 +339,9 @@ def _end_checks(scenario: Scenario, seen: Observed) -> list[StepResult]:
     return out
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A flow value as a scenario writes it (YAML's true/false/null), so that a variable or a
+    trace field compares the same whichever runner observed it."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return "null" if value is None else str(value)

@@ -25,7 +25,7 @@ from typing import Any
 from ..flow.model import CollectNode, Flow, MenuNode
 from ..media.prompts import PromptLibrary
 from .audio import HEARD_WHOLE, heard_sequence
-from .outcome import Heard, Observed, Plan, prompt_seconds
+from .outcome import Heard, Observed, Plan, as_text, prompt_seconds
 from .report import CallReport
 from .scenario import ExpectHangup, Hangup, Press, Say, Scenario
 from .script import Dtmf, Play, Step, WaitHangup
@@ -183,11 +183,11 @@ def variables_of(trace: list[dict[str, Any]], flow: Flow | None) -> dict[str, st
     for event in trace:
         node = flow.nodes.get(str(event.get("node", ""))) if flow is not None else None
         if event["event"] == "set":
-            out.update({k: _text(v) for k, v in event.get("values", {}).items()})
+            out.update({k: as_text(v) for k, v in event.get("values", {}).items()})
         elif event["event"] == "choice" and isinstance(node, MenuNode) and node.store:
-            out[node.store] = _text(event.get("key"))
+            out[node.store] = as_text(event.get("key"))
         elif event["event"] == "collected" and isinstance(node, CollectNode):
-            out[node.store] = _text(event.get("value"))
+            out[node.store] = as_text(event.get("value"))
     return out
 
 
@@ -234,8 +234,3 @@ async def run_sip(scenario: Scenario, planned: Plan, prompts: PromptLibrary,
     seen.seconds = round(time.monotonic() - started, 3)
     return seen
 
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "null" if value is None else str(value)
