@@ -3,11 +3,17 @@
     flock /tmp/ivr-asterisk.lock .venv/bin/python bench/load.py --levels 10,50 --hold 20
     flock /tmp/ivr-asterisk.lock .venv/bin/python bench/load.py --levels 10,50,100,200 --hold 60
 
-Three variants at each level, one after the other in the same run on the same Asterisk (the
+Five variants at each level, one after the other in the same run on the same Asterisk (the
 machine is noisy: compare only within one run):
 - dialplan: extension 901, Background/WaitExten/Playback with the app's prompt files;
 - app keys: extension 902, the demo flow with speech off (bench/load_app.py writes it);
-- app listening: extension 101, the shipped demo, whose menu also listens for speech.
+- app listening: extension 101, the shipped demo, whose menu also listens for speech, with the
+  app's defaults (IVR_SPEECH_EAGER: beyond that many listening callers, a caller's audio path
+  opens when Asterisk hears them talk);
+- app listening, all paths at once: the same with IVR_SPEECH_EAGER=all (every listening caller
+  gets an audio path as the menu starts: what the app did before), the app restarted for it;
+- app listening, all paths on talk: IVR_SPEECH_EAGER=0 (no caller's path opens before Asterisk
+  hears them talk; these callers never talk).
 Every caller waits for the welcome and the menu, presses 2, and expects the read-back and
 goodbye and the IVR's hang-up within 8 s (`ivr load`'s defaults). The app is started here
 (its own folder, database and log); Asterisk is brought up with the project's configuration.
@@ -35,7 +41,11 @@ from ivr.testing.load import LoadPlan, print_progress, run_load  # noqa: E402
 from ivr.testing.load_calls import ANSWER_STEP, KEY_STEP  # noqa: E402
 from ivr.testing.load_sipp import CallerScript  # noqa: E402
 
-VARIANTS = (("dialplan", "901"), ("app keys", "902"), ("app listening", "101"))
+VARIANTS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("dialplan", "901", {}), ("app keys", "902", {}), ("app listening", "101", {}),
+    ("app listening, all paths at once", "101", {"IVR_SPEECH_EAGER": "all"}),
+    ("app listening, all paths on talk", "101", {"IVR_SPEECH_EAGER": "0"}))
+"""(name, extension, what the app's environment adds for it)."""
 
 
 def _channels(runtime: asterisk.AsteriskRuntime) -> int:
@@ -105,7 +115,7 @@ def main() -> int:
     parser.add_argument("--levels", default="10,50", help="callers at once, comma-separated")
     parser.add_argument("--hold", type=float, default=20.0, help="seconds per level and variant")
     parser.add_argument("--ramp", type=float, default=10.0)
-    parser.add_argument("--variants", default="dialplan,app keys,app listening")
+    parser.add_argument("--variants", default=",".join(name for name, _, _ in VARIANTS))
     parser.add_argument("--work", help="folder for the app and the captures (default: temp)")
     parser.add_argument("--json", help="write every run's report here")
     args = parser.parse_args()
@@ -113,16 +123,24 @@ def main() -> int:
     wanted = [v.strip() for v in args.variants.split(",")]
     work = Path(args.work or tempfile.mkdtemp(prefix="ivr-load-"))
     work.mkdir(parents=True, exist_ok=True)
+    unknown = set(wanted) - {name for name, _, _ in VARIANTS}
+    if unknown:
+        parser.error(f"no such variant: {', '.join(sorted(unknown))}")
     runtime = asterisk.up()
+    app_env: dict[str, str] = {}
     app = start_app(runtime, work / "app")
     results: list[dict[str, Any]] = []
     try:
         pid = asterisk.status().get("pid")
-        roles = {"app": [app.proc.pid], "asterisk": [int(str(pid))] if pid else []}
         for level in levels:
-            for name, extension in VARIANTS:
+            for name, extension, env in VARIANTS:
                 if name not in wanted:
                     continue
+                if env != app_env:  # another setting: another app, on the same database
+                    app.stop()
+                    app_env = env
+                    app = start_app(runtime, work / "app", env)
+                roles = {"app": [app.proc.pid], "asterisk": [int(str(pid))] if pid else []}
                 _settle(runtime)
                 print(f"== {level} callers, {name} (extension {extension})", file=sys.stderr)
                 plan = LoadPlan(CallerScript.keys_every(extension, "2"), level, args.ramp,

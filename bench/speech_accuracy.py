@@ -27,7 +27,7 @@ def score_chunk(variant: Variant, chunk: list[Clip], cmns: dict[str, str | None]
     cpu0 = time.process_time()
     with ThreadPoolExecutor(1) as executor:
         for clip in chunk:
-            x = line_audio(clip, variant.pad, variant.ulaw, variant.gain_db)
+            x = line_audio(clip, variant.pad, variant.ulaw, variant.gain_db, variant.gate_ms)
             audio += x.size / 8000
             engine = engine_for(variant, cmns[clip.speaker])
             value, conf, latency = asyncio.run(recognize(engine, grammar, rtp_frames(x),

@@ -56,17 +56,44 @@ def read(clip: Clip) -> np.ndarray:
         return pcm16_to_float(w.readframes(w.getnframes()))
 
 
-def line_audio(clip: Clip, pad: bool, ulaw: bool, gain_db: float = 0.0) -> np.ndarray:
+TALK_LEVEL = 256 / 32768
+"""Asterisk's talk detection (func_talkdetect with dsp.conf's default silencethreshold): a
+20 ms frame whose mean absolute sample reaches 256 (of 32768) is talking."""
+
+
+def talk_onset(x: np.ndarray) -> int | None:
+    """The sample just after the first frame Asterisk's TALK_DETECT calls talking (when its
+    ChannelTalkingStarted is raised), or None if it never would."""
+    frames = x[: x.size // FRAME * FRAME].reshape(-1, FRAME)
+    loud = np.flatnonzero(np.mean(np.abs(frames), axis=1) >= TALK_LEVEL)
+    return int(loud[0] + 1) * FRAME if loud.size else None
+
+
+def line_audio(clip: Clip, pad: bool, ulaw: bool, gain_db: float = 0.0,
+               gate_ms: int | None = None) -> np.ndarray:
     """The clip as the line carries it: with `pad`, the recording's own noise floor (its
-    quietest 10 ms) before and after the speech, as a VAD-gated turn would deliver it."""
+    quietest 10 ms) before and after the speech, as a VAD-gated turn would deliver it.
+
+    With `gate_ms`, the audio path opens only when Asterisk says the caller is talking: what
+    the recognizer gets starts `gate_ms` after the frame that raised the event (the event's and
+    the path's set-up time), and there is no pre-roll before it."""
     x = read(clip) * 10 ** (gain_db / 20)
+    if ulaw:
+        x = ulaw_roundtrip(x)
+    cut = 0
+    if gate_ms is not None:
+        onset = talk_onset(x)
+        cut = x.size if onset is None else min(x.size, onset + gate_ms * 8)
     if pad:
         frames = x[: x.size // 80 * 80].reshape(-1, 80)
         floor = float(np.sqrt(np.min(np.mean(frames**2, axis=1))))
         rng = np.random.default_rng(zlib.crc32(clip.path.name.encode()))
         n = int(PAD_S * 8000)
-        x = np.concatenate([rng.normal(0, floor, n), x, rng.normal(0, floor, n)])
-    return ulaw_roundtrip(x) if ulaw else x
+        noise = rng.normal(0, floor, 2 * n)
+        if ulaw:
+            noise = ulaw_roundtrip(noise)
+        x = np.concatenate([noise[:n] if gate_ms is None else noise[:0], x[cut:], noise[n:]])
+    return x[cut:] if not pad else x
 
 
 def rtp_frames(x: np.ndarray) -> list[bytes]:

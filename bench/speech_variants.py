@@ -43,6 +43,7 @@ class Variant:
     noise_dbfs: float | None = None  # the noise floor at 4-8 kHz
     level: bool = False  # a second pass at the expected level when the speech is off
     gain_db: float = 0.0  # the caller louder or quieter than the recordings
+    gate_ms: int | None = None  # the path opened this long after Asterisk's talk event
 
 
 class _Telephone(TypedDict):
@@ -82,6 +83,15 @@ VARIANTS = (
     Variant("m", "h, caller 12 dB quieter", gain_db=-12, **DEFAULTS),
     Variant("n", "g, caller 6 dB louder", gain_db=6, **NO_LEVEL),
     Variant("o", "h, caller 6 dB louder", gain_db=6, **DEFAULTS),
+    Variant("p", "k, the path opened at Asterisk's talk event (no pre-roll)", ulaw=True,
+            gate_ms=0, **DEFAULTS),
+    Variant("q", "k, the path opened 40 ms after the talk event", ulaw=True, gate_ms=40,
+            **DEFAULTS),
+    Variant("r", "k, the path opened 80 ms after the talk event", ulaw=True, gate_ms=80,
+            **DEFAULTS),
+    Variant("s", "k, the path opened 150 ms after the talk event", ulaw=True, gate_ms=150,
+            **DEFAULTS),
+    Variant("t", "q, caller 12 dB quieter", ulaw=True, gate_ms=40, gain_db=-12, **DEFAULTS),
 )
 PRODUCTION = "h"
 

@@ -41,12 +41,20 @@ class MediaFakeAri(FakeAri):
         self.snoops: dict[str, str] = {}  # snoop channel id -> the channel it spies on
         self.quiet_bridge_destroy = False
         """Never send BridgeDestroyed (as when our channels had not left yet)."""
+        self.talk_detect: set[str] = set()
+        """Channels with TALK_DETECT set (a function written through the variable route)."""
+        self.variables: list[tuple[str, str, str]] = []
+        """(channel, variable, value) of every variable written, in order."""
+        self.modules: set[str] = {"func_talkdetect.so"}
+        """Modules loaded and running (GET /asterisk/modules/{name})."""
 
     def extra_routes(self) -> list[tuple[str, str, Handler]]:
         return [
             ("POST", "/channels/externalMedia", self._external_media),
             ("POST", "/channels/{id}/snoop/{sid}", self._snoop),
             ("DELETE", "/bridges/{id}", self._destroy_bridge),
+            ("POST", "/channels/{id}/variable", self._set_variable),
+            ("GET", "/asterisk/modules/{name}", self._module),
         ]
 
     async def close(self) -> None:
@@ -66,6 +74,12 @@ class MediaFakeAri(FakeAri):
         media.sequence = seq + 1
         media.timestamp += len(payload) // 2
 
+    async def talk(self, channel_id: str) -> None:
+        """The caller's first loud frame: ChannelTalkingStarted, as TALK_DETECT raises it."""
+        assert channel_id in self.talk_detect, f"no TALK_DETECT on {channel_id}"
+        await self.emit("ChannelTalkingStarted",
+                        channel=self.channels[channel_id].to_json(self.app))
+
     def bridged_with(self, channel_id: str) -> list[str]:
         return [b for b, members in self.bridges.items() if channel_id in members]
 
@@ -77,6 +91,7 @@ class MediaFakeAri(FakeAri):
         if (media := self.media.pop(channel.id, None)) is not None:
             media.sock.close()
         self.snoops.pop(channel.id, None)
+        self.talk_detect.discard(channel.id)
         for snoop_id, target in list(self.snoops.items()):
             if target == channel.id and snoop_id in self.channels:  # the spied channel went
                 await self._destroy(self.channels[snoop_id])
@@ -100,6 +115,27 @@ class MediaFakeAri(FakeAri):
         args = [query["data"]] if query.get("data") else []
         return await self._reply(request, web.json_response(reply),
                                  self.emit_stasis_start(channel, *args))
+
+    async def _module(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in self.modules:
+            return _error(404, "Module could not be found in running modules")
+        return web.json_response({"name": name, "description": "", "use_count": 0,
+                                  "status": "Running", "support_level": "core"})
+
+    async def _set_variable(self, request: web.Request) -> web.StreamResponse:
+        channel = self._channel(request, stasis=True)
+        name, value = request.query.get("variable", ""), request.query.get("value", "")
+        if not name:
+            return _error(400, "Variable name is required")
+        if name == "TALK_DETECT(set)" and "func_talkdetect.so" in self.modules:
+            self.talk_detect.add(channel.id)
+        elif name == "TALK_DETECT(remove)" and "func_talkdetect.so" in self.modules:
+            if channel.id not in self.talk_detect:  # Asterisk logs a warning and fails
+                return _error(400, "Failed to execute function")
+            self.talk_detect.discard(channel.id)
+        self.variables.append((channel.id, name, value))
+        return web.Response(status=204)
 
     async def _snoop(self, request: web.Request) -> web.StreamResponse:
         target = self._channel(request, stasis=False)

@@ -27,6 +27,10 @@ N = TypeVar("N", int, float)
 DEFAULT_CALLBACK_DIAL = "PJSIP/carrier/sip:{number}@127.0.0.1:5090"
 VOSK_MODEL_PREFIX = "IVR_VOSK_MODEL_"
 SPEECH_WORKERS = "IVR_SPEECH_WORKERS"
+SPEECH_EAGER = "IVR_SPEECH_EAGER"
+DEFAULT_SPEECH_EAGER = 50
+"""Listening callers at once whose audio path opens as the node starts (bench/README.md, "Menus
+that listen": about what these two cores carry with no cost to a key's latency)."""
 
 
 def vosk_setting(language: str) -> str:
@@ -77,6 +81,10 @@ class AppConfig:
     speech_workers: int = field(default_factory=default_speech_workers)
     """Worker processes each speech engine decodes in (IVR_SPEECH_WORKERS; 0: threads of the
     app's own process)."""
+    speech_eager: int | None = DEFAULT_SPEECH_EAGER
+    """Listening callers at once whose audio path opens as the node starts (IVR_SPEECH_EAGER,
+    "all" for no limit); beyond it a path opens when Asterisk hears the caller talk, which
+    costs nothing until then and loses the start of the first word."""
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -137,6 +145,13 @@ def speech_workers(env: Mapping[str, str]) -> int:
                    "a number of worker processes (0: decode in threads)")
 
 
+def speech_eager(env: Mapping[str, str]) -> int | None:
+    if env.get(SPEECH_EAGER, "").strip().lower() == "all":
+        return None
+    return _number(env, SPEECH_EAGER, DEFAULT_SPEECH_EAGER, int, lambda n: n >= 0,
+                   'a number of callers (0: every path opens on talk; "all": none does)')
+
+
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return _number(env, name, default, int, lambda n: 0 < n < 65536, "a TCP port (1-65535)")
 
@@ -188,4 +203,5 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         callback_dial=merged.get("IVR_CALLBACK_DIAL", DEFAULT_CALLBACK_DIAL),
         vosk_models=vosk_models(merged),
         speech_workers=speech_workers(merged),
+        speech_eager=speech_eager(merged),
     )

@@ -62,7 +62,7 @@ class IvrService:
         self.supervisor = CallSupervisor(self.client, self.prompts, config.trace_dir,
                                          on_finished=self._save_record)
         self.ears = SpeechEars(self.client, vosk_models=config.vosk_models,
-                               workers=config.speech_workers)
+                               workers=config.speech_workers, eager=config.speech_eager)
         self.notifier = Notifier(NotifyConfig.from_env(os.environ))
         self.routes = StasisRoutes(self.client)
         self.running: Services | None = None

@@ -33,6 +33,7 @@ from ..media.speech.engines import NoModelError, open_engine
 from ..media.speech.grammar import Grammar, GrammarError
 from ..media.speech.recognizer import AsyncTurn, Engine, RecognizerError
 from ..media.stream import SAMPLE_RATE, CallerAudio
+from ..media.talk import TALK_DETECT_MODULE, CallerGone, TalkDetector
 from ..media.vad import Segmenter, SpeechEnded, SpeechStarted, speech_events, voiced_ms
 from .config import vosk_setting
 from .ears import Heard, Listener
@@ -61,8 +62,17 @@ class SpeechEars:
     def __init__(self, client: AriClient, *, vosk_models: Mapping[str, Path] | None = None,
                  workers: int = 0, executor: Executor | None = None,
                  opener: Opener = open_engine,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 eager: int | None = None) -> None:
         self.client = client
+        self.eager = eager
+        """How many callers at once get their audio path as a listening node starts (None:
+        all); the nodes of callers beyond it open it when Asterisk says the caller talks
+        (media/talk.py), which costs nothing until then but loses the first tens of ms of
+        the first word (bench/README.md)."""
+        self._eager_now = 0
+        self._talk_detect: bool | None = None
+        """Whether Asterisk has func_talkdetect (asked once; None: not known yet)."""
         self.vosk_models = dict(vosk_models or {})
         self.workers = workers
         self.executor = executor
@@ -167,23 +177,90 @@ class SpeechEars:
         if engine is None or grammar is None:
             yield False
             return
+        eager = self.eager is None or self._eager_now < self.eager
+        if not eager and not await self._can_detect_talk():
+            eager = True
+        if eager:
+            self._eager_now += 1
+            try:
+                async with self._listen(call, request, heard, engine, grammar, None) as on:
+                    yield on
+            finally:
+                self._eager_now -= 1
+        else:
+            async with self._listen(call, request, heard, engine, grammar,
+                                    TalkDetector(self.client, call.id)) as on:
+                yield on
+
+    @contextlib.asynccontextmanager
+    async def _listen(self, call: Listener, request: Listen, heard: Heard, engine: Engine,
+                      grammar: Grammar, talk: TalkDetector | None) -> AsyncIterator[bool]:
+        """With a talk detector, the path opens when the caller talks (and one that cannot be
+        opened then leaves the node to keys); without, before the node starts (and one that
+        cannot be opened says so: the caller is told to use the keypad)."""
+        if talk is not None:
+            try:
+                await talk.start()
+            except AriError as exc:  # the caller went, most likely: open the path at once
+                log.warning("no talk detection on call %s: %s", call.id, exc)
+                talk = None
         audio = CallerAudio(self.client, call.id)
-        try:
-            await audio.start()
-        except AriError as exc:
-            log.warning("cannot hear call %s: %s", call.id, exc)
-            yield False
-            return
-        hearing = asyncio.create_task(self._hear(audio, engine, grammar, request, call, heard))
+        if talk is None:
+            try:
+                await audio.start()
+            except AriError as exc:
+                log.warning("cannot hear call %s: %s", call.id, exc)
+                yield False
+                return
+        hearing = asyncio.create_task(
+            self._hear_when_talking(talk, audio, engine, grammar, request, call, heard))
         try:
             yield True
         finally:
             hearing.cancel()
             await asyncio.gather(hearing, return_exceptions=True)
             # The caller waits for the next prompt: tear down behind it, never before it.
-            releasing = audio.release()
-            self._releasing.add(releasing)
-            releasing.add_done_callback(self._released)
+            for releasing in (audio.release() if audio.started else None,
+                              talk.release() if talk is not None else None):
+                if releasing is not None:
+                    self._releasing.add(releasing)
+                    releasing.add_done_callback(self._released)
+
+    async def _hear_when_talking(self, talk: TalkDetector | None, audio: CallerAudio,
+                                 engine: Engine, grammar: Grammar, request: Listen,
+                                 call: Listener, heard: Heard) -> None:
+        """With a detector: wait for the caller to talk, then open the path; then hear."""
+        if talk is not None:
+            try:
+                await talk.talking()
+            except CallerGone:
+                return
+            began = time.monotonic()
+            try:
+                await audio.start()
+            except AriError as exc:
+                log.warning("cannot hear call %s: %s", call.id, exc)
+                return
+            # what the caller said in the meantime is lost: how long that was, per call
+            call.trace("talking", node=request.node,
+                       path_ms=round((time.monotonic() - began) * 1000))
+        await self._hear(audio, engine, grammar, request, call, heard)
+
+    async def _can_detect_talk(self) -> bool:
+        """Asterisk without func_talkdetect.so accepts TALK_DETECT(set) and never says a
+        word: every path then opens as its node starts (logged once)."""
+        if self._talk_detect is None:
+            try:
+                loaded = await self.client.system.module_running(TALK_DETECT_MODULE)
+            except AriError as exc:  # ask again next time
+                log.warning("cannot tell whether Asterisk detects talk: %s", exc)
+                return False
+            if not loaded:
+                log.error("Asterisk has no %s: every listening caller's audio path opens as "
+                          "the node starts (IVR_SPEECH_EAGER has no effect)",
+                          TALK_DETECT_MODULE)
+            self._talk_detect = loaded
+        return self._talk_detect
 
     def _released(self, task: asyncio.Task[None]) -> None:
         self._releasing.discard(task)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .errors import ResourceGone
 from .events import bridge_key, channel_key
 from .handles import (
     Ari,
@@ -230,3 +231,12 @@ class System:
     async def get_global_var(self, name: str) -> str:
         data = await self._ari.rest.request("GET", "/asterisk/variable", params={"variable": name})
         return str(data.get("value", "")) if isinstance(data, dict) else ""
+
+    async def module_running(self, name: str) -> bool:
+        """Whether Asterisk has the module loaded and running (e.g. "func_talkdetect.so"):
+        writing a dialplan function whose module is not loaded fails silently over ARI."""
+        try:
+            data = await self._ari.rest.request("GET", f"/asterisk/modules/{name}")
+        except ResourceGone:
+            return False
+        return isinstance(data, dict) and str(data.get("status", "")).lower() == "running"

@@ -170,7 +170,12 @@ class CallerAudio:
         self._setup: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._teardown: asyncio.Task[None] | None = None
-        self._inflight: asyncio.Future[Any] | None = None
+        self._inflight: set[asyncio.Future[Any]] = set()
+
+    @property
+    def started(self) -> bool:
+        """start() was called: there may be something to tear down."""
+        return self._setup is not None
 
     @property
     def active(self) -> bool:
@@ -233,13 +238,18 @@ class CallerAudio:
             channel_key(self.media_id), bridge_key(self.bridge_id))
         self.receiver = await RtpReceiver.open(max_frames=self.max_frames)
         host, port = self.receiver.address
-        snoop = await self._create(  # first: fails fast if the caller went
-            channel_key(self.snoop_id), client.channels.handle(self.caller_id).snoop(
-                spy="in", app_args=LISTENER_ARG, snoop_id=self.snoop_id))
-        bridge = await self._create(bridge_key(self.bridge_id), client.bridges.create(
-            "mixing", name=LISTENER_ARG, bridge_id=self.bridge_id))
-        media = await self._create(channel_key(self.media_id), client.channels.external_media(
-            f"{host}:{port}", fmt="slin16", data=LISTENER_ARG, channel_id=self.media_id))
+        # All three at once: a path opened when the caller starts talking loses what is said
+        # until it is open (one round trip instead of three). If the caller went, the snoop
+        # fails and the teardown removes the other two.
+        snoop, bridge, media = await asyncio.gather(
+            self._create(channel_key(self.snoop_id), client.channels.handle(
+                self.caller_id).snoop(spy="in", app_args=LISTENER_ARG,
+                                      snoop_id=self.snoop_id)),
+            self._create(bridge_key(self.bridge_id), client.bridges.create(
+                "mixing", name=LISTENER_ARG, bridge_id=self.bridge_id)),
+            self._create(channel_key(self.media_id), client.channels.external_media(
+                f"{host}:{port}", fmt="slin16", data=LISTENER_ARG,
+                channel_id=self.media_id)))
         self.receiver.expect_source(media.local_address)
         await self._until_in_stasis()
         try:
@@ -254,7 +264,8 @@ class CallerAudio:
         """One creating POST, noted first and shielded: stopped meanwhile, the teardown waits
         for Asterisk's reply before removing what it made, so nothing is created behind it."""
         self._created.add(key)
-        self._inflight = inflight = asyncio.ensure_future(request)
+        inflight = asyncio.ensure_future(request)
+        self._inflight.add(inflight)
         handle = await asyncio.shield(inflight)
         _close(handle.events)  # our one subscription already covers it
         return handle
@@ -318,8 +329,9 @@ class CallerAudio:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
-        if (inflight := self._inflight) is not None:
-            await asyncio.wait([inflight])
+        if self._inflight:
+            await asyncio.wait(self._inflight)
+        for inflight in self._inflight:
             if not inflight.cancelled() and inflight.exception() is None:
                 handle = inflight.result()
                 if isinstance(handle, ChannelHandle | BridgeHandle):

@@ -32,6 +32,30 @@ def spoken(tmp_path: Path, name: str, level: float = 1.0) -> Path:
 @pytest.mark.parametrize("clip, key", [("2_jackson_0", "2"), ("3_george_0", "3")])
 def test_a_spoken_digit_chooses_the_option_and_interrupts_the_prompt(
         ivr_app: RunningApp, tmp_path: Path, clip: str, key: str) -> None:
+    _a_spoken_digit_chooses(ivr_app, tmp_path, clip, key)
+
+
+def test_a_path_opened_when_the_caller_talks_hears_the_digit(
+        ivr_app: RunningApp, tmp_path: Path) -> None:
+    """IVR_SPEECH_EAGER=0: no listener at all until Asterisk's TALK_DETECT says the caller
+    talks, then the path opens and still hears the word (the start of it lost)."""
+    assert ivr_app.restart is not None
+    ivr_app.restart({"IVR_SPEECH_EAGER": "0"})
+    try:
+        trace = _a_spoken_digit_chooses(ivr_app, tmp_path, "2_jackson_0", "2")
+    finally:
+        ivr_app.restart()
+    (talking,) = events(trace, "talking")
+    menu = next(e for e in trace if e["event"] == "node" and e["node"] == "main_menu")
+    assert talking["node"] == "main_menu"
+    assert float(str(talking["t"])) > float(str(menu["t"])) + 1.0, \
+        "the path opened when the caller talked (1.5 s into the menu), not as the menu began"
+    assert 0 <= int(str(talking["path_ms"])) < 1000
+
+
+def _a_spoken_digit_chooses(ivr_app: RunningApp, tmp_path: Path, clip: str,
+                            key: str) -> list[dict[str, object]]:
+    """The caller says the digit 1.5 s into the menu prompt; the call's trace."""
     caller = new_caller()
     speak_at = seconds("welcome") + 1.5  # one and a half seconds into the menu prompt
     report = place_call_subprocess(
@@ -52,6 +76,7 @@ def test_a_spoken_digit_chooses_the_option_and_interrupts_the_prompt(
     assert not status["subscriptions"], "the listener left subscriptions behind"
     assert not [c for c in ivr_app.ari("/channels")
                 if c["name"].startswith(("Snoop/", "UnicastRTP/"))], "listener channels left"
+    return trace
 
 
 def test_noise_is_no_match_or_no_input_and_silence_is_no_input(

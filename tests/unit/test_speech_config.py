@@ -57,3 +57,16 @@ def test_bad_speech_workers_name_the_variable(value: str) -> None:
     with pytest.raises(ConfigError, match=rf"IVR_SPEECH_WORKERS must be a number of worker "
                                           rf"processes \(0: decode in threads\), not '{value}'"):
         load_config({**ARI, "IVR_SPEECH_WORKERS": value})
+
+
+@pytest.mark.parametrize("value,eager", [("", 50), ("0", 0), (" 40 ", 40), ("all", None),
+                                         (" ALL ", None)])
+def test_speech_eager_set(value: str, eager: int | None) -> None:
+    assert load_config({**ARI, "IVR_SPEECH_EAGER": value}).speech_eager == eager
+
+
+@pytest.mark.parametrize("value", ["-1", "many", "2.5"])
+def test_bad_speech_eager_names_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"IVR_SPEECH_EAGER must be a number of callers "
+                                          r"\(0: every path opens on talk; \"all\": none does\)"):
+        load_config({**ARI, "IVR_SPEECH_EAGER": value})

@@ -1,0 +1,132 @@
+"""Soak: one level of callers for a long time; do the app's and Asterisk's memory stay flat?
+
+    flock /tmp/ivr-asterisk.lock .venv/bin/python bench/soak.py --callers 150 --hold 3600
+
+The callers are bench/load.py's (extension 101 by default: the shipped demo, whose menu listens;
+each waits for the menu, presses 2 and expects the read-back, goodbye and the IVR's hang-up).
+`ivr load` gives the calls' figures; beside it a sampler reads the resident memory of the app
+(with its speech worker processes) and of Asterisk every `--every` seconds into a CSV, and the
+report compares the median of the first window after the ramp (`--window`, default five
+minutes: the caches and pools have filled by then) with the median of the last: the issue's
+"memory flat" is within +-5 %. A steady climb shows up as a slope in MB per hour as well.
+Needs root (tcpdump); Asterisk is brought up with the project's configuration, the app started
+here with its own folder and database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from load_app import start_app  # noqa: E402
+
+from ivr.app import asterisk  # noqa: E402
+from ivr.testing.load import LoadPlan, print_progress, run_load  # noqa: E402
+from ivr.testing.load_proc import PROC, _stat  # noqa: E402
+from ivr.testing.load_sipp import CallerScript  # noqa: E402
+
+
+def tree_rss(root: int) -> int:
+    """Resident bytes of a process and all its descendants."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in PROC.iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
+            children.setdefault(stat[0], []).append(int(entry.name))
+            rss[int(entry.name)] = stat[2]
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack += children.get(pid, [])
+    return total
+
+
+class MemorySampler(threading.Thread):
+    """(seconds since start, app MB, Asterisk MB) every `every` seconds until stopped."""
+
+    def __init__(self, roles: dict[str, int], every: float) -> None:
+        super().__init__(daemon=True)
+        self.roles, self.every = roles, every
+        self.rows: list[tuple[float, dict[str, float]]] = []
+        self.stopping = threading.Event()
+        self.began = time.monotonic()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.rows.append((time.monotonic() - self.began,
+                              {role: tree_rss(pid) / 2**20 for role, pid in self.roles.items()}))
+            self.stopping.wait(self.every)
+
+
+def flatness(rows: list[tuple[float, dict[str, float]]], role: str, start: float, end: float,
+             window: float) -> dict[str, float]:
+    """Median MB in the first and the last `window` of [start, end], their change in %, and
+    the least-squares slope over [start, end] in MB per hour."""
+    inside = [(t, mb[role]) for t, mb in rows if start <= t <= end]
+    first = [mb for t, mb in inside if t < start + window]
+    last = [mb for t, mb in inside if t > end - window]
+    if len(inside) < 2 or not first or not last:
+        return {}
+    a, b = statistics.median(first), statistics.median(last)
+    ts, ms = [t for t, _ in inside], [mb for _, mb in inside]
+    slope = statistics.linear_regression(ts, ms).slope * 3600
+    return {"first_mb": round(a, 1), "last_mb": round(b, 1),
+            "change_pct": round(100 * (b - a) / a, 2), "slope_mb_per_h": round(slope, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--callers", type=int, default=150)
+    parser.add_argument("--hold", type=float, default=3600.0, help="seconds")
+    parser.add_argument("--ramp", type=float, default=10.0)
+    parser.add_argument("--extension", default="101")
+    parser.add_argument("--every", type=float, default=10.0, help="seconds between samples")
+    parser.add_argument("--window", type=float, default=300.0, help="seconds compared")
+    parser.add_argument("--work", help="folder for the app, the capture and the CSV")
+    args = parser.parse_args()
+    work = Path(args.work or tempfile.mkdtemp(prefix="ivr-soak-"))
+    work.mkdir(parents=True, exist_ok=True)
+    runtime = asterisk.up()
+    app = start_app(runtime, work / "app")
+    pid = int(str(asterisk.status().get("pid")))
+    sampler = MemorySampler({"app": app.proc.pid, "asterisk": pid}, args.every)
+    try:
+        sampler.start()
+        plan = LoadPlan(CallerScript.keys_every(args.extension, "2"), args.callers, args.ramp,
+                        args.hold, work=work / "load",
+                        roles={"app": [app.proc.pid], "asterisk": [pid]})
+        report = run_load(plan, print_progress)
+    finally:
+        sampler.stopping.set()
+        sampler.join()
+        app.stop()
+    with open(work / "memory.csv", "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["seconds", "app_mb", "asterisk_mb"])
+        for t, mb in sampler.rows:
+            writer.writerow([round(t, 1), round(mb["app"], 1), round(mb["asterisk"], 1)])
+    start, end = args.ramp, args.ramp + args.hold
+    memory = {role: flatness(sampler.rows, role, start, end, args.window)
+              for role in ("app", "asterisk")}
+    print(file=sys.stderr)
+    print(report.text())
+    print(json.dumps({"memory": memory, "failed": report.summary.failed_total,
+                      "completed": report.summary.completed}, indent=2))
+    print(f"memory samples: {work / 'memory.csv'}; app log: {app.log_file}")
+    return 0 if report.summary.failed_total == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
