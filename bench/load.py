@@ -10,9 +10,9 @@ machine is noisy: compare only within one run):
 - app listening: extension 101, the shipped demo, whose menu also listens for speech, with the
   app's defaults (IVR_SPEECH_EAGER: beyond that many listening callers, a caller's audio path
   opens when Asterisk hears them talk);
-- app listening, all paths at once: the same with IVR_SPEECH_EAGER=all (every listening caller
+- app listening (all at once): the same with IVR_SPEECH_EAGER=all (every listening caller
   gets an audio path as the menu starts: what the app did before), the app restarted for it;
-- app listening, all paths on talk: IVR_SPEECH_EAGER=0 (no caller's path opens before Asterisk
+- app listening (all on talk): IVR_SPEECH_EAGER=0 (no caller's path opens before Asterisk
   hears them talk; these callers never talk).
 Every caller waits for the welcome and the menu, presses 2, and expects the read-back and
 goodbye and the IVR's hang-up within 8 s (`ivr load`'s defaults). The app is started here
@@ -43,8 +43,8 @@ from ivr.testing.load_sipp import CallerScript  # noqa: E402
 
 VARIANTS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("dialplan", "901", {}), ("app keys", "902", {}), ("app listening", "101", {}),
-    ("app listening, all paths at once", "101", {"IVR_SPEECH_EAGER": "all"}),
-    ("app listening, all paths on talk", "101", {"IVR_SPEECH_EAGER": "0"}))
+    ("app listening (all at once)", "101", {"IVR_SPEECH_EAGER": "all"}),
+    ("app listening (all on talk)", "101", {"IVR_SPEECH_EAGER": "0"}))
 """(name, extension, what the app's environment adds for it)."""
 
 
