@@ -74,6 +74,7 @@ class TalkDetector:
         try:
             async for event in self._events:
                 if isinstance(event, ChannelTalkingStarted):
+                    self._events.close()  # nothing more to wait for: queue no more events
                     return
                 if isinstance(event, _GONE):
                     self._set = False  # nothing left to remove
