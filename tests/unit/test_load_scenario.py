@@ -12,11 +12,12 @@ import pytest
 
 from ivr.app.paths import project_root
 from ivr.media.prompts import PromptLibrary
-from ivr.testing.load_calls import ANSWER_STEP, KEY_STEP, CallBook, Expected, step_name
+from ivr.testing.load_calls import ANSWER_STEP, KEY_STEP, CallBook, Expected, Step, step_name
 from ivr.testing.load_cli import build_parser, caller_script
+from ivr.testing.load_media import write_media
 from ivr.testing.load_pcap import PcapReader, event_end, parse_rtp
 from ivr.testing.load_scenario import AFTER_EXPECTED_HANGUP, scenario_script
-from ivr.testing.load_sipp import DTMF_PCAP_MS, KEY_GAP, CallerScript, scenario_xml, write_media
+from ivr.testing.load_sipp import DTMF_PCAP_MS, KEY_GAP, CallerScript, scenario_xml
 from ivr.testing.outcome import plan
 from ivr.testing.scenario import ExpectHangup, Hangup, Press, ScenarioError, load_scenario
 
@@ -145,7 +146,7 @@ def test_the_cli_takes_a_scenario_or_an_extension(tmp_path: Path,
 def test_each_press_step_is_measured_from_its_last_key(tmp_path: Path) -> None:
     """Two steps: "12" (a prompt after the 2 only) and "3". The prompt after key 1 is none of
     the run's business; each step's latency is reported under its name."""
-    expected = Expected((("press 12", 2, True), ("press 3", 1, True)))
+    expected = Expected((Step("press 12", 2), Step("press 3", 1)))
     p = [(0.0, frame(CALLER_SIP, SIP, sip("INVITE sip:1@h SIP/2.0", "c", "1 INVITE",
                                         CALLER_RTP))),
          (1.0, frame(SIP, CALLER_SIP, sip("SIP/2.0 200 OK", "c", "1 INVITE", IVR_RTP))),
@@ -165,7 +166,7 @@ def test_each_press_step_is_measured_from_its_last_key(tmp_path: Path) -> None:
     assert summary.steps[step_name("press 12")] == pytest.approx([0.1])
     assert summary.steps[step_name("press 3")] == pytest.approx([0.25])
     assert summary.completed == 1
-    hung_up_early = CallBook(expected=Expected((("press 12", 2, True), ("press 3", 1, True)),
+    hung_up_early = CallBook(expected=Expected((Step("press 12", 2), Step("press 3", 1)),
                                                ivr_hangs_up=False))
     hung_up_early.feed(PcapReader(tmp_path / "c.pcap").read())
     assert hung_up_early.summary().failed == {"the IVR hung up before the caller": 1}
