@@ -1,10 +1,12 @@
 """`ivr load` callers that speak: the PCMU pcap written from a WAV (read back with the load
 run's own pcap reader), its place in the call's one RTP stream and in SIPp's XML, the judge's
-end of speech -> prompt on a capture made of those very packets (no SIPp, no Asterisk). The
-utterances are real recorded digits (tests/data/fsdd, CC BY-SA 4.0, see its README)."""
+end of speech -> prompt on a capture made of those very packets, and the scenario and CLI
+plumbing (no SIPp, no Asterisk). The utterances are real recorded digits (tests/data/fsdd, CC
+BY-SA 4.0, see its README)."""
 
 from __future__ import annotations
 
+import argparse
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import numpy as np
 import pytest
 
 from ivr.app.paths import project_root
+from ivr.media.prompts import PromptLibrary
 from ivr.testing.audio import load_wav, save_wav, ulaw_encode
 from ivr.testing.load_calls import (
     ANSWER_STEP,
@@ -24,14 +27,18 @@ from ivr.testing.load_calls import (
     Step,
     step_name,
 )
+from ivr.testing.load_cli import build_parser, caller_script
 from ivr.testing.load_media import write_media, write_speech_pcap
 from ivr.testing.load_pcap import PCMU, Datagram, PcapReader, RtpHeader, parse_rtp, quiet_codes
+from ivr.testing.load_scenario import scenario_script
 from ivr.testing.load_sipp import SPEECH_TAIL, CallerScript, KeyPress, Utterance, scenario_xml
-from ivr.testing.outcome import wav_seconds
+from ivr.testing.outcome import plan, wav_seconds
+from ivr.testing.scenario import Say, load_scenario
 
 from .test_load_capture import CALLER_RTP, CALLER_SIP, IVR_RTP, LOUD, SIP, frame, pcap, rtp, sip
 
 ROOT = project_root()
+PROMPTS = PromptLibrary(ROOT / "prompts")
 TWO = ROOT / "tests/data/fsdd/2_jackson_0.wav"
 """Jackson saying "two" (8 kHz, 0.5 s)."""
 
@@ -177,3 +184,49 @@ def test_keys_and_speech_are_reported_apart(tmp_path: Path) -> None:
         ANSWER_STEP, step_name("press 1"), step_name("say two"), KEY_STEP, SPEECH_STEP]
     assert CallBook().step_names() == [ANSWER_STEP, step_name("key 1"), KEY_STEP], \
         "a keys-only run reports what it did before"
+
+
+def _speaking_scenario(tmp_path: Path) -> Path:
+    file = tmp_path / "speaks.yaml"
+    file.write_text(f'dial: "101"\nsteps:\n  - expect: [welcome, main-menu]\n'
+                    f'  - say: {{wav: {TWO}, keys: "2"}}\n'
+                    '  - expect: [you-pressed, digit-2]\n'
+                    '  - say: two\n  - press: "1"\n  - hangup\n')
+    return file
+
+
+def test_a_scenario_says_its_wav_and_its_rendered_text_at_the_planned_times(
+        tmp_path: Path) -> None:
+    scenario = load_scenario(_speaking_scenario(tmp_path), PROMPTS)
+    script = scenario_script(scenario, PROMPTS, tmp_path / "speech")
+    wav_say, text_say = script.says
+    rendered = tmp_path / "speech" / "speaks.say3.wav"
+    assert (wav_say.wav, text_say.wav) == (TWO, rendered) and rendered.is_file()
+    assert (wav_say.name, text_say.name) == ("say 2_jackson_0.wav (line 4)", "say two (line 6)")
+    planned = plan(scenario, PROMPTS, {3: rendered})
+    says = [p for p in planned.steps if isinstance(p.step, Say)]
+    assert [s.at for s in script.says] == [round(p.at, 3) for p in says]
+    assert [s.seconds for s in script.says] == [p.seconds for p in says]
+    assert wav_say.prompt_after and wav_say.tail == SPEECH_TAIL
+    (press,) = script.presses
+    assert not text_say.prompt_after and not press.prompt_after, "the caller goes on / hangs up"
+    assert text_say.tail == pytest.approx(press.at - text_say.at - text_say.seconds, abs=0.002), \
+        "its silence stops where the key starts"
+    assert [type(a).__name__ for a in script.actions] == ["Utterance", "Utterance", "KeyPress"]
+
+
+def test_the_cli_says_wavs_instead_of_keys(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    build_parser(parser, ROOT)
+    spoken = caller_script(parser.parse_args(["101", "--say", str(TWO), "--key-wait", "9"]))
+    assert spoken == CallerScript.says_every("101", [TWO], 9.0)
+    assert spoken is not None and not spoken.presses
+    assert caller_script(parser.parse_args(["101", "--say", str(TWO), "--keys", "2"])) is None
+    assert "--keys or --say" in capsys.readouterr().err
+    assert caller_script(parser.parse_args(["101", "--say", str(tmp_path / "none.wav")])) is None
+    assert "none.wav" in capsys.readouterr().err
+    scenario = caller_script(parser.parse_args(["--scenario", str(_speaking_scenario(tmp_path)),
+                                                "--work", str(tmp_path / "run")]))
+    assert scenario is not None and len(scenario.says) == 2
+    assert (tmp_path / "run" / "speech" / "speaks.say3.wav").is_file()
