@@ -43,8 +43,9 @@ SPEECH_STEP = "speech end->prompt"
 """Every measured utterance of the run together."""
 
 
-def step_name(press_name: str) -> str:
-    return f"{press_name} ->prompt"
+def step_name(name: str, speech: bool = False) -> str:
+    """What the report calls one step's latency: from its key, or from the end of its speech."""
+    return f"{name} {'end->prompt' if speech else '->prompt'}"
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,7 @@ class CallBook:
         """The latencies reported, in the call's order: the answer, each measured press or
         utterance, every press together, every utterance together (where there are any)."""
         measured = [step for step in self.expected.steps if step.prompt_after]
-        names = [ANSWER_STEP] + [step_name(step.name) for step in measured]
+        names = [ANSWER_STEP] + [step_name(step.name, step.speech) for step in measured]
         speech = [step.speech for step in measured]
         if not all(speech) or not speech:
             names.append(KEY_STEP)
@@ -287,7 +288,7 @@ class CallBook:
             for index, latency in call.step_audio.items():
                 if latency is not None:
                     step = self.expected.steps[index]
-                    steps[step_name(step.name)].append(latency)
+                    steps[step_name(step.name, step.speech)].append(latency)
                     steps[SPEECH_STEP if step.speech else KEY_STEP].append(latency)
         return Summary(len(self.calls), completed, in_progress, dict(failures), steps)
 

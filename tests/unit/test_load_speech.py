@@ -154,7 +154,7 @@ def test_end_of_speech_is_the_last_loud_packet_the_caller_sent(tmp_path: Path) -
     assert expected.steps == (Step("say two", 0, True),) and expected.utterances == 1
     book = judged(_call_saying(utterance, tmp_path, reply_after=0.7), tmp_path, expected)
     summary = book.summary()
-    assert list(summary.steps) == [ANSWER_STEP, step_name("say two"), SPEECH_STEP]
+    assert list(summary.steps) == [ANSWER_STEP, step_name("say two", speech=True), SPEECH_STEP]
     assert summary.steps[SPEECH_STEP] == pytest.approx([0.7], abs=1e-3)
     assert summary.completed == 1
 
@@ -181,7 +181,7 @@ def test_speech_with_no_prompt_after_it_is_a_failure_of_its_own(tmp_path: Path) 
 def test_keys_and_speech_are_reported_apart(tmp_path: Path) -> None:
     expected = Expected((Step("press 1", 1), Step("say two", 0)))
     assert CallBook(expected=expected).step_names() == [
-        ANSWER_STEP, step_name("press 1"), step_name("say two"), KEY_STEP, SPEECH_STEP]
+        ANSWER_STEP, step_name("press 1"), step_name("say two", speech=True), KEY_STEP, SPEECH_STEP]
     assert CallBook().step_names() == [ANSWER_STEP, step_name("key 1"), KEY_STEP], \
         "a keys-only run reports what it did before"
 
