@@ -2,6 +2,7 @@
 
     flock /tmp/ivr-asterisk.lock .venv/bin/python bench/load.py --levels 10,50 --hold 20
     flock /tmp/ivr-asterisk.lock .venv/bin/python bench/load.py --levels 10,50,100,200 --hold 60
+    flock /tmp/ivr-asterisk.lock .venv/bin/python bench/load.py --variants "app spoken" --hold 30
 
 Five variants at each level, one after the other in the same run on the same Asterisk (the
 machine is noisy: compare only within one run):
@@ -13,9 +14,11 @@ machine is noisy: compare only within one run):
 - app listening (all at once): the same with IVR_SPEECH_EAGER=all (every listening caller
   gets an audio path as the menu starts: what the app did before), the app restarted for it;
 - app listening (all on talk): IVR_SPEECH_EAGER=0 (no caller's path opens before Asterisk
-  hears them talk; these callers never talk).
-Every caller waits for the welcome and the menu, presses 2, and expects the read-back and
-goodbye and the IVR's hang-up within 8 s (`ivr load`'s defaults). The app is started here
+  hears them talk; these callers never talk);
+and, when asked for (`--variants`), app spoken: extension 101 again, every caller saying "two"
+(`--say`, a recorded digit) instead of pressing 2, timed from the end of speech.
+Every caller waits for the welcome and the menu, presses 2 (or speaks), and expects the read-back
+and goodbye and the IVR's hang-up within 8 s (`ivr load`'s defaults). The app is started here
 (its own folder, database and log); Asterisk is brought up with the project's configuration.
 Needs root (tcpdump). Prints a Markdown table with the ratios to the dialplan's numbers.
 """
@@ -38,14 +41,18 @@ from load_app import start_app  # noqa: E402
 
 from ivr.app import asterisk  # noqa: E402
 from ivr.testing.load import LoadPlan, print_progress, run_load  # noqa: E402
-from ivr.testing.load_calls import ANSWER_STEP, KEY_STEP  # noqa: E402
+from ivr.testing.load_calls import ANSWER_STEP, KEY_STEP, SPEECH_STEP  # noqa: E402
 from ivr.testing.load_sipp import CallerScript  # noqa: E402
 
 VARIANTS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("dialplan", "901", {}), ("app keys", "902", {}), ("app listening", "101", {}),
     ("app listening (all at once)", "101", {"IVR_SPEECH_EAGER": "all"}),
-    ("app listening (all on talk)", "101", {"IVR_SPEECH_EAGER": "0"}))
+    ("app listening (all on talk)", "101", {"IVR_SPEECH_EAGER": "0"}),
+    ("app spoken", "101", {}))
 """(name, extension, what the app's environment adds for it)."""
+SPOKEN = "app spoken"
+TWO = ROOT / "tests/data/fsdd/2_jackson_0.wav"
+"""Jackson saying "two" (the Free Spoken Digit Dataset, CC BY-SA 4.0: tests/data/fsdd)."""
 
 
 def _channels(runtime: asterisk.AsteriskRuntime) -> int:
@@ -82,10 +89,12 @@ def _served(result: dict[str, Any]) -> float:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    """One row per level and variant; ratios against the dialplan at the same level."""
-    rows = ["| callers | variant | calls | failed | answer→audio p95 (ms) | key→prompt p50 / "
-            "p95 / max (ms) | key p95 vs dialplan | Asterisk CPU per call (ms) | app CPU per "
-            "call (ms) | app + Asterisk CPU per call vs dialplan | generator CPU (% of a core) |",
+    """One row per level and variant; ratios against the dialplan at the same level. A spoken
+    variant's latency is from the end of speech, not comparable to a key's: no ratio."""
+    rows = ["| callers | variant | calls | failed | answer→audio p95 (ms) | key (or end of "
+            "speech)→prompt p50 / p95 / max (ms) | key p95 vs dialplan | Asterisk CPU per call "
+            "(ms) | app CPU per call (ms) | app + Asterisk CPU per call vs dialplan | "
+            "generator CPU (% of a core) |",
             "|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
     base: dict[int, dict[str, Any]] = {}
     for r in results:
@@ -93,11 +102,13 @@ def table(results: list[dict[str, Any]]) -> str:
             base[r["callers"]] = r
     for r in results:
         b = base.get(r["callers"], {})
-        key, answer = r["steps_ms"][KEY_STEP], r["steps_ms"][ANSWER_STEP]
+        spoken = SPEECH_STEP in r["steps_ms"]
+        key = r["steps_ms"][SPEECH_STEP if spoken else KEY_STEP]
+        answer = r["steps_ms"][ANSWER_STEP]
         done = max(r["completed"], 1)
         machine = _served(r) / done
         b_machine = _served(b) / max(b["completed"], 1) if b else None
-        b_key = b["steps_ms"][KEY_STEP]["p95"] if b else None
+        b_key = b["steps_ms"][KEY_STEP]["p95"] if b and not spoken else None
         reasons = ", ".join(f"{k}: {v}" for k, v in r["failed_by_reason"].items())
         failed = f"{r['failed']}" + (f" ({reasons})" if reasons else "")
         rows.append(
@@ -115,7 +126,11 @@ def main() -> int:
     parser.add_argument("--levels", default="10,50", help="callers at once, comma-separated")
     parser.add_argument("--hold", type=float, default=20.0, help="seconds per level and variant")
     parser.add_argument("--ramp", type=float, default=10.0)
-    parser.add_argument("--variants", default=",".join(name for name, _, _ in VARIANTS))
+    parser.add_argument("--variants",
+                        default=",".join(n for n, _, _ in VARIANTS if n != SPOKEN),
+                        help=f"comma-separated, of: {', '.join(n for n, _, _ in VARIANTS)}")
+    parser.add_argument("--say", type=Path, default=TWO,
+                        help="the WAV the app spoken variant's callers say (default: two)")
     parser.add_argument("--work", help="folder for the app and the captures (default: temp)")
     parser.add_argument("--json", help="write every run's report here")
     args = parser.parse_args()
@@ -143,8 +158,11 @@ def main() -> int:
                 roles = {"app": [app.proc.pid], "asterisk": [int(str(pid))] if pid else []}
                 _settle(runtime)
                 print(f"== {level} callers, {name} (extension {extension})", file=sys.stderr)
-                plan = LoadPlan(CallerScript.keys_every(extension, "2"), level, args.ramp,
-                                args.hold, work=work / f"{level}-{extension}", roles=roles)
+                script = CallerScript.says_every(extension, [args.say]) if name == SPOKEN \
+                    else CallerScript.keys_every(extension, "2")
+                folder = f"{level}-{extension}-{[n for n, _, _ in VARIANTS].index(name)}"
+                plan = LoadPlan(script, level, args.ramp, args.hold, work=work / folder,
+                                roles=roles)
                 report = run_load(plan, print_progress)
                 print(file=sys.stderr)
                 print(report.text(), file=sys.stderr)

@@ -22,17 +22,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .load_calls import ANSWER_STEP, KEY_STEP, CallBook, Expected, Summary, percentile
+from .load_calls import (
+    ANSWER_STEP,
+    KEY_STEP,
+    SPEECH_STEP,
+    CallBook,
+    Expected,
+    Summary,
+    percentile,
+)
+from .load_media import write_media
 from .load_pcap import PcapReader
 from .load_proc import ProcSampler, find_pids
-from .load_sipp import (
-    CallerScript,
-    SippRun,
-    media_ports,
-    scenario_xml,
-    sipp_counters,
-    write_media,
-)
+from .load_sipp import CallerScript, SippRun, media_ports, scenario_xml, sipp_counters
 
 GENERATOR = "generator"
 
@@ -76,9 +78,12 @@ class LoadReport:
         return out
 
     def shown_steps(self) -> list[str]:
-        """The answer and each measured press; all presses together when there are several."""
-        names = list(self.summary.steps)
-        return names if len(names) > 3 else [n for n in names if n != KEY_STEP]
+        """The answer and each measured press or utterance; all presses together, and all
+        utterances together, where there are several."""
+        measured = [s for s in Expected.of(self.plan.script).steps if s.prompt_after]
+        hidden = {KEY_STEP} if sum(not s.speech for s in measured) < 2 else set()
+        hidden |= {SPEECH_STEP} if sum(s.speech for s in measured) < 2 else set()
+        return [name for name in self.summary.steps if name not in hidden]
 
     def as_dict(self) -> dict[str, Any]:
         done = max(self.summary.completed, 1)
@@ -133,12 +138,12 @@ def default_roles() -> dict[str, list[int]]:
 
 
 def progress_line(elapsed: float, summary: Summary) -> str:
-    p95 = percentile(summary.steps.get(KEY_STEP, []), 95.0)
-    a95 = percentile(summary.steps.get(ANSWER_STEP, []), 95.0)
+    figures = "  ".join(
+        f"{step} p95 {_ms(None if p95 is None else p95 * 1000)}"
+        for step in (ANSWER_STEP, KEY_STEP, SPEECH_STEP) if step in summary.steps
+        for p95 in [percentile(summary.steps[step], 95.0)])
     return (f"{elapsed:6.0f} s  in progress {summary.in_progress:4}  completed "
-            f"{summary.completed:5}  failed {summary.failed_total:4}  "
-            f"answer->audio p95 {_ms(None if a95 is None else a95 * 1000)}  "
-            f"key->prompt p95 {_ms(None if p95 is None else p95 * 1000)}")
+            f"{summary.completed:5}  failed {summary.failed_total:4}  {figures}")
 
 
 def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None) -> LoadReport:
@@ -151,8 +156,8 @@ def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None) -> L
     scenario, capture, stats = work / "scenario.xml", work / "capture.pcap", work / "sipp.csv"
     for old in (capture, stats):
         old.unlink(missing_ok=True)
-    silence, digits = write_media(plan.script, work / "media")
-    scenario.write_text(scenario_xml(plan.script, silence.resolve(), digits))
+    silence, plays = write_media(plan.script, work / "media")
+    scenario.write_text(scenario_xml(plan.script, silence.resolve(), plays))
     rate = max(plan.callers / max(plan.ramp, 0.1), 0.1)
     sipp = SippRun(scenario, stats, plan.callers, rate,
                    plan.calls or plan.callers * 1000, plan.sip_target,

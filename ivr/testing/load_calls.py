@@ -1,8 +1,8 @@
 """Each call of a load run, judged from the packet capture alone.
 
 The capture is the one clock every side shares: SIP says when a call was answered and who hung
-up, the generator's RFC 4733 end packets say when a key ended, and Asterisk's PCMU packets
-say when audio started. The latencies per call:
+up, the generator's RFC 4733 end packets say when a key ended, its PCMU packets when the caller
+spoke, and Asterisk's PCMU packets say when audio started. The latencies per call:
 
 - answer -> first audio: the 200 OK to the first loud packet from Asterisk;
 - key -> next prompt, per press step of the caller's script (a step's last key, as in a PIN):
@@ -10,11 +10,16 @@ say when audio started. The latencies per call:
   When audio was still playing as the key ended (the caller barged in), the onset must follow a
   gap, or the tail of the old prompt would count as the new one. A press the script expects no
   prompt after (the caller hangs up, or presses on) is not measured.
+- end of speech -> next prompt, per say step: from the last loud packet the caller sent in the
+  utterance (an utterance starts with a marked packet, load_media.py) to the first loud packet
+  from Asterisk after it, with the same rule for audio still playing then. A loud packet that
+  Asterisk sends while the caller is still speaking is not the answer: each loud packet of the
+  caller's moves the end of speech on.
 
 A call fails for the first of these reasons: rejected (a final response other than 200),
-no answer, no audio after answer, no prompt after a key, the caller had to hang up (the IVR
-did not within the caller's patience), unfinished when the capture ended, keys not sent, or the
-IVR hung up where the caller was to.
+no answer, no audio after answer, no prompt after a key (or after speech), the caller had to
+hang up (the IVR did not within the caller's patience), unfinished when the capture ended, keys
+(or speech) not sent, or the IVR hung up where the caller was to.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .load_pcap import PCMU, Datagram, event_end, parse_rtp, parse_sip, quiet_codes
-from .load_sipp import CallerScript
+from .load_sipp import CallerScript, KeyPress
 
 GAP = 0.045
 """Seconds without a packet (Asterisk sends one every 20 ms while playing) that end a prompt."""
@@ -34,35 +39,60 @@ _QUIET = quiet_codes(LOUD_THRESHOLD)
 ANSWER_STEP = "answer->audio"
 KEY_STEP = "key->prompt"
 """Every measured press of the run together (the per-step figures are named after the step)."""
+SPEECH_STEP = "speech end->prompt"
+"""Every measured utterance of the run together."""
 
 
-def step_name(press_name: str) -> str:
-    return f"{press_name} ->prompt"
+def step_name(name: str, speech: bool = False) -> str:
+    """What the report calls one step's latency: from its key, or from the end of its speech."""
+    return f"{name} {'end->prompt' if speech else '->prompt'}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action of the caller's script as the judge needs it."""
+
+    name: str
+    keys: int = 1
+    """How many keys a press has; 0 for an utterance."""
+    prompt_after: bool = True
+    """Whether a prompt must follow (then its latency is measured)."""
+
+    @property
+    def speech(self) -> bool:
+        return self.keys == 0
 
 
 @dataclass(frozen=True)
 class Expected:
     """What a call of the run is to do, as the judge needs it."""
 
-    presses: tuple[tuple[str, int, bool], ...] = (("key 1", 1, True),)
-    """Per press step: its name, how many keys, whether a prompt must follow."""
+    steps: tuple[Step, ...] = (Step("key 1"),)
+    """The presses and utterances, in the order the caller does them."""
     ivr_hangs_up: bool = True
 
     @classmethod
     def of(cls, script: CallerScript) -> Expected:
-        return cls(tuple((p.name, len(p.keys), p.prompt_after) for p in script.presses),
-                   script.ivr_hangs_up)
+        return cls(tuple(Step(a.name, len(a.keys) if isinstance(a, KeyPress) else 0,
+                              a.prompt_after) for a in script.actions), script.ivr_hangs_up)
 
     @property
     def digits(self) -> int:
-        return sum(n for _, n, _ in self.presses)
+        return sum(s.keys for s in self.steps)
 
-    def step_at(self) -> dict[int, int]:
-        """The digit count at which each measured step is complete -> the step's index."""
+    @property
+    def utterances(self) -> int:
+        return sum(s.speech for s in self.steps)
+
+    def step_at(self, speech: bool = False) -> dict[int, int]:
+        """The digit count (or with `speech`, the utterance count) at which each measured
+        press (utterance) is complete -> the step's index."""
         out, total = {}, 0
-        for index, (_, n, prompt_after) in enumerate(self.presses):
-            total += n
-            if prompt_after:
+        for index, step in enumerate(self.steps):
+            if step.speech != speech:
+                continue
+            total += 1 if speech else step.keys
+            if step.prompt_after:
                 out[total] = index
         return out
 
@@ -79,18 +109,25 @@ class CallTrace:
     remote_port: int | None = None
     expected: Expected = field(default_factory=Expected)
     key_ends: list[float] = field(default_factory=list)
+    utterances: int = 0
+    """Utterances the caller began (marked PCMU packets)."""
     answer_audio: float | None = None
-    key_audio: dict[int, float | None] = field(default_factory=dict)
-    """Measured press step (index in the script) -> key to next prompt, None: none yet."""
+    step_audio: dict[int, float | None] = field(default_factory=dict)
+    """Measured step (index in the script) -> key or end of speech to next prompt, None: none
+    yet."""
     bye_ts: float | None = None
     bye_by: str = ""
     """"ivr" (Asterisk sent the BYE) or "caller" (the generator gave up waiting)."""
     _keys_seen: set[int] = field(default_factory=set)
     _last_packet: float = 0.0
     _last_loud: bool = False
-    _busy_at_key: bool = False
+    _busy_at_action: bool = False
+    _action_end: float = 0.0
+    """When the caller's last key ended, or its last loud packet of speech."""
     _waiting: int | None = None
-    """The press step whose prompt is awaited (until the caller's next key)."""
+    """The step whose prompt is awaited (until the caller's next action)."""
+    _speaking: int | None = None
+    """The measured say step the caller's loud packets belong to (until its next action)."""
 
     @property
     def done(self) -> bool:
@@ -98,45 +135,64 @@ class CallTrace:
 
     def failure(self) -> str | None:
         """Why the call failed, or None if it did what a caller expects."""
-        keys_expected = self.expected.digits
+        expected = self.expected
         if self.final_status >= 300:
             return f"rejected {self.final_status}"
         if self.answer_ts is None:
             return "no answer" if self.done else "unfinished"
         if self.answer_audio is None and self.done:
             return "no audio after answer"
-        if len(self.key_ends) >= keys_expected and self.done \
-                and any(a is None for a in self.key_audio.values()):
-            return "no prompt after key"
-        if self.bye_by == "caller" and self.expected.ivr_hangs_up:
+        sent = len(self.key_ends) >= expected.digits and self.utterances >= expected.utterances
+        missing = [i for i, latency in self.step_audio.items() if latency is None]
+        if sent and self.done and missing:
+            return "no prompt after speech" if expected.steps[missing[0]].speech \
+                else "no prompt after key"
+        if self.bye_by == "caller" and expected.ivr_hangs_up:
             return "caller hung up (no hang-up by the IVR in time)"
         if not self.done:
             return "unfinished"
-        if len(self.key_ends) < keys_expected:
+        if len(self.key_ends) < expected.digits:
             return "keys not sent"
-        if self.bye_by == "ivr" and not self.expected.ivr_hangs_up:
+        if self.utterances < expected.utterances:
+            return "speech not sent"
+        if self.bye_by == "ivr" and not expected.ivr_hangs_up:
             return "the IVR hung up before the caller"
         return None
 
     def on_audio(self, ts: float, loud: bool) -> None:
+        """A PCMU packet from Asterisk."""
         gap = ts - self._last_packet > GAP or not self._last_loud
         if loud:
             if self.answer_audio is None and self.answer_ts is not None:
                 self.answer_audio = ts - self.answer_ts
-            if self._waiting is not None and (gap or not self._busy_at_key):
-                self.key_audio[self._waiting] = ts - self.key_ends[-1]
+            if self._waiting is not None and (gap or not self._busy_at_action):
+                self.step_audio[self._waiting] = ts - self._action_end
                 self._waiting = None
         self._last_packet, self._last_loud = ts, loud
+
+    def _await(self, step: int | None, ts: float) -> None:
+        """The caller's action that `step` measures (None: not measured) ended at `ts`."""
+        self._waiting, self._action_end = step, ts
+        if step is not None:
+            self.step_audio[step] = None
+        self._busy_at_action = ts - self._last_packet <= GAP and self._last_loud
 
     def on_key_end(self, ts: float, rtp_timestamp: int) -> None:
         if rtp_timestamp in self._keys_seen:
             return  # the end packet is sent three times
         self._keys_seen.add(rtp_timestamp)
         self.key_ends.append(ts)
-        self._waiting = self.expected.step_at().get(len(self.key_ends))
-        if self._waiting is not None:
-            self.key_audio[self._waiting] = None
-        self._busy_at_key = ts - self._last_packet <= GAP and self._last_loud
+        self._speaking = None
+        self._await(self.expected.step_at().get(len(self.key_ends)), ts)
+
+    def on_speech(self, ts: float, start: bool, loud: bool) -> None:
+        """A PCMU packet from the caller: `start`, the first of an utterance (its marker)."""
+        if start:
+            self.utterances += 1
+            self._speaking = self.expected.step_at(speech=True).get(self.utterances)
+            self._await(None, ts)  # the caller's next action: the one before is answered or not
+        if loud and self._speaking is not None:
+            self._await(self._speaking, ts)  # the end of speech, so far
 
 
 @dataclass
@@ -164,8 +220,13 @@ class CallBook:
                     call.on_audio(packet.ts, len(body.translate(None, _QUIET)) >= LOUD_SAMPLES)
             elif (call := self._by_local_port.get(packet.src)) is not None:
                 header = parse_rtp(packet.payload)
-                event = event_end(packet.payload, header) if header is not None else None
-                if header is not None and event is not None and event[1]:
+                if header is None:
+                    continue
+                if header.payload_type == PCMU:
+                    body = packet.payload[header.payload_offset:]
+                    call.on_speech(packet.ts, header.marker,
+                                   len(body.translate(None, _QUIET)) >= LOUD_SAMPLES)
+                elif (event := event_end(packet.payload, header)) is not None and event[1]:
                     call.on_key_end(packet.ts, header.timestamp)
 
     def _sip(self, packet: Datagram) -> None:
@@ -198,10 +259,16 @@ class CallBook:
             call.bye_by = "ivr" if from_ivr else "caller"
 
     def step_names(self) -> list[str]:
-        """The latencies reported, in the call's order: the answer, each measured press,
-        every press together."""
-        return [ANSWER_STEP] + [step_name(self.expected.presses[i][0])
-                                for i in self.expected.step_at().values()] + [KEY_STEP]
+        """The latencies reported, in the call's order: the answer, each measured press or
+        utterance, every press together, every utterance together (where there are any)."""
+        measured = [step for step in self.expected.steps if step.prompt_after]
+        names = [ANSWER_STEP] + [step_name(step.name, step.speech) for step in measured]
+        speech = [step.speech for step in measured]
+        if not all(speech) or not speech:
+            names.append(KEY_STEP)
+        if any(speech):
+            names.append(SPEECH_STEP)
+        return names
 
     def summary(self) -> Summary:
         """Counts and latencies of the calls seen so far."""
@@ -218,10 +285,11 @@ class CallBook:
                 failures[reason] += 1
             if call.answer_audio is not None:
                 steps[ANSWER_STEP].append(call.answer_audio)
-            for index, latency in call.key_audio.items():
+            for index, latency in call.step_audio.items():
                 if latency is not None:
-                    steps[step_name(self.expected.presses[index][0])].append(latency)
-                    steps[KEY_STEP].append(latency)
+                    step = self.expected.steps[index]
+                    steps[step_name(step.name, step.speech)].append(latency)
+                    steps[SPEECH_STEP if step.speech else KEY_STEP].append(latency)
         return Summary(len(self.calls), completed, in_progress, dict(failures), steps)
 
 

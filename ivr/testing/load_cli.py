@@ -3,12 +3,15 @@
 Examples::
 
     ivr load 101 --callers 50 --keys 2 --hold 30          # the demo menu, key 2
+    ivr load 101 --callers 50 --say two.wav --hold 30     # the same menu, "two" said
     ivr load 901 --callers 200 --ramp 20 --calls 1000 --json out.json
     ivr load --scenario scenarios/bank-en-wrong-key.yaml --callers 20 --hold 60
 
-With --scenario every caller dials the scenario's extension with its caller id, presses its keys
-at the times its plan gives and hangs up where it does (or waits for the IVR to); the extension
-and --keys, --key-wait, --patience, --caller-id are then the scenario's.
+With --say every caller says these WAVs, --key-wait apart, instead of pressing --keys. With
+--scenario every caller dials the scenario's extension with its caller id, presses its keys and
+says its words at the times its plan gives and hangs up where it does (or waits for the IVR
+to); the extension and --keys, --say, --key-wait, --patience, --caller-id are then the
+scenario's.
 
 Needs root (tcpdump captures on lo). Exit codes: 0 every call completed; 1 some failed;
 2 bad usage or the tools are missing.
@@ -19,9 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import wave
 from pathlib import Path
 
 from ..media.prompts import PromptLibrary
+from ..media.render import RenderError
 from .load import LoadPlan, default_roles, print_progress, run_load
 from .load_scenario import scenario_script
 from .load_sipp import CallerScript
@@ -43,12 +48,15 @@ def build_parser(p: argparse.ArgumentParser, project_root: Path | None = None) -
     p.add_argument("--hold", type=float, default=30.0, metavar="S",
                    help="seconds to keep starting calls after the ramp (default 30)")
     p.add_argument("--calls", type=int, help="stop after this many calls instead of --hold")
-    p.add_argument("--keys", default="2", help="keys each caller presses, in order (default 2)")
+    p.add_argument("--keys", help="keys each caller presses, in order (default 2)")
+    p.add_argument("--say", type=Path, action="append", metavar="FILE",
+                   help="a WAV each caller says instead of pressing keys (8 kHz mono; other "
+                   "rates are resampled); again for more, in order")
     p.add_argument("--key-wait", type=float, default=10.0, metavar="S",
-                   help="seconds from the answer to the first key, and between keys "
+                   help="seconds from the answer to the first key or WAV, and between them "
                    "(default 10: after the demo's welcome and menu)")
     p.add_argument("--patience", type=float, default=8.0, metavar="S",
-                   help="seconds after the last key within which the IVR must hang up")
+                   help="seconds after the last key or WAV within which the IVR must hang up")
     p.add_argument("--caller-id", default="5550100")
     p.add_argument("--target", default="127.0.0.1:5060", help="Asterisk's SIP address")
     p.add_argument("--work", default="load-run", help="folder for the capture and SIPp's files")
@@ -60,20 +68,32 @@ def build_parser(p: argparse.ArgumentParser, project_root: Path | None = None) -
 
 
 def caller_script(args: argparse.Namespace) -> CallerScript | None:
-    """What every caller does: the scenario's script, or the extension and keys; None (after
-    saying why on stderr) when neither or both are given, or the scenario cannot be run."""
+    """What every caller does: the scenario's script, or the extension and keys or WAVs; None
+    (after saying why on stderr) when the options contradict each other or the scenario
+    cannot be run."""
     if (args.scenario is None) == (args.extension is None):
         print("ivr load: give an extension or --scenario FILE (one of them)", file=sys.stderr)
         return None
+    if args.say and args.keys is not None:
+        print("ivr load: give --keys or --say (the callers press or speak)", file=sys.stderr)
+        return None
     if args.scenario is None:
-        return CallerScript.keys_every(args.extension, args.keys, args.key_wait, args.patience,
-                                       args.caller_id)
+        if not args.say:
+            return CallerScript.keys_every(args.extension, args.keys or "2", args.key_wait,
+                                           args.patience, args.caller_id)
+        try:
+            return CallerScript.says_every(args.extension, args.say, args.key_wait,
+                                           args.patience, args.caller_id)
+        except (OSError, EOFError, wave.Error) as exc:
+            print(f"ivr load: --say: {exc}", file=sys.stderr)
+            return None
     try:
         prompts = PromptLibrary(args.prompts_dir)
-        return scenario_script(load_scenario(args.scenario, prompts), prompts)
+        return scenario_script(load_scenario(args.scenario, prompts), prompts,
+                               Path(args.work) / "speech")
     except ScenarioError as exc:
         print(f"ivr load: cannot run {args.scenario}:\n{exc}", file=sys.stderr)
-    except OSError as exc:
+    except (OSError, RenderError) as exc:
         print(f"ivr load: {exc}", file=sys.stderr)
     return None
 

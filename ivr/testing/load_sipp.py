@@ -2,13 +2,13 @@
 
 Why SIPp: one C++ process holds hundreds of calls for a few percent of a core (a pjsua2
 phone per call costs a process and a jitter buffer each, and would decide the result on two
-cores). SIPp cannot hear, so it only signals and sends keys; the packet capture judges audio.
+cores). SIPp cannot hear, so it only signals and plays pcaps; the packet capture judges audio.
 
-Each call: INVITE offering PCMU and telephone-event/8000, ACK, then for every key of the
-caller's script a pause until its time (seconds from the answer) and an RFC 4733 digit pcap
-written for that key (`write_media`), then either the IVR's BYE by the script's end (if none
-comes, the caller hangs up itself, and the analysis counts that as a failure) or, where the
-script hangs up, a pause and the caller's BYE. The SDP
+Each call: INVITE offering PCMU and telephone-event/8000, ACK, then for every action of the
+caller's script a pause until its time (seconds from the answer) and the pcap written for it
+(load_media.py: an RFC 4733 pcap per digit, a PCMU pcap per utterance), then either the IVR's
+BYE by the script's end (if none comes, the caller hangs up itself, and the analysis counts
+that as a failure) or, where the script hangs up, a pause and the caller's BYE. The SDP
 port is `[auto_media_port]` (the -mp base + 4 per call number): every call has its own port,
 which is how the capture tells the calls' RTP apart. SIPp opens no socket there (pcap play
 sends raw packets), so Asterisk's audio to it costs the generator nothing.
@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import math
 import socket
-import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from .outcome import wav_seconds
 
 DTMF_PCAP_MS = 200
 """How long a caller gives each digit's pcap to play (7 packets + 3 end packets, 20 ms apart)."""
@@ -31,55 +34,12 @@ KEY_GAP = 0.41
 EVENTS = {**{str(n): n for n in range(10)}, "*": 10, "#": 11, "A": 12, "B": 13, "C": 14,
           "D": 15}
 """RFC 4733 event codes of the keys."""
-
-# The caller's one RTP stream: the opening silence, then every digit of the call continue it
-# (same SSRC, sequence numbers and timestamps going up), as a phone's would. SIPp plays pcaps
-# as they are, so each digit of a call gets its own pcap: SIPp's shipped digit pcaps all come
-# from one old capture, and the same key twice (a PIN 2222) or a key of a lower capture
-# timestamp after another would repeat or go back in the stream, which Asterisk drops as
-# duplicates.
-_SSRC, _SEQ, _TS = 0x0E05384E, 0x1F6A, 0x5AA0
-_PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
-
-
-def _record(n: int, usec: int, rtp: bytes) -> bytes:
-    udp = struct.pack(">HHHH", 49176, 10000, 8 + len(rtp), 0) + rtp
-    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), n & 0xFFFF, 0, 64, 17, 0,
-                     bytes([192, 168, 0, 3]), bytes([192, 168, 0, 1])) + udp
-    frame = b"\0" * 12 + b"\x08\x00" + ip
-    return struct.pack("<IIII", usec // 1000000, usec % 1000000, len(frame), len(frame)) + frame
-
-
-def write_silence_pcap(path: Path, packets: int = 10) -> Path:
-    """A pcap of `packets` 20 ms PCMU frames of silence, for SIPp's play_pcap_audio.
-
-    Why a caller sends it: a real phone sends audio from the answer, and Asterisk's dialplan
-    Answer() waits up to 500 ms for the first frame when none comes, which would charge the
-    dialplan baseline for the generator's silence. It also lets strict RTP learn the address.
-    """
-    out = [_PCAP_HEADER]
-    for n in range(packets):
-        seq = (_SEQ - packets + n) & 0xFFFF
-        rtp = struct.pack(">BBHII", 0x80, 0, seq, (_TS - 160 * (packets - n)) & 0xFFFFFFFF,
-                          _SSRC) + b"\xff" * 160
-        out.append(_record(n, n * 20000, rtp))
-    path.write_bytes(b"".join(out))
-    return path
-
-
-def write_digit_pcap(path: Path, key: str, index: int, at: float) -> Path:
-    """The RFC 4733 packets of the call's `index`-th digit (from 0), pressed `at` seconds after
-    the answer: 7 packets 20 ms apart, then the end packet three times."""
-    seq, ts = _SEQ + index * 10, (_TS + round(at * 8000)) & 0xFFFFFFFF
-    out = [_PCAP_HEADER]
-    for n in range(10):
-        end = n >= 7
-        payload = struct.pack(">BBH", EVENTS[key], 0x8A if end else 0x0A, 160 * min(n, 7))
-        rtp = struct.pack(">BBHII", 0x80, (0x80 if n == 0 else 0) | 101, (seq + n) & 0xFFFF,
-                          ts, _SSRC) + payload
-        out.append(_record(n, min(n, 7) * 20000, rtp))
-    path.write_bytes(b"".join(out))
-    return path
+PACKET_SAMPLES = 160
+"""Samples of one 20 ms PCMU packet at 8 kHz."""
+SPEECH_TAIL = 1.0
+"""Seconds of silence a caller sends after an utterance, as a phone goes on sending audio: the
+app's VAD ends speech after 600 ms without a voiced frame (media/vad.py `end_ms`), and a line
+that went quiet would leave it waiting for frames that never come."""
 
 
 @dataclass(frozen=True)
@@ -97,14 +57,47 @@ class KeyPress:
     def digit_times(self) -> list[float]:
         return [round(self.at + n * KEY_GAP, 3) for n in range(len(self.keys))]
 
+    def plays(self) -> list[tuple[float, float]]:
+        """(when, for how long) each of its pcaps plays: one per digit."""
+        return [(at, DTMF_PCAP_MS / 1000) for at in self.digit_times()]
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One say step: the caller speaks a WAV at `at` (seconds from the answer), then stays on
+    the line silent for `tail` seconds; `seconds` is the WAV's length."""
+
+    wav: Path
+    at: float
+    name: str
+    seconds: float
+    prompt_after: bool = True
+    """A prompt is expected after it: end of speech -> prompt is measured, and its absence is a
+    failure."""
+    tail: float = SPEECH_TAIL
+
+    @property
+    def packets(self) -> int:
+        """Packets of the spoken WAV (its last one padded with silence)."""
+        return math.ceil(round(self.seconds * 8000) / PACKET_SAMPLES)
+
+    @property
+    def tail_packets(self) -> int:
+        return max(round(self.tail * 8000 / PACKET_SAMPLES), 0)
+
+    def plays(self) -> list[tuple[float, float]]:
+        """(when, for how long) its one pcap plays: the speech and the tail."""
+        return [(self.at, (self.packets + self.tail_packets) * PACKET_SAMPLES / 8000)]
+
 
 @dataclass(frozen=True)
 class CallerScript:
-    """What every caller of the run does: dial, press keys at set times, then hang up at
-    `end_at` or (`ivr_hangs_up`) wait until then for the IVR's BYE."""
+    """What every caller of the run does: dial, press keys and speak at set times (`actions`,
+    in the order they are played), then hang up at `end_at` or (`ivr_hangs_up`) wait until
+    then for the IVR's BYE."""
 
     extension: str
-    presses: tuple[KeyPress, ...] = ()
+    actions: tuple[KeyPress | Utterance, ...] = ()
     end_at: float = 18.0
     """Seconds from the answer: when the caller hangs up, or gives up waiting for the IVR."""
     ivr_hangs_up: bool = True
@@ -124,6 +117,27 @@ class CallerScript:
             presses.append(KeyPress(key, round(at, 3), f"key {n + 1} ({key})"))
             at += DTMF_PCAP_MS / 1000
         return cls(extension, tuple(presses), round(at + patience, 3), True, caller_id)
+
+    @classmethod
+    def says_every(cls, extension: str, wavs: Sequence[Path], key_wait: float = 10.0,
+                   patience: float = 8.0, caller_id: str = "5550100") -> CallerScript:
+        """The fixed form spoken: each WAV `key_wait` seconds after the answer or after the
+        one before and its tail, then the IVR must hang up within `patience` of the last."""
+        says, at = [], 0.0
+        for n, wav in enumerate(wavs):
+            at += key_wait
+            said = Utterance(wav, round(at, 3), f"say {n + 1} ({wav.name})", wav_seconds(wav))
+            says.append(said)
+            at += said.plays()[0][1]
+        return cls(extension, tuple(says), round(at + patience, 3), True, caller_id)
+
+    @property
+    def presses(self) -> tuple[KeyPress, ...]:
+        return tuple(a for a in self.actions if isinstance(a, KeyPress))
+
+    @property
+    def says(self) -> tuple[Utterance, ...]:
+        return tuple(a for a in self.actions if isinstance(a, Utterance))
 
     @property
     def keys(self) -> str:
@@ -151,21 +165,9 @@ def _msg(text: str) -> str:
     return "<![CDATA[\n" + text.replace("\n", "\r\n") + "]]>"
 
 
-def write_media(script: CallerScript, folder: Path) -> tuple[Path, list[Path]]:
-    """The opening silence and one pcap per digit of `script`, in `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    silence = write_silence_pcap(folder / "silence.pcap")
-    digits, index = [], 0
-    for press in script.presses:
-        for key, at in zip(press.keys, press.digit_times(), strict=True):
-            name = f"digit-{index + 1:02}-{EVENTS[key]}.pcap"
-            digits.append(write_digit_pcap(folder / name, key, index, at))
-            index += 1
-    return silence, digits
-
-
-def scenario_xml(script: CallerScript, silence: Path, digits: list[Path]) -> str:
-    """The SIPp scenario for `script`; `silence` and `digits` are write_media's files."""
+def scenario_xml(script: CallerScript, silence: Path, plays: list[Path]) -> str:
+    """The SIPp scenario for `script`; `silence` and `plays` are write_media's files (a pcap
+    per digit and per utterance, in the order they are played)."""
     ext, cid = escape(script.extension), escape(script.caller_id)
     invite = (f"INVITE sip:{ext}@[remote_ip]:[remote_port] SIP/2.0\n"
               "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
@@ -193,16 +195,18 @@ def scenario_xml(script: CallerScript, silence: Path, digits: list[Path]) -> str
              f"<send>{_msg(ack)}</send>",
              '<nop><action><exec play_pcap_audio="'
              f'{escape(str(silence))}"/></action></nop>']
-    now, files = 0.0, iter(digits)
-    for press in script.presses:
-        for at in press.digit_times():
+    # A pcap plays in its own thread and SIPp stops it when the call plays the next one, so
+    # the scenario pauses for each pcap's length before the next action.
+    now, files = 0.0, iter(plays)
+    for action in script.actions:
+        for at, length in action.plays():
             if at - now >= 0.001:
                 steps.append(f'<pause milliseconds="{round((at - now) * 1000)}"/>')
                 now = at
             steps.append('<nop><action><exec play_pcap_audio="'
                          f'{escape(str(next(files).resolve()))}"/></action></nop>')
-            steps.append(f'<pause milliseconds="{DTMF_PCAP_MS}"/>')
-            now += DTMF_PCAP_MS / 1000
+            steps.append(f'<pause milliseconds="{round(length * 1000)}"/>')
+            now += length
     left = max(round((script.end_at - now) * 1000), 0)
     if script.ivr_hangs_up:
         steps += [f'<recv request="BYE" timeout="{left}" ontimeout="giveup"/>',

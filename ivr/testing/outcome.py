@@ -22,6 +22,7 @@ from typing import Any
 
 from ..flow.simulate import SECONDS_PER_CHAR
 from ..media.prompts import PromptLibrary
+from ..media.render import render_audio
 from .scenario import (
     Expect,
     ExpectHangup,
@@ -57,6 +58,20 @@ def prompt_seconds(prompts: PromptLibrary, ref: PromptRef) -> float:
             return wav.getnframes() / float(wav.getframerate() or 1)
     except (OSError, EOFError, wave.Error):
         return len(prompts.manifest.text(ref.id, ref.language) or "") * SECONDS_PER_CHAR
+
+
+def render_speech(scenario: Scenario, out: Path, stem: str) -> dict[int, Path]:
+    """The text a caller says, rendered with espeak-ng in the scenario's language as
+    `out/STEM.sayN.wav`: the WAV of each `say` step by its index (what `plan` takes). Both
+    runners that speak (`ivr test --sip`, `ivr load`) render it here, so they say the same."""
+    files: dict[int, Path] = {}
+    for index, step in enumerate(scenario.steps):
+        if isinstance(step, Say) and step.text is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            path = out / f"{stem}.say{index}.wav"
+            path.write_bytes(render_audio(step.text, scenario.language)[".wav"])
+            files[index] = path
+    return files
 
 
 def wav_seconds(path: Path) -> float:

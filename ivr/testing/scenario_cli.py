@@ -29,11 +29,10 @@ from ..flow.library import load_folder
 from ..flow.loader import FlowError
 from ..flow.model import Flow
 from ..media.prompts import PromptLibrary
-from ..media.render import render_audio
 from .headless import run_headless
-from .outcome import Observed, ScenarioResult, judge, plan
+from .outcome import Observed, ScenarioResult, judge, plan, render_speech
 from .phonespec import asterisk_host
-from .scenario import Say, Scenario, ScenarioError, find_scenarios, load_scenario
+from .scenario import Scenario, ScenarioError, find_scenarios, load_scenario
 from .scenario_report import failure_text, html_report, junit_xml, summary_line
 from .sip import SipTarget, run_sip
 
@@ -115,18 +114,6 @@ def _stem(scenario: Scenario, index: int) -> str:
     return f"{index:02d}-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(scenario.file).stem)
 
 
-def _speech(scenario: Scenario, out: Path, stem: str) -> dict[int, Path]:
-    """Text a caller says, rendered with espeak-ng in the scenario's language."""
-    files: dict[int, Path] = {}
-    for index, step in enumerate(scenario.steps):
-        if isinstance(step, Say) and step.text is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            path = out / f"{stem}.say{index}.wav"
-            path.write_bytes(render_audio(step.text, scenario.language)[".wav"])
-            files[index] = path
-    return files
-
-
 class Progress:
     """One line, rewritten in place on a terminal (a line per scenario elsewhere)."""
 
@@ -156,7 +143,7 @@ async def run_one(scenario: Scenario, index: int, args: argparse.Namespace,
     stem = _stem(scenario, index)
     flow_name = scenario.flow or extensions.get(scenario.dial)
     flow = flows.get(flow_name) if flow_name else None
-    speech = _speech(scenario, args.out, stem)
+    speech = render_speech(scenario, args.out, stem)
     planned = plan(scenario, prompts, speech)
     if args.sip:
         target = SipTarget(args.app, args.traces, args.host or asterisk_host(), args.out)

@@ -8,8 +8,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ivr.testing.load_calls import ANSWER_STEP, KEY_STEP, CallBook, percentile
+from ivr.testing.load_media import write_media
 from ivr.testing.load_pcap import PcapReader, parse_rtp, parse_sip, ulaw_to_linear
-from ivr.testing.load_sipp import CallerScript, scenario_xml, write_media
+from ivr.testing.load_sipp import CallerScript, scenario_xml
 
 SIP, CALLER_SIP, CALLER_RTP, IVR_RTP = 5060, 5070, 20000, 10000
 LOUD, QUIET = bytes([0x20]) * 160, b"\xff" * 160

@@ -1,6 +1,6 @@
 """`ivr load --scenario`: a shipped scenario file as every SIPp caller's XML (dial, caller id,
-the pauses the plan gives, the digits, the hang-up), `say` refused at its line, and the judge
-measuring each press step (no SIPp, no Asterisk)."""
+the pauses the plan gives, the digits, the hang-up), and the judge measuring each press step (no
+SIPp, no Asterisk). Scenarios that speak: test_load_speech.py."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ import pytest
 
 from ivr.app.paths import project_root
 from ivr.media.prompts import PromptLibrary
-from ivr.testing.load_calls import ANSWER_STEP, KEY_STEP, CallBook, Expected, step_name
+from ivr.testing.load_calls import ANSWER_STEP, KEY_STEP, CallBook, Expected, Step, step_name
 from ivr.testing.load_cli import build_parser, caller_script
+from ivr.testing.load_media import write_media
 from ivr.testing.load_pcap import PcapReader, event_end, parse_rtp
 from ivr.testing.load_scenario import AFTER_EXPECTED_HANGUP, scenario_script
-from ivr.testing.load_sipp import DTMF_PCAP_MS, KEY_GAP, CallerScript, scenario_xml, write_media
+from ivr.testing.load_sipp import DTMF_PCAP_MS, KEY_GAP, CallerScript, scenario_xml
 from ivr.testing.outcome import plan
-from ivr.testing.scenario import ExpectHangup, Hangup, Press, ScenarioError, load_scenario
+from ivr.testing.scenario import ExpectHangup, Hangup, Press, load_scenario
 
 from .test_load_capture import CALLER_RTP, CALLER_SIP, IVR_RTP, LOUD, SIP, frame, pcap, rtp, sip
 
@@ -27,7 +28,8 @@ PROMPTS = PromptLibrary(ROOT / "prompts")
 
 
 def sipp_of(name: str, tmp_path: Path) -> tuple[CallerScript, ET.Element, list[Path]]:
-    script = scenario_script(load_scenario(ROOT / "scenarios" / name, PROMPTS), PROMPTS)
+    script = scenario_script(load_scenario(ROOT / "scenarios" / name, PROMPTS), PROMPTS,
+                             tmp_path / "speech")
     silence, digits = write_media(script, tmp_path)
     return script, ET.fromstring(scenario_xml(script, silence, digits)), digits
 
@@ -117,15 +119,6 @@ def test_a_press_with_no_prompt_after_is_not_measured(tmp_path: Path) -> None:
     assert [p.prompt_after for p in script.presses] == [True, False]  # press 3, wait, hangup
 
 
-def test_say_is_refused_with_its_file_and_line(tmp_path: Path) -> None:
-    file = tmp_path / "speaks.yaml"
-    file.write_text('dial: "101"\nsteps:\n  - expect: [welcome]\n'
-                    '  - say: {text: "balance", keys: "1"}\n  - hangup\n')
-    with pytest.raises(ScenarioError) as caught:
-        scenario_script(load_scenario(file, PROMPTS), PROMPTS)
-    assert f"{file}:4:" in str(caught.value) and "say" in str(caught.value)
-
-
 def test_the_cli_takes_a_scenario_or_an_extension(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser()
@@ -137,15 +130,15 @@ def test_the_cli_takes_a_scenario_or_an_extension(tmp_path: Path,
     fixed = caller_script(parser.parse_args(["101", "--keys", "21", "--key-wait", "4"]))
     assert fixed == CallerScript.keys_every("101", "21", 4.0)
     assert caller_script(parser.parse_args([])) is None
-    (tmp_path / "s.yaml").write_text('dial: "1"\nsteps:\n  - say: "hi"\n')
+    (tmp_path / "s.yaml").write_text('dial: "1"\nsteps:\n  - say: {wav: gone.wav}\n')
     assert caller_script(parser.parse_args(["--scenario", str(tmp_path / "s.yaml")])) is None
-    assert f"{tmp_path / 's.yaml'}:3:" in capsys.readouterr().err
+    assert f"{tmp_path / 's.yaml'}:3:" in capsys.readouterr().err, "a bad file at its line"
 
 
 def test_each_press_step_is_measured_from_its_last_key(tmp_path: Path) -> None:
     """Two steps: "12" (a prompt after the 2 only) and "3". The prompt after key 1 is none of
     the run's business; each step's latency is reported under its name."""
-    expected = Expected((("press 12", 2, True), ("press 3", 1, True)))
+    expected = Expected((Step("press 12", 2), Step("press 3", 1)))
     p = [(0.0, frame(CALLER_SIP, SIP, sip("INVITE sip:1@h SIP/2.0", "c", "1 INVITE",
                                         CALLER_RTP))),
          (1.0, frame(SIP, CALLER_SIP, sip("SIP/2.0 200 OK", "c", "1 INVITE", IVR_RTP))),
@@ -165,7 +158,7 @@ def test_each_press_step_is_measured_from_its_last_key(tmp_path: Path) -> None:
     assert summary.steps[step_name("press 12")] == pytest.approx([0.1])
     assert summary.steps[step_name("press 3")] == pytest.approx([0.25])
     assert summary.completed == 1
-    hung_up_early = CallBook(expected=Expected((("press 12", 2, True), ("press 3", 1, True)),
+    hung_up_early = CallBook(expected=Expected((Step("press 12", 2), Step("press 3", 1)),
                                                ivr_hangs_up=False))
     hung_up_early.feed(PcapReader(tmp_path / "c.pcap").read())
     assert hung_up_early.summary().failed == {"the IVR hung up before the caller": 1}
