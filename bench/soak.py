@@ -33,24 +33,8 @@ from load_app import start_app  # noqa: E402
 
 from ivr.app import asterisk  # noqa: E402
 from ivr.testing.load import LoadPlan, print_progress, run_load  # noqa: E402
-from ivr.testing.load_proc import PROC, _stat  # noqa: E402
+from ivr.testing.load_proc import ProcSampler  # noqa: E402
 from ivr.testing.load_sipp import CallerScript  # noqa: E402
-
-
-def tree_rss(root: int) -> int:
-    """Resident bytes of a process and all its descendants."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in PROC.iterdir():
-        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
-            children.setdefault(stat[0], []).append(int(entry.name))
-            rss[int(entry.name)] = stat[2]
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack += children.get(pid, [])
-    return total
 
 
 class MemorySampler(threading.Thread):
@@ -64,9 +48,12 @@ class MemorySampler(threading.Thread):
         self.began = time.monotonic()
 
     def run(self) -> None:
+        sampler = ProcSampler({role: [pid] for role, pid in self.roles.items()})
         while not self.stopping.is_set():
+            sampler.sample()  # the roles' process trees, as ivr load measures them
             self.rows.append((time.monotonic() - self.began,
-                              {role: tree_rss(pid) / 2**20 for role, pid in self.roles.items()}))
+                              {role: (u.rss[-1] if u.rss else 0) / 2**20
+                               for role, u in sampler.roles.items()}))
             self.stopping.wait(self.every)
 
 
