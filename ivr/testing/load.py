@@ -35,6 +35,7 @@ from .load_media import write_media
 from .load_pcap import PcapReader
 from .load_proc import ProcSampler, find_pids
 from .load_sipp import CallerScript, SippRun, media_ports, scenario_xml, sipp_counters
+from .ports import SIPP_MEDIA
 
 GENERATOR = "generator"
 
@@ -55,7 +56,7 @@ class LoadPlan:
     """Processes to measure besides the generator, e.g. {"app": [pid], "asterisk": [pid]}."""
     sip_target: str = "127.0.0.1:5060"
     local_sip_port: int = 5070
-    media_port: int = 20000
+    media_port: int = SIPP_MEDIA.start
 
 
 @dataclass

@@ -26,6 +26,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from .outcome import wav_seconds
+from .ports import SIPP_MEDIA
 
 DTMF_PCAP_MS = 200
 """How long a caller gives each digit's pcap to play (7 packets + 3 end packets, 20 ms apart)."""
@@ -236,7 +237,7 @@ class SippRun:
     """Calls in total (SIPp's -m): the run ends when they are done, or when told to quit."""
     target: str = "127.0.0.1:5060"
     local_port: int = 5070
-    media_port: int = 20000
+    media_port: int = SIPP_MEDIA.start
     control_port: int = 8889
 
     def command(self, sipp: str = "sipp") -> list[str]:
@@ -258,7 +259,7 @@ class SippRun:
 
 def media_ports(run: SippRun) -> tuple[int, int]:
     """The range [auto_media_port] takes: base + 4 * (n - 1) modulo 10000."""
-    return run.media_port, run.media_port + 9999
+    return run.media_port, run.media_port + len(SIPP_MEDIA) - 1
 
 
 def sipp_counters(stats_file: Path) -> dict[str, int]:

@@ -6,7 +6,8 @@ The choices, and why:
 - Null sound device, 8 kHz mono conference bridge: recordings come out 8 kHz mono 16-bit.
 - Only PCMU (then PCMA) offered, with telephone-event: what Asterisk trunks use, no transcoding.
 - Everything bound to the given address (127.0.0.1), SIP on an ephemeral or chosen port, RTP
-  from a random even base so many softphone processes can run side by side.
+  from a random even base so many softphone processes can run side by side, in a range of its
+  own (ports.py: never one a load run's SIPp callers advertise).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import pjsua2 as pj
 
 from ivr.testing.phonespec import PhoneSpec
+from ivr.testing.ports import SOFTPHONE_TRIES, softphone_bases
 
 
 class _StderrLog(pj.LogWriter):  # type: ignore[misc]
@@ -142,6 +144,6 @@ def account_config(spec: PhoneSpec, transport_id: int) -> tuple[Any, Identity]:
     rtp = acfg.mediaConfig.transportConfig
     rtp.boundAddress = spec.bind
     rtp.publicAddress = spec.bind
-    rtp.port = random.randrange(20000, 39800, 2)  # parallel processes rarely collide...
-    rtp.portRange = 200  # ...and pjsua moves on to the next ports when they do
+    rtp.port = random.choice(softphone_bases())  # parallel processes rarely collide...
+    rtp.portRange = SOFTPHONE_TRIES  # ...and pjsua moves on to the next ports when they do
     return acfg, Identity(str(acfg.idUri), user)

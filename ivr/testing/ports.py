@@ -1,0 +1,33 @@
+"""The UDP port plan on loopback: which process takes which RTP ports, kept apart.
+
+Ports that are bound cannot be shared by mistake (a second bind fails and the softphone moves
+on), but ports that are only *advertised* can: SIPp's callers offer a port per call in their
+SDP (`[auto_media_port]`) and open no socket there. Asterisk sends that call's audio to it,
+and if a test softphone happens to have bound the same port it receives a stranger's audio,
+and pjmedia, which follows the RTP source it hears, then sends its own audio to the wrong
+Asterisk. A test that ran beside a load run heard a garbled "goodbye" that way, and another
+was never heard saying its digit. So each kind of RTP user has its own range here, and a unit
+test checks that they are disjoint, that Asterisk's rtp.conf agrees, and that the kernel's
+ephemeral range (the app's externalMedia listeners, bound to port 0) lies outside the others.
+"""
+
+from __future__ import annotations
+
+ASTERISK_RTP = range(10000, 20000)
+"""asterisk-conf/rtp.conf rtpstart..rtpend: every Asterisk instance's side of a call (each
+on its own loopback address, so instances do not collide with one another)."""
+
+SIPP_MEDIA = range(20000, 30000)
+"""What `ivr load` callers advertise: the -mp base plus 4 per call number, modulo 10000
+(load_sipp.media_ports)."""
+
+SOFTPHONE_RTP = range(30000, 32768)
+"""Test softphones (pjsetup): a random even base in here, then up to SOFTPHONE_TRIES ports on
+when another phone has it. Ends where Linux's default ephemeral range (32768-60999) begins."""
+
+SOFTPHONE_TRIES = 200
+
+
+def softphone_bases() -> range:
+    """The even ports a softphone may start from, so that all its tries stay in range."""
+    return range(SOFTPHONE_RTP.start, SOFTPHONE_RTP.stop - SOFTPHONE_TRIES - 2, 2)

@@ -1,0 +1,63 @@
+"""The loopback port plan (ivr/testing/ports.py): every RTP user in a range of its own.
+
+An overlap does not fail loudly: a softphone that binds a port a SIPp caller advertised hears
+a stranger's audio and then talks to the wrong Asterisk (the flaky speech test of stop 23).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+from ivr.testing.load_sipp import SippRun, media_ports
+from ivr.testing.ports import (
+    ASTERISK_RTP,
+    SIPP_MEDIA,
+    SOFTPHONE_RTP,
+    SOFTPHONE_TRIES,
+    softphone_bases,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAN = {"asterisk": ASTERISK_RTP, "sipp": SIPP_MEDIA, "softphone": SOFTPHONE_RTP}
+
+
+def overlap(a: range, b: range) -> bool:
+    return max(a.start, b.start) < min(a.stop, b.stop)
+
+
+def test_the_ranges_are_disjoint() -> None:
+    for (name_a, a), (name_b, b) in itertools.combinations(PLAN.items(), 2):
+        assert not overlap(a, b), f"{name_a} {a} overlaps {name_b} {b}"
+
+
+def test_asterisk_rtp_conf_is_the_planned_range() -> None:
+    conf = (ROOT / "asterisk-conf" / "rtp.conf").read_text()
+    start = int(re.search(r"^rtpstart\s*=\s*(\d+)", conf, re.M).group(1))  # type: ignore[union-attr]
+    end = int(re.search(r"^rtpend\s*=\s*(\d+)", conf, re.M).group(1))  # type: ignore[union-attr]
+    assert range(start, end + 1) == ASTERISK_RTP
+
+
+def test_what_sipp_callers_advertise_is_their_range() -> None:
+    run = SippRun(scenario=Path("s.xml"), stats_file=Path("s.csv"), callers=1, rate=1, calls=1)
+    low, high = media_ports(run)
+    assert range(low, high + 1) == SIPP_MEDIA
+    assert "-mp" in run.command() and str(SIPP_MEDIA.start) in run.command()
+
+
+def test_every_port_a_softphone_may_try_is_in_its_range() -> None:
+    bases = softphone_bases()
+    assert len(bases) > 1000, "room for many phones side by side"
+    assert all(base % 2 == 0 for base in (bases[0], bases[-1]))
+    assert bases[0] >= SOFTPHONE_RTP.start
+    assert bases[-1] + SOFTPHONE_TRIES + 1 < SOFTPHONE_RTP.stop  # RTP and RTCP of the last try
+
+
+def test_the_kernels_ephemeral_ports_are_outside_the_plan() -> None:
+    """The app binds its externalMedia listeners to port 0: the kernel picks from here."""
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    ephemeral = range(low, high + 1)
+    for name, ports in PLAN.items():
+        assert not overlap(ephemeral, ports), \
+            f"net.ipv4.ip_local_port_range {low}-{high} overlaps the {name} range {ports}"
