@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -162,7 +163,7 @@ def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None) -> L
     rate = max(plan.callers / max(plan.ramp, 0.1), 0.1)
     sipp = SippRun(scenario, stats, plan.callers, rate,
                    plan.calls or plan.callers * 1000, plan.sip_target,
-                   plan.local_sip_port, plan.media_port)
+                   plan.local_sip_port, plan.media_port, _free_udp_port())
     low, high = media_ports(sipp)
     sip_port = int(plan.sip_target.rpartition(":")[2])
     dump_err = open(work / "tcpdump.err", "wb")
@@ -219,6 +220,9 @@ def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None) -> L
     book.feed(reader.read())
     sampler.sample()
     summary = book.summary()
+    if summary.attempted == 0 and caller.returncode:
+        raise RuntimeError(f"SIPp placed no call (exit code {caller.returncode}): "
+                           + _sipp_errors(work / "sipp.log"))
     if summary.in_progress:
         summary.failed["unfinished"] = summary.in_progress
         summary = Summary(summary.attempted, summary.completed, 0, summary.failed,
@@ -231,6 +235,24 @@ def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None) -> L
                     if "dropped by kernel" in line), "drops unknown")
     return LoadReport(plan, summary, wall, cpu, rss, sampler.machine,
                       f"{reader.packets} packets, {dropped}")
+
+
+def _free_udp_port() -> int:
+    """A UDP port free now on 127.0.0.1, for SIPp's control socket: a fixed one would make
+    two runs (or a run and a test) take each other's pause and quit keys."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _sipp_errors(log: Path) -> str:
+    """What SIPp said went wrong (e.g. "Unable to bind main socket, errno = 98 (Address
+    already in use)": another load run holds its SIP port), once each."""
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    said = [line.rpartition(": ")[2].strip() for line in lines
+            if "unable" in line.lower()
+            or ("error" in line.lower() and "UDP errors" not in line)]
+    return "; ".join(dict.fromkeys(said)) or f"see {log}"
 
 
 def _until(check: Callable[[], bool], timeout: float, proc: subprocess.Popen[bytes],
