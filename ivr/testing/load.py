@@ -56,7 +56,9 @@ class LoadPlan:
     roles: dict[str, list[int]] = field(default_factory=dict)
     """Processes to measure besides the generator, e.g. {"app": [pid], "asterisk": [pid]}."""
     sip_target: str = "127.0.0.1:5060"
-    local_sip_port: int = 5070
+    local_sip_port: int | None = None
+    """SIPp's SIP port; None: one free now (two runs, each on its own Asterisk, can share the
+    machine: see capture_filter)."""
     media_port: int = SIPP_MEDIA.start
 
 
@@ -161,20 +163,22 @@ def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None) -> L
     silence, plays = write_media(plan.script, work / "media")
     scenario.write_text(scenario_xml(plan.script, silence.resolve(), plays))
     rate = max(plan.callers / max(plan.ramp, 0.1), 0.1)
+    local_port = plan.local_sip_port or _free_udp_port()
     sipp = SippRun(scenario, stats, plan.callers, rate,
                    plan.calls or plan.callers * 1000, plan.sip_target,
-                   plan.local_sip_port, plan.media_port, _free_udp_port())
+                   local_port, plan.media_port, _free_udp_port())
     low, high = media_ports(sipp)
-    sip_port = int(plan.sip_target.rpartition(":")[2])
+    target_host, _, port = plan.sip_target.rpartition(":")
+    sip_port = int(port)
     dump_err = open(work / "tcpdump.err", "wb")
     dump = subprocess.Popen(
         ["tcpdump", "-i", "lo", "-n", "-U", "-B", "32768", "-s", "2048", "-w", str(capture),
-         f"udp and (port {sip_port} or portrange {low}-{high})"],
+         capture_filter(target_host, sipp.local_ip, sip_port, low, high)],
         stdout=subprocess.DEVNULL, stderr=dump_err)
     sampler = ProcSampler(plan.roles)
     sampler.add(GENERATOR, dump.pid)
     own_start = sum(os.times()[:2])
-    book = CallBook(sip_port=sip_port, caller_port=plan.local_sip_port,
+    book = CallBook(sip_port=sip_port, caller_port=local_port,
                     expected=Expected.of(plan.script))
     reader = PcapReader(capture)
     try:
@@ -235,6 +239,17 @@ def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None) -> L
                     if "dropped by kernel" in line), "drops unknown")
     return LoadReport(plan, summary, wall, cpu, rss, sampler.machine,
                       f"{reader.packets} packets, {dropped}")
+
+
+def capture_filter(target_host: str, caller_host: str, sip_port: int, low: int,
+                   high: int) -> str:
+    """tcpdump's filter: the run's SIP and media ports, and only between its callers' address
+    and its Asterisk's. Every run advertises the same media ports (SIPp counts them from the
+    same base), so a second run against another Asterisk instance (e.g. the load e2e test
+    beside a soak on instance 0) would otherwise land in this run's capture."""
+    hosts = (f"(src host {target_host} and dst host {caller_host}) or "
+             f"(src host {caller_host} and dst host {target_host})")
+    return f"udp and ({hosts}) and (port {sip_port} or portrange {low}-{high})"
 
 
 def _free_udp_port() -> int:

@@ -239,10 +239,11 @@ class SippRun:
     local_port: int = 5070
     media_port: int = SIPP_MEDIA.start
     control_port: int = 8889
+    local_ip: str = "127.0.0.1"
 
     def command(self, sipp: str = "sipp") -> list[str]:
-        return [sipp, self.target, "-sf", str(self.scenario), "-i", "127.0.0.1",
-                "-mi", "127.0.0.1", "-p", str(self.local_port), "-mp", str(self.media_port),
+        return [sipp, self.target, "-sf", str(self.scenario), "-i", self.local_ip,
+                "-mi", self.local_ip, "-p", str(self.local_port), "-mp", str(self.media_port),
                 "-cp", str(self.control_port), "-l", str(self.callers),
                 "-r", f"{self.rate:g}", "-m", str(self.calls), "-nostdin",
                 "-trace_stat", "-stf", str(self.stats_file), "-fd", "1",
