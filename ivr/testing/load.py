@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -150,8 +151,10 @@ def progress_line(elapsed: float, summary: Summary) -> str:
             f"{summary.completed:5}  failed {summary.failed_total:4}  {figures}")
 
 
-def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None) -> LoadReport:
-    """One run, start to end; raises RuntimeError if SIPp or tcpdump cannot run."""
+def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None,
+             stop: threading.Event | None = None) -> LoadReport:
+    """One run, start to end; raises RuntimeError if SIPp or tcpdump cannot run. Setting
+    ``stop`` ends the hold early (no new calls; those in progress finish), as its end would."""
     for tool in ("sipp", "tcpdump"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is not installed (Debian: sip-tester, tcpdump)")
@@ -203,7 +206,9 @@ def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None) -> L
             now = time.monotonic()
             if progress is not None:
                 progress(progress_line(now - start, book.summary()))
-            if quit_at is not None and now >= quit_at and not paused:
+            ending = (quit_at is not None and now >= quit_at) or \
+                (stop is not None and stop.is_set())
+            if ending and not paused:
                 sipp.command_key(b"p")
                 paused = True
             elif paused and sipp_counters(stats).get("CurrentCall", 1) == 0:
