@@ -27,6 +27,7 @@ log = logging.getLogger("ivr")
 async def _serve() -> int:
     from .config import ConfigError, load_config
     from .logs import setup_logging
+    from .memory_watch import watch_memory
     from .service import IvrService
     from .web import build_app
 
@@ -47,6 +48,7 @@ async def _serve() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    watch_memory(os.environ, loop)
     await stop.wait()
     log.info("stopping")
     await runner.cleanup()
