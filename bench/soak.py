@@ -8,7 +8,10 @@ each waits for the menu, presses 2 and expects the read-back, goodbye and the IV
 (with its speech worker processes) and of Asterisk every `--every` seconds into a CSV, and the
 report compares the median of the first window after the ramp (`--window`, default five
 minutes: the caches and pools have filled by then) with the median of the last: the issue's
-"memory flat" is within +-5 %. A steady climb shows up as a slope in MB per hour as well.
+"memory flat" is within +-5 %. A steady climb shows up as a slope in MB per hour as well;
+`--trace-memory 10` then says where: the app traces its allocations (memory_watch.py) and the
+report lists the sites that grew from the end of the first window to the end of the run, when
+the calls are over (what a finished call leaves behind).
 Needs root (tcpdump); Asterisk is brought up with the project's configuration, the app started
 here with its own folder and database.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import signal
 import statistics
 import sys
 import tempfile
@@ -82,20 +86,36 @@ def main() -> int:
     parser.add_argument("--every", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--window", type=float, default=300.0, help="seconds compared")
     parser.add_argument("--work", help="folder for the app, the capture and the CSV")
+    parser.add_argument("--trace-memory", type=int, metavar="FRAMES",
+                        help="run the app with IVR_TRACEMALLOC=FRAMES and print what grew "
+                             "between the end of the first window and the end of the run")
     args = parser.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="ivr-soak-"))
     work.mkdir(parents=True, exist_ok=True)
     runtime = asterisk.up()
-    app = start_app(runtime, work / "app")
+    app = start_app(runtime, work / "app", extra_env={"IVR_TRACEMALLOC": str(args.trace_memory)}
+                    if args.trace_memory else None)
     pid = int(str(asterisk.status().get("pid")))
     sampler = MemorySampler({"app": app.proc.pid, "asterisk": pid}, args.every)
+    marks: list[threading.Timer] = []
+    if args.trace_memory:  # SIGUSR1 after the first window: the baseline; at the end: growth
+        mark = threading.Timer(args.ramp + args.window, app.proc.send_signal,
+                               (signal.SIGUSR1,))
+        mark.daemon = True
+        mark.start()
+        marks.append(mark)
     try:
         sampler.start()
         plan = LoadPlan(CallerScript.keys_every(args.extension, "2"), args.callers, args.ramp,
                         args.hold, work=work / "load",
                         roles={"app": [app.proc.pid], "asterisk": [pid]})
         report = run_load(plan, print_progress)
+        if args.trace_memory:
+            app.proc.send_signal(signal.SIGUSR1)
+            time.sleep(5)  # a snapshot of a big heap takes a while
     finally:
+        for mark in marks:
+            mark.cancel()
         sampler.stopping.set()
         sampler.join()
         app.stop()
@@ -112,6 +132,10 @@ def main() -> int:
     print(json.dumps({"memory": memory, "failed": report.summary.failed_total,
                       "completed": report.summary.completed}, indent=2))
     print(f"memory samples: {work / 'memory.csv'}; app log: {app.log_file}")
+    if args.trace_memory:
+        grown = [json.loads(line)["msg"] for line in app.log_file.read_text().splitlines()
+                 if '"memory: ' in line]
+        print("\n".join(grown[len(grown) // 2:]) or "no memory report in the app log")
     return 0 if report.summary.failed_total == 0 else 1
 
 
