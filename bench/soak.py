@@ -9,9 +9,10 @@ each waits for the menu, presses 2 and expects the read-back, goodbye and the IV
 report compares the median of the first window after the ramp (`--window`, default five
 minutes: the caches and pools have filled by then) with the median of the last: the issue's
 "memory flat" is within +-5 %. A steady climb shows up as a slope in MB per hour as well;
-`--trace-memory 10` then says where: the app traces its allocations (memory_watch.py) and the
+`--trace-memory 1` then says where: the app traces its allocations (memory_watch.py) and the
 report lists the sites that grew from the end of the first window to the end of the run, when
-the calls are over (what a finished call leaves behind).
+the calls are over (what a finished call leaves behind). Tracing is costly: with 10 frames
+the app could not serve 150 callers here (2026-12-07), so trace with 1 frame or fewer callers.
 Needs root (tcpdump); Asterisk is brought up with the project's configuration, the app started
 here with its own folder and database.
 """
@@ -77,6 +78,12 @@ def flatness(rows: list[tuple[float, dict[str, float]]], role: str, start: float
             "change_pct": round(100 * (b - a) / a, 2), "slope_mb_per_h": round(slope, 1)}
 
 
+def _wait_for_reports(log: Path, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while log.read_text().count('"memory: traced') < count and time.monotonic() < deadline:
+        time.sleep(1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--callers", type=int, default=150)
@@ -112,7 +119,7 @@ def main() -> int:
         report = run_load(plan, print_progress)
         if args.trace_memory:
             app.proc.send_signal(signal.SIGUSR1)
-            time.sleep(5)  # a snapshot of a big heap takes a while
+            _wait_for_reports(app.log_file, 2, timeout=120)  # a big heap's snapshot is slow
     finally:
         for mark in marks:
             mark.cancel()
@@ -135,7 +142,11 @@ def main() -> int:
     if args.trace_memory:
         grown = [json.loads(line)["msg"] for line in app.log_file.read_text().splitlines()
                  if '"memory: ' in line]
-        print("\n".join(grown[len(grown) // 2:]) or "no memory report in the app log")
+        last = max((n for n, line in enumerate(grown) if line.startswith("memory: traced")),
+                   default=None)
+        print("\n".join(grown[last:]) if last is not None and last > 0 else
+              "no second memory report in the app log (is the app overloaded? tracing costs "
+              "CPU on every allocation: fewer callers or frames)")
     return 0 if report.summary.failed_total == 0 else 1
 
 
