@@ -11,6 +11,7 @@ Needs root (tcpdump) and the Debian packages sip-tester and tcpdump (the Makefil
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -37,7 +38,7 @@ from .load_media import write_media
 from .load_pcap import PcapReader
 from .load_proc import ProcSampler, find_pids
 from .load_sipp import CallerScript, SippRun, media_ports, scenario_xml, sipp_counters
-from .ports import SIPP_MEDIA
+from .ports import SIPP_MEDIA_BASES
 
 GENERATOR = "generator"
 
@@ -60,7 +61,8 @@ class LoadPlan:
     local_sip_port: int | None = None
     """SIPp's SIP port; None: one free now (two runs, each on its own Asterisk, can share the
     machine: see capture_filter)."""
-    media_port: int = SIPP_MEDIA.start
+    media_port: int | None = None
+    """SIPp's -mp base; None: SIPP_MEDIA's first or, if another run holds it, the next."""
 
 
 @dataclass
@@ -169,7 +171,7 @@ def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None,
     local_port = plan.local_sip_port or _free_udp_port()
     sipp = SippRun(scenario, stats, plan.callers, rate,
                    plan.calls or plan.callers * 1000, plan.sip_target,
-                   local_port, plan.media_port, _free_udp_port())
+                   local_port, plan.media_port or _free_media_base(), _free_udp_port())
     low, high = media_ports(sipp)
     target_host, _, port = plan.sip_target.rpartition(":")
     sip_port = int(port)
@@ -255,6 +257,23 @@ def capture_filter(target_host: str, caller_host: str, sip_port: int, low: int,
     hosts = (f"(src host {target_host} and dst host {caller_host}) or "
              f"(src host {caller_host} and dst host {target_host})")
     return f"udp and ({hosts}) and (port {sip_port} or portrange {low}-{high})"
+
+
+def _free_media_base() -> int:
+    """SIPp binds its -mp base and base + 2 and advertises base + 4k: with bases 20000 and
+    20001 two runs bind different ports and advertise disjoint ones (0 and 1 modulo 4), all
+    inside SIPP_MEDIA. A third run at once has no base left and says so."""
+    for base in SIPP_MEDIA_BASES:
+        with contextlib.ExitStack() as held:
+            try:
+                for port in (base, base + 2):
+                    sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                    sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return base
+    raise RuntimeError(f"SIPp's media ports {', '.join(map(str, SIPP_MEDIA_BASES))} are all "
+                       "taken: two load runs are already using this machine")
 
 
 def _free_udp_port() -> int:

@@ -259,8 +259,9 @@ class SippRun:
 
 
 def media_ports(run: SippRun) -> tuple[int, int]:
-    """The range [auto_media_port] takes: base + 4 * (n - 1) modulo 10000."""
-    return run.media_port, run.media_port + len(SIPP_MEDIA) - 1
+    """The lowest and highest port [auto_media_port] takes: base + (4 * (n - 1) modulo
+    10000), so every one is base modulo 4."""
+    return run.media_port, run.media_port + len(SIPP_MEDIA) - 4
 
 
 def sipp_counters(stats_file: Path) -> dict[str, int]:

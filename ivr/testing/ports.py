@@ -21,6 +21,10 @@ SIPP_MEDIA = range(20000, 30000)
 """What `ivr load` callers advertise: the -mp base plus 4 per call number, modulo 10000
 (load_sipp.media_ports)."""
 
+SIPP_MEDIA_BASES = (20000, 20001)
+"""The -mp bases two load runs at once take (SIPp binds base and base + 2; each run
+advertises ports equal to its base modulo 4, so the two never meet)."""
+
 SOFTPHONE_RTP = range(30000, 32768)
 """Test softphones (pjsetup): a random even base in here, then up to SOFTPHONE_TRIES ports on
 when another phone has it. Ends where Linux's default ephemeral range (32768-60999) begins."""

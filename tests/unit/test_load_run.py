@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ivr.testing import load
 from ivr.testing.load import LoadPlan, _sipp_errors, capture_filter, run_load
 from ivr.testing.load_pcap import PcapReader
 from ivr.testing.load_sipp import CallerScript
@@ -68,3 +69,18 @@ def test_the_capture_keeps_only_the_runs_own_asterisk(tmp_path: Path) -> None:
                    check=True, capture_output=True)
     assert [(d.src, d.dst) for d in PcapReader(kept).read()] == \
         [(40001, 5060), (5060, 40001), (10002, 20004), (20004, 10002)]
+
+
+def test_a_second_run_takes_the_second_media_base_and_a_third_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        base = probe.getsockname()[1] & ~3  # 0 modulo 4, like 20000
+    monkeypatch.setattr(load, "SIPP_MEDIA_BASES", (base, base + 1))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as first_run:
+        first_run.bind(("127.0.0.1", base + 2))  # what SIPp of a first run binds
+        assert load._free_media_base() == base + 1
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as second_run:
+            second_run.bind(("127.0.0.1", base + 3))
+            with pytest.raises(RuntimeError, match="two load runs are already using"):
+                load._free_media_base()

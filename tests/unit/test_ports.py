@@ -14,6 +14,7 @@ from ivr.testing.load_sipp import SippRun, media_ports
 from ivr.testing.ports import (
     ASTERISK_RTP,
     SIPP_MEDIA,
+    SIPP_MEDIA_BASES,
     SOFTPHONE_RTP,
     SOFTPHONE_TRIES,
     softphone_bases,
@@ -39,11 +40,20 @@ def test_asterisk_rtp_conf_is_the_planned_range() -> None:
     assert range(start, end + 1) == ASTERISK_RTP
 
 
-def test_what_sipp_callers_advertise_is_their_range() -> None:
-    run = SippRun(scenario=Path("s.xml"), stats_file=Path("s.csv"), callers=1, rate=1, calls=1)
-    low, high = media_ports(run)
-    assert range(low, high + 1) == SIPP_MEDIA
-    assert "-mp" in run.command() and str(SIPP_MEDIA.start) in run.command()
+def test_what_sipp_callers_advertise_is_in_their_range_and_two_runs_never_meet() -> None:
+    advertised, bound = [], []
+    for base in SIPP_MEDIA_BASES:
+        run = SippRun(scenario=Path("s.xml"), stats_file=Path("s.csv"), callers=1, rate=1,
+                      calls=1, media_port=base)
+        low, high = media_ports(run)
+        ports = {low + (4 * (n - 1)) % len(SIPP_MEDIA) for n in range(1, 20001)}
+        assert min(ports) == low and max(ports) == high and high in SIPP_MEDIA
+        assert run.command()[run.command().index("-mp") + 1] == str(base)
+        advertised.append(ports)
+        bound.append({base, base + 2})
+    assert not advertised[0] & advertised[1]
+    assert not bound[0] & advertised[1] and not bound[1] & advertised[0]
+    assert not bound[0] & bound[1]
 
 
 def test_every_port_a_softphone_may_try_is_in_its_range() -> None:
