@@ -104,13 +104,12 @@ def main() -> int:
                     if args.trace_memory else None)
     pid = int(str(asterisk.status().get("pid")))
     sampler = MemorySampler({"app": app.proc.pid, "asterisk": pid}, args.every)
-    marks: list[threading.Timer] = []
+    mark: threading.Timer | None = None
     if args.trace_memory:  # SIGUSR1 after the first window: the baseline; at the end: growth
         mark = threading.Timer(args.ramp + args.window, app.proc.send_signal,
                                (signal.SIGUSR1,))
         mark.daemon = True
         mark.start()
-        marks.append(mark)
     try:
         sampler.start()
         plan = LoadPlan(CallerScript.keys_every(args.extension, "2"), args.callers, args.ramp,
@@ -121,7 +120,7 @@ def main() -> int:
             app.proc.send_signal(signal.SIGUSR1)
             _wait_for_reports(app.log_file, 2, timeout=120)  # a big heap's snapshot is slow
     finally:
-        for mark in marks:
+        if mark is not None:
             mark.cancel()
         sampler.stopping.set()
         sampler.join()

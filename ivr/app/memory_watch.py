@@ -49,16 +49,16 @@ def watch_memory(env: Mapping[str, str], loop: asyncio.AbstractEventLoop) -> Mem
     if not raw:
         return None
     try:
-        frames = int(raw)
+        frames = max(1, int(raw))
     except ValueError:
         log.error("%s=%r is not a number of frames; memory is not traced", ENV, raw)
         return None
-    watch = MemoryWatch(max(1, frames))
+    watch = MemoryWatch(frames)
 
     def on_signal() -> None:
         for line in watch.report():
             log.info("memory: %s", line)
 
     loop.add_signal_handler(signal.SIGUSR1, on_signal)
-    log.info("tracing memory (%d frames); send SIGUSR1 for what grew", max(1, frames))
+    log.info("tracing memory (%d frames); send SIGUSR1 for what grew", frames)
     return watch

@@ -251,9 +251,9 @@ def run_load(plan: LoadPlan, progress: Callable[[str], None] | None = None,
 def capture_filter(target_host: str, caller_host: str, sip_port: int, low: int,
                    high: int) -> str:
     """tcpdump's filter: the run's SIP and media ports, and only between its callers' address
-    and its Asterisk's. Every run advertises the same media ports (SIPp counts them from the
-    same base), so a second run against another Asterisk instance (e.g. the load e2e test
-    beside a soak on instance 0) would otherwise land in this run's capture."""
+    and its Asterisk's. Two runs at once share the SIP port 5060 and interleave in the same
+    media port range, so a second run against another Asterisk instance (e.g. the load e2e
+    test beside a soak on instance 0) would otherwise land in this run's capture."""
     hosts = (f"(src host {target_host} and dst host {caller_host}) or "
              f"(src host {caller_host} and dst host {target_host})")
     return f"udp and ({hosts}) and (port {sip_port} or portrange {low}-{high})"
@@ -277,8 +277,8 @@ def _free_media_base() -> int:
 
 
 def _free_udp_port() -> int:
-    """A UDP port free now on 127.0.0.1, for SIPp's control socket: a fixed one would make
-    two runs (or a run and a test) take each other's pause and quit keys."""
+    """A UDP port free now on 127.0.0.1, for SIPp's SIP and control sockets: fixed ones
+    would make a second run fail to bind, or take the first one's pause and quit keys."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
