@@ -2,9 +2,10 @@
 
 Real speech comes from espeak-ng (+ sox to 8 kHz) at test time. Scores measured here (mu-law
 round trip, gain 0.4, -50 dBFS noise): prompts that were played 0.99; "you pressed two" when
-"you pressed one" was played 0.33; unrelated prompts <= 0.37; the hardest negative, "nine"
+"you pressed one" was played 0.29; unrelated prompts <= 0.37; the hardest negative, "nine"
 against "... demonstration line", 0.63; a dropped 20 ms frame inside a prompt: 0.88; 60 ms of
-drift inside one prompt (frames inserted twice): above 0.9. On a real
+drift inside one prompt (frames inserted twice): above 0.9; a frame inserted or dropped
+anywhere in the loudest 0.2 s of "goodbye": above 0.9 (dropped: 0.84). On a real
 Asterisk 22 call (prompts/en, PCMU) the played prompts scored 0.998 and 1.000. The default
 threshold, 0.7, sits between.
 """
@@ -22,6 +23,8 @@ from ivr.testing.audio import (
     DEFAULT_THRESHOLD,
     RATE,
     Signal,
+    _Correlator,
+    _sliding_max,
     find_prompt,
     heard_sequence,
     is_silent,
@@ -134,6 +137,20 @@ def test_find_prompt_synthetic_offsets_gain_and_ulaw() -> None:
     assert all(m.score > 0.97 for m in find_prompt(rec, a))
 
 
+def test_sliding_max_and_block_correlation_match_the_definitions() -> None:
+    rng = np.random.default_rng(0)
+    for n in (1, 5, 100, 1000):
+        x = rng.normal(size=n)
+        for radius in (0, 1, 2, 7, 8, 50, 300):
+            naive = [x[max(0, i - radius) : i + radius + 1].max() for i in range(n)]
+            assert np.array_equal(_sliding_max(x, radius), naive), (n, radius)
+    r = rng.normal(size=10_000)
+    for size in (1, 37, 400):
+        piece = rng.normal(size=size)
+        xcorr = _Correlator(r, longest=400, block=1024)(piece)
+        assert np.allclose(xcorr, np.correlate(r, piece, mode="valid"))
+
+
 def test_find_prompt_in_short_or_silent_recording() -> None:
     a = _noise_prompt(1)
     assert find_prompt(a[:4000], a) == []
@@ -239,19 +256,27 @@ def test_detection_survives_a_drifting_jitter_buffer(speech: dict[str, Signal]) 
     assert find_prompt(rec, speech["goodbye"]) == []
 
 
-def test_a_frame_inserted_inside_the_loudest_chunk_costs_little(
-        speech: dict[str, Signal]) -> None:
+@pytest.mark.parametrize("where", [0.5, 0.7, 0.3, 0.9])
+@pytest.mark.parametrize("frames", [1, -1])
+def test_a_frame_inserted_or_dropped_inside_the_loudest_chunk_costs_little(
+        speech: dict[str, Signal], where: float, frames: int) -> None:
     """The restart e2e test's "goodbye": 20 ms inserted in the middle of the chunk that holds
-    a quarter of its energy; the chunk's halves each find their place."""
+    a quarter of its energy. And as a loopback call on a loaded CI machine recorded a prompt
+    (0.607 when only the chunk's halves could move): the frame inserted 70 % into the chunk,
+    inside its second half. Dropped frames likewise."""
     goodbye = speech["goodbye"]
     chunk = int(0.2 * RATE)
     loudest = max(range(0, goodbye.size - chunk, chunk),
                   key=lambda at: float(np.sum(np.square(goodbye[at : at + chunk]))))
-    cut = loudest + chunk // 2
-    rec = _call_recording([_silence(0.5), goodbye[:cut], _silence(0.02), goodbye[cut:],
-                           _silence(0.5)])
+    cut = loudest + int(chunk * where)
+    heard = (np.concatenate([goodbye[:cut], _silence(0.02), goodbye[cut:]]) if frames > 0
+             else np.concatenate([goodbye[:cut], goodbye[cut + 160 :]]))
+    rec = _call_recording([_silence(0.5), heard, _silence(0.5)])
     (match,) = find_prompt(rec, goodbye, threshold=0.0)
-    assert match.score > 0.9 and match.offset_s == pytest.approx(0.5, abs=0.005)
+    print(f"{frames:+d} frame at {where:.0%} of the loudest chunk: {match.score:.3f}")
+    # A dropped frame takes its 20 ms of the prompt with it; an inserted one only moves it.
+    assert match.score > (0.9 if frames > 0 else 0.8)
+    assert match.offset_s == pytest.approx(0.5, abs=0.005)
 
 
 def test_a_prompt_heard_inside_a_longer_one_is_part_of_it(speech: dict[str, Signal]) -> None:
