@@ -9,10 +9,12 @@ each waits for the menu, presses 2 and expects the read-back, goodbye and the IV
 report compares the median of the first window after the ramp (`--window`, default five
 minutes: the caches and pools have filled by then) with the median of the last: the issue's
 "memory flat" is within +-5 %. A steady climb shows up as a slope in MB per hour as well;
-`--trace-memory 1` then says where: the app traces its allocations (memory_watch.py) and the
-report lists the sites that grew from the end of the first window to the end of the run, when
-the calls are over (what a finished call leaves behind). Tracing is costly: with 10 frames
-the app could not serve 150 callers here (2026-12-07), so trace with 1 frame or fewer callers.
+`--trace-memory 0` then says what (memory_watch.py): the object types that grew from the end of
+the first window to the end of the run, when the calls are over (what a finished call leaves
+behind), and malloc's bytes in use against those it holds free (fragmentation, not a leak);
+`--trace-memory 1` adds the source lines that allocated them. Tracing is costly: with 10
+frames the app could not serve 150 callers here (2026-12-07), so trace with 1 frame or fewer
+callers.
 Needs root (tcpdump); Asterisk is brought up with the project's configuration, the app started
 here with its own folder and database.
 """
@@ -80,7 +82,7 @@ def flatness(rows: list[tuple[float, dict[str, float]]], role: str, start: float
 
 def _wait_for_reports(log: Path, count: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while log.read_text().count('"memory: traced') < count and time.monotonic() < deadline:
+    while log.read_text().count('"memory: python ') < count and time.monotonic() < deadline:
         time.sleep(1)
 
 
@@ -101,11 +103,11 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     runtime = asterisk.up()
     app = start_app(runtime, work / "app", extra_env={"IVR_TRACEMALLOC": str(args.trace_memory)}
-                    if args.trace_memory else None)
+                    if args.trace_memory is not None else None)
     pid = int(str(asterisk.status().get("pid")))
     sampler = MemorySampler({"app": app.proc.pid, "asterisk": pid}, args.every)
     mark: threading.Timer | None = None
-    if args.trace_memory:  # SIGUSR1 after the first window: the baseline; at the end: growth
+    if args.trace_memory is not None:  # SIGUSR1 after the first window, and at the end
         mark = threading.Timer(args.ramp + args.window, app.proc.send_signal,
                                (signal.SIGUSR1,))
         mark.daemon = True
@@ -116,7 +118,7 @@ def main() -> int:
                         args.hold, work=work / "load",
                         roles={"app": [app.proc.pid], "asterisk": [pid]})
         report = run_load(plan, print_progress)
-        if args.trace_memory:
+        if args.trace_memory is not None:
             app.proc.send_signal(signal.SIGUSR1)
             _wait_for_reports(app.log_file, 2, timeout=120)  # a big heap's snapshot is slow
     finally:
@@ -138,10 +140,10 @@ def main() -> int:
     print(json.dumps({"memory": memory, "failed": report.summary.failed_total,
                       "completed": report.summary.completed}, indent=2))
     print(f"memory samples: {work / 'memory.csv'}; app log: {app.log_file}")
-    if args.trace_memory:
+    if args.trace_memory is not None:
         grown = [json.loads(line)["msg"] for line in app.log_file.read_text().splitlines()
                  if '"memory: ' in line]
-        last = max((n for n, line in enumerate(grown) if line.startswith("memory: traced")),
+        last = max((n for n, line in enumerate(grown) if line.startswith("memory: python ")),
                    default=None)
         print("\n".join(grown[last:]) if last is not None and last > 0 else
               "no second memory report in the app log (is the app overloaded? tracing costs "

@@ -1,16 +1,27 @@
-"""Where the app's memory goes, on demand: `IVR_TRACEMALLOC=N` (frames kept per allocation)
-starts tracemalloc at `ivr serve`, and each SIGUSR1 then logs the allocation sites that grew
-most since the previous SIGUSR1 (the first: since the start).
+"""Where the app's memory goes, on demand: `IVR_TRACEMALLOC=N` makes each SIGUSR1 log what
+grew since the previous SIGUSR1 (the first: since the start).
+
+Every report has the cheap figures: glibc malloc's bytes in use against the bytes it holds
+free (a heap that grows with free bytes is fragmentation, not a leak), Python's allocated
+blocks, and the object types whose count grew most. N >= 1 also starts tracemalloc with N
+frames per allocation and lists the source lines that grew; N = 0 leaves it off, so between
+reports the app runs at full speed (tracing costs CPU on every allocation: at 150 callers it
+overloaded the app).
 
 For a soak whose memory climbs: signal once after the ramp, again later, and read what grew
-between. Off by default: tracing costs CPU on every allocation and memory per block.
+between.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import ctypes
+import ctypes.util
+import gc
 import logging
 import signal
+import sys
 import tracemalloc
 from collections.abc import Mapping
 
@@ -20,22 +31,64 @@ ENV = "IVR_TRACEMALLOC"
 TOP = 20
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def malloc_totals() -> dict[str, float] | None:
+    """glibc's own account over all its arenas, in MB (None off glibc): in use, held free,
+    and mapped on its own (large blocks)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    mb = 2.0 ** 20
+    return {"in_use": (info.uordblks + info.hblkhd) / mb, "free": info.fordblks / mb,
+            "mapped": info.hblkhd / mb}
+
+
+def type_counts() -> collections.Counter[str]:
+    """Objects the garbage collector tracks, by type name."""
+    return collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+
+
 class MemoryWatch:
-    """The last snapshot, to compare the next one with."""
+    """The last report's figures, to compare the next one with."""
 
     def __init__(self, frames: int) -> None:
-        tracemalloc.start(frames)
-        self._last = tracemalloc.take_snapshot()
+        self._last: tracemalloc.Snapshot | None = None
+        if frames > 0:
+            tracemalloc.start(frames)
+            self._last = tracemalloc.take_snapshot()
+        self._types = type_counts()
 
     def report(self) -> list[str]:
-        """The TOP sites by growth since the last report, as lines; and remember this one."""
+        """The figures, the object types and (when tracing) the TOP lines by growth since
+        the last report, as lines (the first always starts "python "); and remember these."""
+        types = type_counts()
+        grown_types = sorted(((n - self._types.get(t, 0), t) for t, n in types.items()),
+                             reverse=True)[: TOP // 2]
+        self._types = types
+        lines = [f"python {sys.getallocatedblocks()} blocks, {types.total()} objects; grew: "
+                 + ", ".join(f"{t} {d:+d}" for d, t in grown_types if d > 0)]
+        heap = malloc_totals()
+        if heap is not None:
+            lines.append(f"malloc {heap['in_use']:.1f} MB in use ({heap['mapped']:.1f} MB "
+                         f"mapped on its own), {heap['free']:.1f} MB held free")
+        if self._last is None:
+            return lines
         now = tracemalloc.take_snapshot().filter_traces(
             (tracemalloc.Filter(False, tracemalloc.__file__),))
         grown = now.compare_to(self._last, "traceback" if tracemalloc.get_traceback_limit() > 1
                                else "lineno")
         self._last = now
         current, peak = tracemalloc.get_traced_memory()
-        lines = [f"traced {current / 2**20:.1f} MB now, {peak / 2**20:.1f} MB at most"]
+        lines.append(f"traced {current / 2**20:.1f} MB now, {peak / 2**20:.1f} MB at most")
         for stat in grown[:TOP]:
             where = " <- ".join(f"{f.filename}:{f.lineno}" for f in stat.traceback)
             lines.append(f"{stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  "
@@ -49,9 +102,9 @@ def watch_memory(env: Mapping[str, str], loop: asyncio.AbstractEventLoop) -> Mem
     if not raw:
         return None
     try:
-        frames = max(1, int(raw))
+        frames = max(0, int(raw))
     except ValueError:
-        log.error("%s=%r is not a number of frames; memory is not traced", ENV, raw)
+        log.error("%s=%r is not a number of frames; memory is not watched", ENV, raw)
         return None
     watch = MemoryWatch(frames)
 
@@ -60,5 +113,6 @@ def watch_memory(env: Mapping[str, str], loop: asyncio.AbstractEventLoop) -> Mem
             log.info("memory: %s", line)
 
     loop.add_signal_handler(signal.SIGUSR1, on_signal)
-    log.info("tracing memory (%d frames); send SIGUSR1 for what grew", frames)
+    log.info("watching memory (%s); send SIGUSR1 for what grew",
+             f"tracemalloc, {frames} frames" if frames else "no tracemalloc")
     return watch

@@ -1,17 +1,19 @@
-"""IVR_TRACEMALLOC: SIGUSR1 logs the allocation sites that grew since the last report."""
+"""IVR_TRACEMALLOC: SIGUSR1 logs what grew since the last report: object types, malloc's
+account and (with frames) the allocation sites."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+import re
 import signal
 import tracemalloc
 from collections.abc import Iterator
 
 import pytest
 
-from ivr.app.memory_watch import MemoryWatch, watch_memory
+from ivr.app.memory_watch import MemoryWatch, malloc_totals, watch_memory
 
 kept: list[bytes] = []
 
@@ -27,16 +29,45 @@ def grow() -> None:
     kept.extend(bytes(1000) + bytes([n % 256]) for n in range(2000))  # ~2 MB, this line
 
 
+GROW_SITE = f"test_memory_watch.py:{grow.__code__.co_firstlineno + 1}"
+
+
+def _traced(lines: list[str]) -> list[str]:
+    """The lines after "traced ...": the allocation sites."""
+    at = next(n for n, line in enumerate(lines) if line.startswith("traced "))
+    return lines[at + 1 :]
+
+
 def test_the_report_names_the_line_that_grew() -> None:
     watch = MemoryWatch(1)
     grow()
-    lines = watch.report()
-    assert lines[0].startswith("traced ")
-    top = lines[1]
-    assert "test_memory_watch.py:27" in top and top.split()[0].startswith("+")
+    top = _traced(watch.report())[0]
+    assert GROW_SITE in top and top.split()[0].startswith("+")
     assert float(top.split()[0]) > 1500  # KiB
-    assert "test_memory_watch.py:27" not in " ".join(watch.report()[1:2]), \
+    assert GROW_SITE not in _traced(watch.report())[0], \
         "the next report compares with this one: nothing new grew there"
+
+
+class Leaked:
+    pass
+
+
+def test_without_frames_the_report_counts_types_and_malloc_without_tracing() -> None:
+    watch = MemoryWatch(0)
+    assert not tracemalloc.is_tracing()
+    before = malloc_totals()
+    assert before is not None, "glibc: mallinfo2 is there"
+    held = [Leaked() for _ in range(3000)]
+    kept.append(bytes(4 << 20))  # malloc's, not Python's small-object allocator
+    python, heap = watch.report()
+    assert python.startswith("python ") and "grew: Leaked +3000" in python, \
+        "the top grower comes first"
+    figures = re.fullmatch(r"malloc ([\d.]+) MB in use \(([\d.]+) MB mapped on its own\), "
+                           r"([\d.]+) MB held free", heap)
+    assert figures is not None, heap
+    assert float(figures.group(1)) - before["in_use"] >= 3.9  # shown to 0.1 MB
+    assert "Leaked" not in watch.report()[0], "the next report compares with this one"
+    del held
 
 
 def test_off_unless_asked_and_a_bad_setting_is_logged(caplog: pytest.LogCaptureFixture) -> None:
@@ -59,10 +90,10 @@ async def test_sigusr1_logs_the_report(caplog: pytest.LogCaptureFixture) -> None
         with caplog.at_level(logging.INFO, logger="ivr.app.memory_watch"):
             os.kill(os.getpid(), signal.SIGUSR1)
             for _ in range(100):
-                if "test_memory_watch.py:27" in caplog.text:
+                if GROW_SITE in caplog.text:
                     break
                 await asyncio.sleep(0.01)
         assert "memory: traced" in caplog.text
-        assert "test_memory_watch.py:27" in caplog.text
+        assert GROW_SITE in caplog.text
     finally:
         loop.remove_signal_handler(signal.SIGUSR1)
