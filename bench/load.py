@@ -3,6 +3,8 @@
     flock /tmp/ivr-asterisk.lock .venv/bin/python bench/load.py --levels 10,50 --hold 20
     flock /tmp/ivr-asterisk.lock .venv/bin/python bench/load.py --levels 10,50,100,200 --hold 60
     flock /tmp/ivr-asterisk.lock .venv/bin/python bench/load.py --variants "app spoken" --hold 30
+    flock /tmp/ivr-asterisk.lock .venv/bin/python bench/load.py --levels 200 --rounds 3 \
+        --variants "dialplan,app keys"
 
 Five variants at each level, one after the other in the same run on the same Asterisk (the
 machine is noisy: compare only within one run):
@@ -21,6 +23,9 @@ Every caller waits for the welcome and the menu, presses 2 (or speaks), and expe
 and goodbye and the IVR's hang-up within 8 s (`ivr load`'s defaults). The app is started here
 (its own folder, database and log); Asterisk is brought up with the project's configuration.
 Needs root (tcpdump). Prints a Markdown table with the ratios to the dialplan's numbers.
+`--rounds N` runs the variants N times at each level, interleaved, each compared with the
+dialplan of its round, and sums up Asterisk's CPU per call against the dialplan's over the
+rounds: the figure this machine's noise moves most (-3 % to +15 % in single runs).
 """
 
 from __future__ import annotations
@@ -96,12 +101,12 @@ def table(results: list[dict[str, Any]]) -> str:
             "(ms) | app CPU per call (ms) | app + Asterisk CPU per call vs dialplan | "
             "generator CPU (% of a core) |",
             "|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
-    base: dict[int, dict[str, Any]] = {}
+    base: dict[tuple[int, int], dict[str, Any]] = {}
     for r in results:
         if r["variant"] == "dialplan":
-            base[r["callers"]] = r
+            base[r["callers"], r.get("round", 1)] = r
     for r in results:
-        b = base.get(r["callers"], {})
+        b = base.get((r["callers"], r.get("round", 1)), {})
         spoken = SPEECH_STEP in r["steps_ms"]
         key = r["steps_ms"][SPEECH_STEP if spoken else KEY_STEP]
         answer = r["steps_ms"][ANSWER_STEP]
@@ -121,6 +126,26 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
+def asterisk_cpu_summary(results: list[dict[str, Any]]) -> str:
+    """Asterisk's CPU per call against the dialplan's in the same round, per level and variant,
+    over the rounds: the one figure this machine's noise blurs most, so it is repeated."""
+    base = {(r["callers"], r.get("round", 1)): r["cpu_per_call_s"].get("asterisk", 0.0)
+            for r in results if r["variant"] == "dialplan"}
+    ratios: dict[tuple[int, str], list[float]] = {}
+    for r in results:
+        b = base.get((r["callers"], r.get("round", 1)))
+        if r["variant"] != "dialplan" and b:
+            ratios.setdefault((r["callers"], r["variant"]), []).append(
+                r["cpu_per_call_s"].get("asterisk", 0.0) / b)
+    lines = ["| callers | variant | rounds | Asterisk CPU per call vs dialplan: mean (min-max) |",
+             "|---:|---|---:|---|"]
+    for (callers, variant), values in ratios.items():
+        mean = sum(values) / len(values)
+        lines.append(f"| {callers} | {variant} | {len(values)} | {100 * (mean - 1):+.1f} % "
+                     f"({100 * (min(values) - 1):+.1f} to {100 * (max(values) - 1):+.1f} %) |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--levels", default="10,50", help="callers at once, comma-separated")
@@ -133,6 +158,8 @@ def main() -> int:
                         help="the WAV the app spoken variant's callers say (default: two)")
     parser.add_argument("--work", help="folder for the app and the captures (default: temp)")
     parser.add_argument("--json", help="write every run's report here")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the variants this many times at each level, interleaved")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",") if x]
     wanted = [v.strip() for v in args.variants.split(",")]
@@ -147,32 +174,36 @@ def main() -> int:
     results: list[dict[str, Any]] = []
     try:
         pid = asterisk.status().get("pid")
-        for level in levels:
-            for name, extension, env in VARIANTS:
-                if name not in wanted:
-                    continue
-                if env != app_env:  # another setting: another app, on the same database
-                    app.stop()
-                    app_env = env
-                    app = start_app(runtime, work / "app", env)
-                roles = {"app": [app.proc.pid], "asterisk": [int(str(pid))] if pid else []}
-                _settle(runtime)
-                print(f"== {level} callers, {name} (extension {extension})", file=sys.stderr)
-                script = CallerScript.says_every(extension, [args.say]) if name == SPOKEN \
-                    else CallerScript.keys_every(extension, "2")
-                folder = f"{level}-{extension}-{[n for n, _, _ in VARIANTS].index(name)}"
-                plan = LoadPlan(script, level, args.ramp, args.hold, work=work / folder,
-                                roles=roles)
-                report = run_load(plan, print_progress)
-                print(file=sys.stderr)
-                print(report.text(), file=sys.stderr)
-                results.append({"variant": name, **report.as_dict()})
-                if args.json:
-                    Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        runs = [(level, n, variant) for level in levels for n in range(1, args.rounds + 1)
+                for variant in VARIANTS if variant[0] in wanted]
+        for level, round_no, (name, extension, env) in runs:
+            if env != app_env:  # another setting: another app, on the same database
+                app.stop()
+                app_env = env
+                app = start_app(runtime, work / "app", env)
+            roles = {"app": [app.proc.pid], "asterisk": [int(str(pid))] if pid else []}
+            _settle(runtime)
+            print(f"== {level} callers, {name} (extension {extension}), round {round_no}",
+                  file=sys.stderr)
+            script = CallerScript.says_every(extension, [args.say]) if name == SPOKEN \
+                else CallerScript.keys_every(extension, "2")
+            folder = f"{level}-{extension}-{[n for n, _, _ in VARIANTS].index(name)}" \
+                f"-{round_no}"
+            plan = LoadPlan(script, level, args.ramp, args.hold, work=work / folder,
+                            roles=roles)
+            report = run_load(plan, print_progress)
+            print(file=sys.stderr)
+            print(report.text(), file=sys.stderr)
+            results.append({"variant": name, "round": round_no, **report.as_dict()})
+            if args.json:
+                Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     finally:
         app.stop()
     print(f"app log: {app.log_file}", file=sys.stderr)
     print(table(results))
+    if "dialplan" in wanted and len(wanted) > 1:
+        print()
+        print(asterisk_cpu_summary(results))
     return 0
 
 
