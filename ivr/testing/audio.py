@@ -5,8 +5,11 @@ Prompt detection is normalized cross-correlation computed with FFTs, per 0.2 s c
 prompt, each chunk allowed to slide +-25 ms, and 30 ms more per second into the prompt (up to
 +-120 ms): the score stays near 1.0 through a G.711 round trip and any constant gain, loses little
 to the 20 ms frames a jitter buffer drops or inserts, even several in one prompt (a chunk that
-straddles one scores as the two sides of a cut, the later side one frame off the first), and
-unrelated speech stays far below (measured numbers in tests/unit/test_audio.py).
+straddles one scores as the two sides of a cut, the later side one frame off the first; see
+correlate.py), and unrelated speech stays far below (measured numbers in
+tests/unit/test_audio.py). A prompt is also heard whole through up to two stalls of the media
+path of up to 0.5 s each (the audio late, nothing lost: a loaded machine does it), and
+`Match.stalled_s` says how late it ended.
 
 Caveat for assertions: a one-word prompt ("two") also matches where the same word is spoken
 inside a longer prompt ("... press 2"). `heard_sequence` leaves such a match out when it also
@@ -15,10 +18,9 @@ finds the longer prompt; with `find_prompt` alone, assert on order and offsets, 
 
 from __future__ import annotations
 
-import itertools
 import math
 import wave
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
@@ -27,8 +29,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..media.audio import resample as resample  # the media layer owns it; tests import it here
+from .correlate import _MAX_SLACK_S, Signal, _chunks
 
-Signal: TypeAlias = npt.NDArray[np.float64]
 Audio: TypeAlias = "Signal | Path | str"
 
 RATE = 8000
@@ -38,15 +40,11 @@ HEARD_WHOLE = 0.75
 scores 0.99, and 0.81 with a frame the softphone's jitter buffer concealed in a loud syllable
 on a loaded machine. A digit said inside a longer prompt ("... press 2") reaches 0.78, but
 heard_sequence leaves such nested matches out; other lookalikes stayed at 0.6 or below."""
-_CHUNK_S = 0.2  # prompt chunk correlated on its own
-_FRAME_S = 0.02  # what a jitter buffer inserts or drops at once: one RTP frame
-_FRAME_TOLERANCE = 8  # samples either side of it (seen: exactly 160 at 8 kHz)
-_SLACK_S = 0.025  # how far each chunk may slide (a dropped/inserted 20 ms jitter-buffer frame)
-_DRIFT = 0.03  # and further per second into the prompt: a jitter buffer under load drops or
-# inserts frames again and again (60 ms within 2 s of one prompt, seen on a CI machine)
-_MAX_SLACK_S = 0.12
+_STALLS = 2  # pauses of the media path a prompt may be heard through (_Stalls)
+_STALL_S = 0.5  # each at most this long
+_TIE = 1e-3  # how much exact alignment counts in a path's sum: it breaks ties, no more
+_ENDS_TRIED = 64  # per run of candidate offsets, the best by the weighted sum
 _QUANTILE = 0.1  # score = the level reached by 90 % of the prompt's energy
-_FLOOR_DBFS = -80.0  # chunks and windows quieter than this are silence
 
 
 # ----- files and sample rates
@@ -173,125 +171,8 @@ class Match:
 
     offset_s: float
     score: float
-
-
-@dataclass
-class _Chunk:
-    start: int  # sample offset of the chunk inside the prompt
-    weight: float  # share of the prompt's energy
-    best: Signal  # best NCC within +-slack, indexed by prompt offset in the recording
-    exact: Signal  # NCC at exactly that offset (to pin the offset to the sample)
-
-
-class _Correlator:
-    """Cross-correlation of short pieces against one long recording, by overlap-save.
-
-    The recording is cut once into overlapping blocks and transformed; each piece then costs
-    one inverse FFT over the blocks, not two transforms as long as the recording (four times
-    faster on a minute of audio, and the blocks' spectrum is shared by every piece)."""
-
-    def __init__(self, r: Signal, longest: int, block: int = 4096) -> None:
-        self.size, self.block = r.size, block
-        self.hop = block - longest + 1
-        n_blocks = -(-r.size // self.hop)
-        padded = np.zeros((n_blocks - 1) * self.hop + block)
-        padded[: r.size] = r
-        frames = np.lib.stride_tricks.sliding_window_view(padded, block)[:: self.hop]
-        self.spectrum = np.fft.rfft(frames, axis=1)
-
-    def __call__(self, piece: Signal) -> Signal:
-        """sum_n r[k + n] * piece[n] for k in 0..len(r)-len(piece)."""
-        spec = self.spectrum * np.conj(np.fft.rfft(piece, self.block))
-        out = np.fft.irfft(spec, self.block, axis=1)[:, : self.hop].ravel()
-        return out[: self.size - piece.size + 1]
-
-
-def _sliding_max(x: Signal, radius: int) -> Signal:
-    """max(x[i-radius : i+radius+1]) for every i, by doubling: log2(window) passes."""
-    w = 2 * radius + 1
-    m = np.concatenate([np.full(radius, -np.inf), x, np.full(radius, -np.inf)])
-    span = 1  # m[i] = max of the padded x over [i, i + span)
-    while 2 * span <= w:
-        m = np.maximum(m[:-span], m[span:])
-        span *= 2
-    out: Signal = np.maximum(m[: x.size], m[w - span : w - span + x.size])
-    return out
-
-
-def _in_prompt_offsets(ncc: Signal, start: int, lo: int, hi: int) -> Signal:
-    """``ncc`` (indexed by where a piece starting ``start`` into the prompt lies in the
-    recording) re-indexed by prompt offset, for offsets lo..hi-1; -inf where it does not fit."""
-    out = np.full(hi - lo, -np.inf)
-    a, b = max(lo, -start), min(hi, ncc.size - start)
-    if b > a:
-        out[a - lo : b - lo] = ncc[a + start : b + start]
-    return out
-
-
-def _chunks(r: Signal, prompt: Signal, rate: int) -> Iterator[_Chunk]:
-    """Per-chunk normalized cross-correlation of the prompt against the recording.
-
-    A chunk that straddles a frame the jitter buffer inserted or dropped matches badly as a
-    whole (a loud one weighs a quarter of "goodbye"), but well as two sides of a cut, the
-    later side one frame (20 ms, to the sample) later or earlier than the first: a chunk
-    scores the better of itself and its cuts at a quarter, a half and three quarters (a frame
-    inserted inside a half, seen on a loaded CI machine, cost a loud chunk 0.4 when only its
-    halves could move). Letting the sides slide freely instead lifts lookalikes ("nine" in
-    "... demonstration line") towards the threshold. The quarters are correlated once and
-    summed into the larger pieces: four FFTs per chunk.
-    """
-    p = prompt - np.mean(prompt)
-    if r.size < p.size or not np.any(p):
-        return
-    chunk, frame = int(rate * _CHUNK_S), int(rate * _FRAME_S)
-    xcorr = _Correlator(r, chunk // 4)
-    energy = np.concatenate([[0.0], np.cumsum(np.square(r))])
-    windows: dict[int, Signal] = {}  # the recording's energy in every window of a size
-    n_offsets = r.size - p.size + 1
-    total = float(np.sum(np.square(p)))
-
-    def piece_ncc(parts: list[tuple[int, int, Signal]]) -> tuple[float, Signal] | None:
-        """The energy and NCC (by position in the recording) of the piece made of ``parts``
-        (start, size, correlation), or None if it is silence."""
-        start, size = parts[0][0], sum(part_size for _, part_size, _ in parts)
-        floor = 10 ** (_FLOOR_DBFS / 20) * math.sqrt(size)  # quieter windows are silence
-        norm = float(np.linalg.norm(p[start : start + size]))
-        if norm < floor:
-            return None
-        n = r.size - size + 1
-        corr = np.zeros(n)
-        for at, _, part_corr in parts:  # correlation is linear: the parts add up
-            corr += part_corr[at - start : at - start + n]
-        if size not in windows:
-            windows[size] = np.sqrt(np.maximum(energy[size:] - energy[:-size], 0.0))
-        return norm * norm, corr / (norm * np.maximum(windows[size], floor))
-
-    for start in range(0, p.size, chunk):
-        size = min(chunk, p.size - start)
-        slack = int(rate * min(_MAX_SLACK_S, _SLACK_S + _DRIFT * start / rate))
-        bounds = sorted({start + min(size, i * (chunk // 4)) for i in range(4)} | {start + size})
-        quarters = [(a, b - a, xcorr(p[a:b]))
-                    for a, b in itertools.pairwise(bounds)]
-        whole = piece_ncc(quarters)
-        if whole is None:
-            continue
-        pad = slack + frame
-        lo, hi = -pad, n_offsets + pad
-        weight, ncc = whole
-        joint = _in_prompt_offsets(ncc, start, lo, hi)
-        for cut in range(1, len(quarters)):
-            left, right = piece_ncc(quarters[:cut]), piece_ncc(quarters[cut:])
-            if left is None or right is None:
-                continue
-            later = _sliding_max(_in_prompt_offsets(right[1], quarters[cut][0], lo, hi),
-                                 _FRAME_TOLERANCE)
-            moved = np.full_like(later, -np.inf)  # the later side, one frame either way
-            moved[frame:] = later[:-frame]
-            moved[:-frame] = np.maximum(moved[:-frame], later[frame:])
-            first = _in_prompt_offsets(left[1], start, lo, hi)
-            joint = np.maximum(joint, (left[0] * first + right[0] * moved) / (left[0] + right[0]))
-        best = _sliding_max(joint, slack)[pad : pad + n_offsets]
-        yield _Chunk(start, weight / total, best, ncc[start : start + n_offsets])
+    stalled_s: float = 0.0
+    """How much later than its length the prompt ended: the stalls it was heard through."""
 
 
 def prompt_score(recording: Audio, prompt: Audio, rate: int = RATE) -> Signal:
@@ -312,6 +193,74 @@ def _weighted_quantile(values: Signal, weights: Signal, q: float) -> Signal:
     return ranked
 
 
+def _trailing_max(x: Signal, width: int) -> Signal:
+    """max(x[i-width : i]) for every i (strictly earlier), by doubling; -inf where empty."""
+    m = np.concatenate([np.full(width, -np.inf), x[:-1]]) if x.size else x
+    span = 1  # m[i] = max of m over [i, i + span)
+    while 2 * span <= width:
+        m = np.maximum(m[:-span], m[span:])
+        span *= 2
+    out: Signal = np.maximum(m[: x.size], m[width - span : width - span + x.size])
+    return out
+
+
+class _Stalls:
+    """Where each chunk of a prompt may lie: at the previous chunk's offset (the slack takes
+    the jitter), or up to ``_STALL_S`` later (a stall: the audio was delayed, nothing lost),
+    at most ``_STALLS`` times, each after two chunks at least at the same offset (so a short
+    prompt, or a lookalike, cannot be pieced together from words found apart).
+
+    The state arrays are energy-weighted sums of the chunks' scores by the current chunk's
+    offset: "settled" after two chunks or more at one offset, "fresh" just after a stall,
+    one of each per number of stalls so far. ``keep`` keeps every step, to trace paths back.
+    """
+
+    def __init__(self, stall: int, keep: bool) -> None:
+        self.stall, self.keep = stall, keep
+        self.settled: list[Signal] = []
+        self.fresh: list[Signal] = []
+        self.steps: list[tuple[list[Signal], list[Signal]]] = []  # after each chunk
+
+    def add(self, weight: float, best: Signal, exact: Signal) -> None:
+        score = weight * (best + _TIE * exact)  # within the slack's flat top, the exact place
+        if not self.fresh:  # the first chunk
+            none = np.full_like(best, -np.inf)
+            self.settled = [none] * (_STALLS + 1)
+            self.fresh = [score] + [none] * _STALLS
+        else:
+            settled = [score + np.maximum(s, f) for s, f in zip(self.settled, self.fresh,
+                                                                  strict=True)]
+            fresh = [np.full_like(best, -np.inf)] + [
+                score + _trailing_max(s, self.stall) for s in self.settled[:-1]]
+            self.settled, self.fresh = settled, fresh
+        if self.keep:
+            self.steps.append((self.settled, self.fresh))
+
+    def total(self) -> Signal:
+        """The best sum by the last chunk's offset (a stall right before it counts as none)."""
+        out: Signal = np.max(np.array(self.settled + self.fresh[:1]), axis=0)
+        return out
+
+    def path(self, end: int) -> list[int]:
+        """The offsets, chunk by chunk, of the best path ending at ``end`` (needs ``keep``)."""
+        n = len(self.steps)
+        final = [(self.steps[-1][0][k][end], 0, k) for k in range(_STALLS + 1)]
+        final.append((self.steps[-1][1][0][end], 1, 0))
+        _, fresh, k = max(final)
+        offsets = [end]
+        for i in range(n - 1, 0, -1):
+            settled_before, fresh_before = self.steps[i - 1]
+            o = offsets[-1]
+            if fresh:  # came by a stall from a settled path with one stall fewer
+                lo = max(0, o - self.stall)
+                o = lo + int(np.argmax(settled_before[k - 1][lo:o]))
+                fresh, k = False, k - 1
+            else:
+                fresh = bool(fresh_before[k][o] > settled_before[k][o])
+            offsets.append(o)
+        return offsets[::-1]
+
+
 def find_prompt(
     recording: Audio,
     prompt: Audio,
@@ -321,42 +270,71 @@ def find_prompt(
 ) -> list[Match]:
     """Where the whole ``prompt`` was heard in ``recording``, in time order (empty if never).
 
-    The score at an offset is the level that 90 % of the prompt's energy reaches: every 0.2 s
-    chunk's best normalized cross-correlation within the slack (+-25 ms, growing by 30 ms per
-    second into the prompt: frames a jitter buffer drops or inserts cost little), weighted by
-    the chunk's energy. A prompt that only shares words with what was heard ("you pressed
-    two" vs "you pressed one") stays well below.
-    ``head_s`` matches only the prompt's first seconds (a prompt cut short by barge-in).
+    The score is the level that 90 % of the prompt's energy reaches: every 0.2 s chunk's best
+    normalized cross-correlation within the slack (+-25 ms, growing by 30 ms per second into
+    the prompt: frames a jitter buffer drops or inserts cost little), weighted by the chunk's
+    energy, the chunks in order at one offset or delayed by a stall or two (_Stalls: a loaded
+    machine's media path paused 0.4 s inside a prompt and then went on). A prompt that only
+    shares words with what was heard ("you pressed two" vs "you pressed one") stays well
+    below. ``head_s`` matches only the prompt's first seconds (a prompt cut short by
+    barge-in).
     """
     r, p = _as_signal(recording, rate), _as_signal(prompt, rate)
     if head_s is not None:
         p = p[: int(head_s * rate)]
-    # Pass 1, cheap: the weighted mean bounds the quantile (q90 >= T implies mean >= 0.9T - 0.1).
-    mean = np.zeros(max(0, r.size - p.size + 1))
+    stall = int(rate * _STALL_S)
+    # Pass 1, cheap: the best path's weighted mean bounds the quantile of any path
+    # (q90 >= T implies mean >= 0.9T - 0.1).
+    bound = _Stalls(stall, keep=False)
     for c in _chunks(r, p, rate):
-        mean += c.weight * c.best
-    candidates = np.flatnonzero(mean >= (1 - _QUANTILE) * threshold - _QUANTILE)
-    if candidates.size == 0:
+        bound.add(c.weight, c.best, c.exact)
+    if not bound.fresh:
         return []
-    # Pass 2: the energy quantile and the exact-alignment score at the candidates only.
-    chunks = list(_chunks(r, p, rate))
-    weights = np.array([c.weight for c in chunks])
-    best = np.array([c.best[candidates] for c in chunks])
-    exact = weights @ np.array([c.exact[candidates] for c in chunks])
-    score = _weighted_quantile(best, weights, _QUANTILE)
-    ok = score >= threshold
-    offsets, score, exact = candidates[ok], score[ok], exact[ok]
-    if offsets.size == 0:
+    ends = np.flatnonzero(bound.total() >= (1 - _QUANTILE) * threshold - _QUANTILE + _TIE)
+    if ends.size == 0:
         return []
-    breaks = np.flatnonzero(np.diff(offsets) > 1) + 1
-    runs = [(int(np.argmax(exact[run])), run) for run in np.split(np.arange(offsets.size), breaks)]
-    found = [(int(offsets[run[i]]), float(np.max(score[run]))) for i, run in runs]
+    # Pass 2, per run of candidate ends: the best path to each end (every chunk at the end's
+    # offset, or through stalls), its quantile score, and how exactly it aligns (to pin the
+    # offset to the sample: the slack makes the scores flat around it).
+    breaks = np.flatnonzero(np.diff(ends) > 1) + 1
+    runs = np.split(ends, breaks)
+    windows = [(max(0, int(run[0]) - _STALLS * stall), int(run[-1]) + 1) for run in runs]
+    chunks = [(c.weight, [(c.best[a:b], c.exact[a:b]) for a, b in windows])
+              for c in _chunks(r, p, rate)]
+    weights = np.array([w for w, _ in chunks])
+    rows = np.arange(len(chunks))[:, None]
+    found: list[tuple[int, float, int]] = []  # start, score, stall (samples)
+    for n, ((a, _), run) in enumerate(zip(windows, runs, strict=True)):
+        best = np.array([parts[n][0] for _, parts in chunks])  # chunks x offsets in the window
+        exact = np.array([parts[n][1] for _, parts in chunks])
+        at_end = run - a
+        paths = [np.broadcast_to(at_end, (len(chunks), at_end.size))]  # no stall
+        window = _Stalls(stall, keep=True)
+        for weight, row, exact_row in zip(weights, best, exact, strict=True):
+            window.add(float(weight), row, exact_row)
+        total = window.total()
+        stalled = at_end[total[at_end] > window.settled[0][at_end] + 1e-9]
+        stalled = stalled[np.argsort(-total[stalled])][:_ENDS_TRIED]
+        if stalled.size:
+            paths.append(np.array([window.path(int(e)) for e in stalled]).T)
+        picked: tuple[float, int, int] | None = None  # exactness, start, stall
+        top = -np.inf  # the run's score: its best path's, wherever the offset is pinned
+        for at in paths:
+            score = _weighted_quantile(best[rows, at], weights, _QUANTILE)
+            aligned = weights @ exact[rows, at]
+            for j in np.flatnonzero(score >= threshold):
+                top = max(top, float(score[j]))
+                if picked is None or aligned[j] > picked[0]:
+                    picked = (float(aligned[j]), a + int(at[0, j]), int(at[-1, j] - at[0, j]))
+        if picked is not None:
+            found.append((picked[1], top, picked[2]))
     found.sort(key=lambda item: -item[1])
-    kept: list[tuple[int, float]] = []
-    for offset, value in found:  # runs closer than half a prompt are the same hearing
-        if all(abs(offset - k) >= p.size // 2 for k, _ in kept):
-            kept.append((offset, value))
-    return [Match(round(k / rate, 3), round(v, 3)) for k, v in sorted(kept)]
+    kept: list[tuple[int, float, int]] = []
+    for offset, value, delay in found:  # runs closer than half a prompt are the same hearing
+        if all(abs(offset - k) >= p.size // 2 for k, _, _ in kept):
+            kept.append((offset, value, delay))
+    return [Match(round(k / rate, 3), round(v, 3), round(d / rate, 3))
+            for k, v, d in sorted(kept)]
 
 
 def heard_sequence(
@@ -376,7 +354,7 @@ def heard_sequence(
         prompt = _as_signal(audio, rate)
         for m in find_prompt(r, prompt, threshold, rate):
             start = round(m.offset_s * rate)
-            found.append((name, start, start + prompt.size))
+            found.append((name, start, start + prompt.size + round(m.stalled_s * rate)))
     slack = int(rate * _MAX_SLACK_S)
     heard = [(name, start / rate) for name, start, end in found
              if not any(o_end - o_start > end - start and o_start - slack <= start

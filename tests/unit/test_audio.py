@@ -5,7 +5,8 @@ round trip, gain 0.4, -50 dBFS noise): prompts that were played 0.99; "you press
 "you pressed one" was played 0.29; unrelated prompts <= 0.37; the hardest negative, "nine"
 against "... demonstration line", 0.63; a dropped 20 ms frame inside a prompt: 0.88; 60 ms of
 drift inside one prompt (frames inserted twice): above 0.9; a frame inserted or dropped
-anywhere in the loudest 0.2 s of "goodbye": above 0.9 (dropped: 0.84). On a real
+anywhere in the loudest 0.2 s of "goodbye": above 0.9 (dropped: 0.84); through a 0.4 s stall
+and three frames: above 0.9; a 1.5 s pause, or the halves swapped: below 0.6. On a real
 Asterisk 22 call (prompts/en, PCMU) the played prompts scored 0.998 and 1.000. The default
 threshold, 0.7, sits between.
 """
@@ -23,8 +24,6 @@ from ivr.testing.audio import (
     DEFAULT_THRESHOLD,
     RATE,
     Signal,
-    _Correlator,
-    _sliding_max,
     find_prompt,
     heard_sequence,
     is_silent,
@@ -37,6 +36,7 @@ from ivr.testing.audio import (
     ulaw_encode,
     ulaw_roundtrip,
 )
+from ivr.testing.correlate import _Correlator, _sliding_max
 
 PROMPTS = {
     "welcome": "Welcome to the example company. For sales, press one. For support, press two.",
@@ -277,6 +277,46 @@ def test_a_frame_inserted_or_dropped_inside_the_loudest_chunk_costs_little(
     # A dropped frame takes its 20 ms of the prompt with it; an inserted one only moves it.
     assert match.score > (0.9 if frames > 0 else 0.8)
     assert match.offset_s == pytest.approx(0.5, abs=0.005)
+
+
+def _stalled(prompt: Signal, pauses: list[tuple[float, float]]) -> Signal:
+    """The prompt with silence inserted: (where, how long) in seconds, as a stalled media path
+    delivers it (late, nothing lost)."""
+    parts, at = [], 0
+    for where, length in pauses:
+        parts += [prompt[at : int(where * RATE)], _silence(length)]
+        at = int(where * RATE)
+    return np.concatenate([*parts, prompt[at:]])
+
+
+def test_a_prompt_heard_through_stalls(speech: dict[str, Signal]) -> None:
+    """As a loaded machine delivered a Korean welcome: 0.4 s of nothing 0.74 s in, then three
+    frames more in a pause (the scenario failed: not heard whole)."""
+    welcome = speech["welcome"]
+    late = _stalled(welcome, [(0.74, 0.4), (1.3, 0.06)])
+    rec = _call_recording([_silence(0.5), late, _silence(0.5), speech["pressed1"],
+                           _silence(0.5)])
+    (match,) = find_prompt(rec, welcome)
+    print(f"through stalls of 0.4 and 0.06 s: {match}")
+    assert match.score > 0.9 and match.offset_s == pytest.approx(0.5, abs=0.005)
+    assert match.stalled_s == pytest.approx(0.46, abs=0.03)
+    assert find_prompt(rec, speech["pressed2"]) == []
+    heard = heard_sequence(rec, {"welcome": welcome, "pressed1": speech["pressed1"]})
+    assert [name for name, _ in heard] == ["welcome", "pressed1"]
+
+
+def test_what_stalls_cannot_explain_is_not_heard_whole(speech: dict[str, Signal]) -> None:
+    """A pause longer than a stall, or the prompt's halves in the wrong order, is not the
+    prompt heard whole."""
+    welcome = speech["welcome"]
+    half = welcome.size // 2
+    too_long = _stalled(welcome, [(half / RATE, 1.5)])
+    swapped = np.concatenate([welcome[half:], _silence(0.1), welcome[:half]])
+    for heard in (too_long, swapped):
+        rec = _call_recording([_silence(0.5), heard, _silence(0.5)])
+        found = find_prompt(rec, welcome, threshold=0.0)
+        print(f"{[m.score for m in found]}")
+        assert max(m.score for m in found) < DEFAULT_THRESHOLD - 0.1
 
 
 def test_a_prompt_heard_inside_a_longer_one_is_part_of_it(speech: dict[str, Signal]) -> None:
