@@ -3,7 +3,8 @@ against a whole recording, normalized, with the slack a jitter buffer needs.
 
 Each chunk may slide +-25 ms, and 30 ms more per second into the prompt (up to +-120 ms); a
 chunk that straddles a frame the jitter buffer inserted or dropped scores as the two sides of
-a cut, the later side one frame off the first. Correlation is by overlap-save FFT blocks,
+a cut, the later side one frame off the first (or up to two frames, either way, where both
+sides match well). Correlation is by overlap-save FFT blocks,
 shared by every piece of the prompt.
 """
 
@@ -23,6 +24,7 @@ Signal: TypeAlias = npt.NDArray[np.float64]
 _CHUNK_S = 0.2  # prompt chunk correlated on its own
 _FRAME_S = 0.02  # what a jitter buffer inserts or drops at once: one RTP frame
 _FRAME_TOLERANCE = 8  # samples either side of it (seen: exactly 160 at 8 kHz)
+_SURE = 0.8  # both sides of a cut match at least this well to move more freely
 _SLACK_S = 0.025  # how far each chunk may slide (a dropped/inserted 20 ms jitter-buffer frame)
 _DRIFT = 0.03  # and further per second into the prompt: a jitter buffer under load drops or
 # inserts frames again and again (60 ms within 2 s of one prompt, seen on a CI machine)
@@ -91,9 +93,11 @@ def _chunks(r: Signal, prompt: Signal, rate: int) -> Iterator[_Chunk]:
     later side one frame (20 ms, to the sample) later or earlier than the first: a chunk
     scores the better of itself and its cuts at a quarter, a half and three quarters (a frame
     inserted inside a half, seen on a loaded CI machine, cost a loud chunk 0.4 when only its
-    halves could move). Letting the sides slide freely instead lifts lookalikes ("nine" in
-    "... demonstration line") towards the threshold. The quarters are correlated once and
-    summed into the larger pieces: four FFTs per chunk.
+    halves could move). Letting the sides slide freely lifts lookalikes ("nine" in
+    "... demonstration line") to the threshold, so the later side moves by other amounts (up
+    to two frames: jitter buffers stretch and shrink too) only where both sides match at
+    `_SURE` or better. The quarters are correlated once and summed into the larger pieces:
+    four FFTs per chunk.
     """
     p = prompt - np.mean(prompt)
     if r.size < p.size or not np.any(p):
@@ -138,12 +142,19 @@ def _chunks(r: Signal, prompt: Signal, rate: int) -> Iterator[_Chunk]:
             left, right = piece_ncc(quarters[:cut]), piece_ncc(quarters[cut:])
             if left is None or right is None:
                 continue
-            later = _sliding_max(_in_prompt_offsets(right[1], quarters[cut][0], lo, hi),
-                                 _FRAME_TOLERANCE)
+            raw = _in_prompt_offsets(right[1], quarters[cut][0], lo, hi)
+            later = _sliding_max(raw, _FRAME_TOLERANCE)
             moved = np.full_like(later, -np.inf)  # the later side, one frame either way
             moved[frame:] = later[:-frame]
             moved[:-frame] = np.maximum(moved[:-frame], later[frame:])
             first = _in_prompt_offsets(left[1], start, lo, hi)
-            joint = np.maximum(joint, (left[0] * first + right[0] * moved) / (left[0] + right[0]))
+            split = (left[0] * first + right[0] * moved) / (left[0] + right[0])
+            joint = np.maximum(joint, split)
+            # Or anywhere within two frames (a jitter buffer that stretches or shrinks what it
+            # plays moves audio by 10 or 40 ms too), but only where both sides match well:
+            # that freedom alone lifts a lookalike ("nine" in "... line") to the threshold.
+            near = _sliding_max(raw, 2 * frame + _FRAME_TOLERANCE)
+            split = (left[0] * first + right[0] * near) / (left[0] + right[0])
+            joint = np.maximum(joint, np.where(np.minimum(first, near) >= _SURE, split, -np.inf))
         best = _sliding_max(joint, slack)[pad : pad + n_offsets]
         yield _Chunk(start, weight / total, best, ncc[start : start + n_offsets])

@@ -279,6 +279,26 @@ def test_a_frame_inserted_or_dropped_inside_the_loudest_chunk_costs_little(
     assert match.offset_s == pytest.approx(0.5, abs=0.005)
 
 
+@pytest.mark.parametrize("shift_ms", [10, 40, -10])
+def test_a_jitter_buffer_stretching_or_shrinking_inside_a_chunk_costs_little(
+        speech: dict[str, Signal], shift_ms: int) -> None:
+    """As loaded machines recorded prompts: the audio moved 10 ms (half a frame) or 40 ms
+    inside one chunk (choose-language scored 0.735, goodbye 0.787, against 0.75 to pass).
+    Audio dropped loses what it held: 10 ms costs more than 10 ms inserted."""
+    goodbye = speech["goodbye"]
+    chunk = int(0.2 * RATE)
+    loudest = max(range(0, goodbye.size - chunk, chunk),
+                  key=lambda at: float(np.sum(np.square(goodbye[at : at + chunk]))))
+    cut, n = loudest + int(chunk * 0.7), abs(shift_ms) * RATE // 1000
+    heard = (np.concatenate([goodbye[:cut], _silence(n / RATE), goodbye[cut:]]) if shift_ms > 0
+             else np.concatenate([goodbye[:cut], goodbye[cut + n :]]))
+    rec = _call_recording([_silence(0.5), heard, _silence(0.5)])
+    (match,) = find_prompt(rec, goodbye, threshold=0.0)
+    print(f"{shift_ms:+d} ms at 70 % of the loudest chunk: {match.score:.3f}")
+    assert match.score > (0.9 if shift_ms > 0 else 0.7)
+    assert match.offset_s == pytest.approx(0.5, abs=0.005)
+
+
 def _stalled(prompt: Signal, pauses: list[tuple[float, float]]) -> Signal:
     """The prompt with silence inserted: (where, how long) in seconds, as a stalled media path
     delivers it (late, nothing lost)."""
