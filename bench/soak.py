@@ -98,12 +98,16 @@ def main() -> int:
     parser.add_argument("--trace-memory", type=int, metavar="FRAMES",
                         help="run the app with IVR_TRACEMALLOC=FRAMES and print what grew "
                              "between the end of the first window and the end of the run")
+    parser.add_argument("--app-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="set in the app's environment (e.g. IVR_MALLOC_TRIM_S=60)")
     args = parser.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="ivr-soak-"))
     work.mkdir(parents=True, exist_ok=True)
     runtime = asterisk.up()
-    app = start_app(runtime, work / "app", extra_env={"IVR_TRACEMALLOC": str(args.trace_memory)}
-                    if args.trace_memory is not None else None)
+    app_env = dict(item.split("=", 1) for item in args.app_env)
+    if args.trace_memory is not None:
+        app_env["IVR_TRACEMALLOC"] = str(args.trace_memory)
+    app = start_app(runtime, work / "app", extra_env=app_env or None)
     pid = int(str(asterisk.status().get("pid")))
     sampler = MemorySampler({"app": app.proc.pid, "asterisk": pid}, args.every)
     mark: threading.Timer | None = None

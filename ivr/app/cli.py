@@ -27,7 +27,7 @@ log = logging.getLogger("ivr")
 async def _serve() -> int:
     from .config import ConfigError, load_config
     from .logs import setup_logging
-    from .memory_watch import watch_memory
+    from .memory_watch import keep_heap_trimmed, watch_memory
     from .service import IvrService
     from .web import build_app
 
@@ -49,8 +49,11 @@ async def _serve() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     watch_memory(os.environ, loop)
+    trimming = keep_heap_trimmed(os.environ)
     await stop.wait()
     log.info("stopping")
+    if trimming is not None:
+        trimming.cancel()
     await runner.cleanup()
     await service.stop()
     return 0

@@ -10,6 +10,10 @@ overloaded the app).
 
 For a soak whose memory climbs: signal once after the ramp, again later, and read what grew
 between.
+
+`IVR_MALLOC_TRIM_S=S` hands glibc's free memory back to the kernel every S seconds
+(malloc_trim): a Python server's heap fills with freed blocks between live ones that glibc
+keeps for reuse, so its resident size climbs to the busiest hour's peak and stays there.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+import os
 import signal
 import sys
 import tracemalloc
@@ -40,16 +45,40 @@ class _MallInfo2(ctypes.Structure):
 def malloc_totals() -> dict[str, float] | None:
     """glibc's own account over all its arenas, in MB (None off glibc): in use, held free,
     and mapped on its own (large blocks)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallinfo2 = libc.mallinfo2
-    except (OSError, AttributeError):
+    libc = _libc()
+    mallinfo2 = getattr(libc, "mallinfo2", None)
+    if mallinfo2 is None:
         return None
     mallinfo2.restype = _MallInfo2
     info = mallinfo2()
     mb = 2.0 ** 20
     return {"in_use": (info.uordblks + info.hblkhd) / mb, "free": info.fordblks / mb,
             "mapped": info.hblkhd / mb}
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+def resident_mb() -> float:
+    """This process's resident set, from /proc."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def trim_heap() -> tuple[float, float] | None:
+    """Give malloc's free pages back (all arenas); resident MB before and after (None off
+    glibc)."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "malloc_trim"):
+        return None
+    before = resident_mb()
+    libc.malloc_trim(0)
+    return before, resident_mb()
 
 
 def type_counts() -> collections.Counter[str]:
@@ -74,7 +103,8 @@ class MemoryWatch:
         grown_types = sorted(((n - self._types.get(t, 0), t) for t, n in types.items()),
                              reverse=True)[: TOP // 2]
         self._types = types
-        lines = [f"python {sys.getallocatedblocks()} blocks, {types.total()} objects; grew: "
+        lines = [f"python {sys.getallocatedblocks()} blocks, {types.total()} objects, resident "
+                 f"{resident_mb():.1f} MB; grew: "
                  + ", ".join(f"{t} {d:+d}" for d, t in grown_types if d > 0)]
         heap = malloc_totals()
         if heap is not None:
@@ -116,3 +146,28 @@ def watch_memory(env: Mapping[str, str], loop: asyncio.AbstractEventLoop) -> Mem
     log.info("watching memory (%s); send SIGUSR1 for what grew",
              f"tracemalloc, {frames} frames" if frames else "no tracemalloc")
     return watch
+
+
+TRIM_ENV = "IVR_MALLOC_TRIM_S"
+
+
+def keep_heap_trimmed(env: Mapping[str, str]) -> asyncio.Task[None] | None:
+    """Trim the heap every IVR_MALLOC_TRIM_S seconds (unset or 0: never)."""
+    raw = env.get(TRIM_ENV, "").strip()
+    try:
+        every = float(raw) if raw else 0.0
+    except ValueError:
+        log.error("%s=%r is not a number of seconds; the heap is not trimmed", TRIM_ENV, raw)
+        return None
+    if every <= 0 or _libc() is None:
+        return None
+
+    async def trim() -> None:
+        while True:
+            await asyncio.sleep(every)
+            done = trim_heap()
+            if done is not None:
+                log.debug("heap trimmed: resident %.1f -> %.1f MB", *done)
+
+    log.info("trimming the heap every %g s", every)
+    return asyncio.create_task(trim(), name="malloc-trim")

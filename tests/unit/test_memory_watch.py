@@ -13,7 +13,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from ivr.app.memory_watch import MemoryWatch, malloc_totals, watch_memory
+from ivr.app.memory_watch import (
+    MemoryWatch,
+    keep_heap_trimmed,
+    malloc_totals,
+    trim_heap,
+    watch_memory,
+)
 
 kept: list[bytes] = []
 
@@ -97,3 +103,36 @@ async def test_sigusr1_logs_the_report(caplog: pytest.LogCaptureFixture) -> None
         assert GROW_SITE in caplog.text
     finally:
         loop.remove_signal_handler(signal.SIGUSR1)
+
+
+def test_trim_gives_freed_heap_back() -> None:
+    """Blocks freed between live ones stay resident (glibc keeps them for reuse and its heap
+    cannot shrink past a live block) until malloc_trim hands their whole pages back."""
+    freed, live = [], []
+    for n in range(3000):  # 16 KiB holes between 600-byte live blocks: ~48 MB
+        freed.append(bytes(16 << 10) + bytes([n % 256]))
+        live.append(bytes(600) + bytes([n % 256]))
+    kept.extend(live)
+    del freed
+    done = trim_heap()
+    assert done is not None, "glibc: malloc_trim is there"
+    before, after = done
+    print(f"resident {before:.1f} -> {after:.1f} MB")
+    assert before - after > 30
+
+
+async def test_trimming_runs_when_asked(caplog: pytest.LogCaptureFixture) -> None:
+    assert keep_heap_trimmed({}) is None
+    assert keep_heap_trimmed({"IVR_MALLOC_TRIM_S": "0"}) is None
+    with caplog.at_level(logging.ERROR):
+        assert keep_heap_trimmed({"IVR_MALLOC_TRIM_S": "often"}) is None
+    assert "IVR_MALLOC_TRIM_S='often' is not a number" in caplog.text
+    task = keep_heap_trimmed({"IVR_MALLOC_TRIM_S": "0.01"})
+    assert task is not None
+    with caplog.at_level(logging.DEBUG, logger="ivr.app.memory_watch"):
+        for _ in range(100):
+            if "heap trimmed: resident" in caplog.text:
+                break
+            await asyncio.sleep(0.01)
+    task.cancel()
+    assert "heap trimmed: resident" in caplog.text
