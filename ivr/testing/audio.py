@@ -231,7 +231,8 @@ class _Stalls:
             settled = [score + np.maximum(s, f) for s, f in zip(self.settled, self.fresh,
                                                                   strict=True)]
             fresh = [np.full_like(best, -np.inf)] + [
-                score + _trailing_max(s, self.stall) for s in self.settled[:-1]]
+                score + _trailing_max(np.maximum(s, f), self.stall)
+                for s, f in zip(self.settled[:-1], self.fresh[:-1], strict=True)]
             self.settled, self.fresh = settled, fresh
         if self.keep:
             self.steps.append((self.settled, self.fresh))
@@ -251,10 +252,12 @@ class _Stalls:
         for i in range(n - 1, 0, -1):
             settled_before, fresh_before = self.steps[i - 1]
             o = offsets[-1]
-            if fresh:  # came by a stall from a settled path with one stall fewer
+            if fresh:  # came by a stall from a path with one stall fewer
                 lo = max(0, o - self.stall)
-                o = lo + int(np.argmax(settled_before[k - 1][lo:o]))
-                fresh, k = False, k - 1
+                before = np.maximum(settled_before[k - 1][lo:o], fresh_before[k - 1][lo:o])
+                o = lo + int(np.argmax(before))
+                fresh = bool(fresh_before[k - 1][o] > settled_before[k - 1][o])
+                k -= 1
             else:
                 fresh = bool(fresh_before[k][o] > settled_before[k][o])
             offsets.append(o)

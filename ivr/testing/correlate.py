@@ -24,6 +24,7 @@ Signal: TypeAlias = npt.NDArray[np.float64]
 _CHUNK_S = 0.2  # prompt chunk correlated on its own
 _FRAME_S = 0.02  # what a jitter buffer inserts or drops at once: one RTP frame
 _FRAME_TOLERANCE = 8  # samples either side of it (seen: exactly 160 at 8 kHz)
+_STALL_S = 0.5  # the longest pause of the media path a prompt is heard whole through
 _SURE = 0.8  # both sides of a cut match at least this well to move more freely
 _SLACK_S = 0.025  # how far each chunk may slide (a dropped/inserted 20 ms jitter-buffer frame)
 _DRIFT = 0.03  # and further per second into the prompt: a jitter buffer under load drops or
@@ -75,6 +76,20 @@ def _sliding_max(x: Signal, radius: int) -> Signal:
     return out
 
 
+def _window_max(x: Signal, lo: int, hi: int, ahead: int, radius: int) -> Signal:
+    """max(x[i + ahead - radius : i + ahead + radius + 1]) for i in lo..hi-1; -inf elsewhere."""
+    out = np.full_like(x, -np.inf)
+    a, b = max(0, lo + ahead - radius), min(x.size, hi + ahead + radius + 1)
+    if b <= a:
+        return out
+    m = _sliding_max(x[a:b], radius)
+    at = np.arange(lo, hi)
+    j = at + ahead - a
+    ok = (j >= 0) & (j < m.size)
+    out[at[ok]] = m[j[ok]]
+    return out
+
+
 def _in_prompt_offsets(ncc: Signal, start: int, lo: int, hi: int) -> Signal:
     """``ncc`` (indexed by where a piece starting ``start`` into the prompt lies in the
     recording) re-indexed by prompt offset, for offsets lo..hi-1; -inf where it does not fit."""
@@ -103,6 +118,7 @@ def _chunks(r: Signal, prompt: Signal, rate: int) -> Iterator[_Chunk]:
     if r.size < p.size or not np.any(p):
         return
     chunk, frame = int(rate * _CHUNK_S), int(rate * _FRAME_S)
+    stall = int(rate * _STALL_S)
     xcorr = _Correlator(r, chunk // 4)
     energy = np.concatenate([[0.0], np.cumsum(np.square(r))])
     windows: dict[int, Signal] = {}  # the recording's energy in every window of a size
@@ -134,7 +150,7 @@ def _chunks(r: Signal, prompt: Signal, rate: int) -> Iterator[_Chunk]:
         whole = piece_ncc(quarters)
         if whole is None:
             continue
-        pad = slack + frame
+        pad = slack + stall
         lo, hi = -pad, n_offsets + pad
         weight, ncc = whole
         joint = _in_prompt_offsets(ncc, start, lo, hi)
@@ -151,10 +167,17 @@ def _chunks(r: Signal, prompt: Signal, rate: int) -> Iterator[_Chunk]:
             split = (left[0] * first + right[0] * moved) / (left[0] + right[0])
             joint = np.maximum(joint, split)
             # Or anywhere within two frames (a jitter buffer that stretches or shrinks what it
-            # plays moves audio by 10 or 40 ms too), but only where both sides match well:
-            # that freedom alone lifts a lookalike ("nine" in "... line") to the threshold.
-            near = _sliding_max(raw, 2 * frame + _FRAME_TOLERANCE)
-            split = (left[0] * first + right[0] * near) / (left[0] + right[0])
-            joint = np.maximum(joint, np.where(np.minimum(first, near) >= _SURE, split, -np.inf))
+            # plays moves audio by 10 or 40 ms too), or later by a stall (the media path paused
+            # inside the chunk), but only where both sides match well: that freedom alone lifts
+            # a lookalike ("nine" in "... line") to the threshold. Computed only around the
+            # offsets where the first side does (for most prompts and places: none).
+            sure = np.flatnonzero(first >= _SURE)
+            if sure.size == 0:
+                continue
+            for ahead, radius in ((0, 2 * frame + _FRAME_TOLERANCE), (stall // 2, stall // 2)):
+                moved = _window_max(raw, int(sure[0]), int(sure[-1]) + 1, ahead, radius)
+                split = (left[0] * first + right[0] * moved) / (left[0] + right[0])
+                joint = np.maximum(joint, np.where(np.minimum(first, moved) >= _SURE, split,
+                                                   -np.inf))
         best = _sliding_max(joint, slack)[pad : pad + n_offsets]
         yield _Chunk(start, weight / total, best, ncc[start : start + n_offsets])
