@@ -40,8 +40,11 @@ ANSWER_LATENCY = 0.3
 """Seconds from the answer to the first audio on a real line (measured: 0.05-0.3 s)."""
 PROMPT_GAP = 0.1
 """Between two prompts a real call starts the next playback a little late."""
-PRESS_MARGIN = 0.5
-"""After the expected prompts end, before a key: a key early would cut the prompt."""
+PRESS_MARGIN = 1.0
+"""After the expected prompts end, before a key: a key early would cut the prompt. A whole
+second, because on a loaded machine the caller hears a prompt late (the media path stalls,
+up to 0.5 s at a time, and the jitter buffer drifts): with half a second, keys cut the end
+of the bank's main menu off as the caller heard it, beside a load run."""
 KEY_SECONDS = 0.41
 """One DTMF digit as the softphone sends it: 160 ms tone and a 250 ms gap."""
 AFTER_LAST = 1.0

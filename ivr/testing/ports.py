@@ -13,6 +13,9 @@ ephemeral range (the app's externalMedia listeners, bound to port 0) lies outsid
 
 from __future__ import annotations
 
+import random
+import socket
+
 ASTERISK_RTP = range(10000, 20000)
 """asterisk-conf/rtp.conf rtpstart..rtpend: every Asterisk instance's side of a call (each
 on its own loopback address, so instances do not collide with one another)."""
@@ -35,3 +38,31 @@ SOFTPHONE_TRIES = 200
 def softphone_bases() -> range:
     """The even ports a softphone may start from, so that all its tries stay in range."""
     return range(SOFTPHONE_RTP.start, SOFTPHONE_RTP.stop - SOFTPHONE_TRIES - 2, 2)
+
+
+SOFTPHONE_SIP = range(7000, 7400)
+"""SIP ports for test softphones that must be known before they start (a callback's dial
+string names its customer's phone): a hundred per Asterisk instance, so the xdist workers
+(one instance each) never pick the same one, and below the kernel's ephemeral range, where
+any socket may take a port between a test picking it and its phone binding it (a callback
+test's customer phone found its port taken that way, beside a load run)."""
+
+SIP_PORTS_PER_INSTANCE = 100
+
+
+def softphone_sip_port(instance: int) -> int:
+    """A port of this instance's hundred that is free now, for UDP and for TCP."""
+    first = SOFTPHONE_SIP.start + SIP_PORTS_PER_INSTANCE * instance
+    ports = list(range(first, first + SIP_PORTS_PER_INSTANCE))
+    if ports[-1] >= SOFTPHONE_SIP.stop:
+        raise ValueError(f"no SIP ports planned for instance {instance}")
+    random.shuffle(ports)
+    for port in ports:
+        try:
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                with socket.socket(socket.AF_INET, kind) as sock:
+                    sock.bind(("0.0.0.0", port))
+        except OSError:
+            continue
+        return port
+    raise OSError(f"every SIP port from {first} to {first + SIP_PORTS_PER_INSTANCE - 1} is taken")

@@ -22,12 +22,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ivr.app import asterisk
+from ivr.app import asterisk, asterisk_instance
 from ivr.app.paths import project_root
+from ivr.testing.ports import softphone_sip_port
+
+
+def sip_port() -> int:
+    """A SIP port for a test's own phone that the test must know before the phone starts: out
+    of the port plan's range for this worker's Asterisk instance (ivr/testing/ports.py), where
+    nothing else takes ports (the kernel hands out free_port's to any socket meanwhile)."""
+    return softphone_sip_port(asterisk_instance.current().number)
 
 
 def free_port() -> int:
-    """A TCP port nothing listens on now, for the app or a test's own SIP endpoint."""
+    """A TCP port nothing listens on now, for the app's HTTP server or a closed endpoint."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

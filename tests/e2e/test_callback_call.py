@@ -35,11 +35,11 @@ from .helpers import (
     voice,
     wait_for,
 )
-from .running_app import RunningApp, free_port
+from .running_app import RunningApp, sip_port
 
 pytestmark = pytest.mark.e2e
 
-PORT = free_port()
+PORT = sip_port()
 QUEUES = """
 pause_reasons: {"1": break}
 agents:

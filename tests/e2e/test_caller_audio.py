@@ -36,7 +36,7 @@ from ivr.testing.audio import (
 from ivr.testing.softphone import AnsweringPhone, start_answerer
 from tests.voice import voice_extent_ms
 
-from .running_app import free_port
+from .running_app import sip_port
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +69,7 @@ def said(tmp_path: Path) -> Path:
 
 async def call_phone(ari: AriClient, script: str, tmp_path: Path
                      ) -> tuple[AnsweringPhone, ChannelHandle]:
-    port = free_port()
+    port = sip_port()
     phone = await start_answerer(script, record=tmp_path / "heard.wav", port=port, timeout=30)
     caller = await ari.channels.originate(f"PJSIP/carrier/sip:listen@127.0.0.1:{port}",
                                           channel_id=f"e2e-listen-{uuid.uuid4().hex[:12]}")

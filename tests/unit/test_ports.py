@@ -8,20 +8,27 @@ from __future__ import annotations
 
 import itertools
 import re
+import socket
 from pathlib import Path
+
+import pytest
 
 from ivr.testing.load_sipp import SippRun, media_ports
 from ivr.testing.ports import (
     ASTERISK_RTP,
+    SIP_PORTS_PER_INSTANCE,
     SIPP_MEDIA,
     SIPP_MEDIA_BASES,
     SOFTPHONE_RTP,
+    SOFTPHONE_SIP,
     SOFTPHONE_TRIES,
     softphone_bases,
+    softphone_sip_port,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-PLAN = {"asterisk": ASTERISK_RTP, "sipp": SIPP_MEDIA, "softphone": SOFTPHONE_RTP}
+PLAN = {"asterisk": ASTERISK_RTP, "sipp": SIPP_MEDIA, "softphone": SOFTPHONE_RTP,
+        "softphone SIP": SOFTPHONE_SIP}
 
 
 def overlap(a: range, b: range) -> bool:
@@ -71,3 +78,24 @@ def test_the_kernels_ephemeral_ports_are_outside_the_plan() -> None:
     for name, ports in PLAN.items():
         assert not overlap(ephemeral, ports), \
             f"net.ipv4.ip_local_port_range {low}-{high} overlaps the {name} range {ports}"
+
+
+def test_each_instance_has_its_own_sip_ports_and_a_taken_one_is_skipped() -> None:
+    """xdist workers (one Asterisk instance each) never pick the same fixed SIP port."""
+    spans = [range(SOFTPHONE_SIP.start + SIP_PORTS_PER_INSTANCE * n,
+                   SOFTPHONE_SIP.start + SIP_PORTS_PER_INSTANCE * (n + 1)) for n in range(4)]
+    for n, span in enumerate(spans):
+        assert softphone_sip_port(n) in span
+        assert span.stop <= SOFTPHONE_SIP.stop
+    held = []
+    try:  # all but one port of instance 2 taken: that one is the answer
+        for port in spans[2][1:]:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.1", port))
+            held.append(sock)
+        assert softphone_sip_port(2) == spans[2][0]
+    finally:
+        for sock in held:
+            sock.close()
+    with pytest.raises(ValueError, match="no SIP ports planned for instance 4"):
+        softphone_sip_port(4)

@@ -113,24 +113,24 @@ def test_the_sip_runner_reads_a_call_as_the_headless_one_does(tmp_path: Path) ->
     prompts = prompts_in(tmp_path)
     scenario = parse_scenario(SCENARIO, "s.yaml", prompts)
     planned = plan(scenario, prompts)
-    assert script_to_text(script_of(planned, {})) == "wait 4; dtmf 1; wait-hangup 5.1"
+    assert script_to_text(script_of(planned, {})) == "wait 4.5; dtmf 1; wait-hangup 5.1"
 
     def wav(name: str) -> np.ndarray:
         from ivr.testing.audio import load_wav
         return load_wav(tmp_path / "en" / f"{name}.wav")
 
     silence = np.zeros(int(0.2 * RATE))
-    heard = np.concatenate([silence, wav("hello"), silence, wav("menu"), np.zeros(RATE),
-                            wav("thanks"), silence])
+    heard = np.concatenate([silence, wav("hello"), silence, wav("menu"),
+                            np.zeros(int(1.5 * RATE)), wav("thanks"), silence])
     recording = tmp_path / "heard.wav"
     save_wav(recording, 0.5 * heard)
     report = CallReport(connected=True, ok=True, hangup_by="remote", events=[
         Event(0.0, "calling"), Event(0.4, "confirmed"), Event(0.5, "media-active"),
-        Event(4.5, "dtmf-sent", {"digit": "1"}), Event(6.0, "disconnected", {"by": "remote"})])
+        Event(5.0, "dtmf-sent", {"digit": "1"}), Event(6.5, "disconnected", {"by": "remote"})])
     seen = observe_call(report, planned, scenario, prompts, recording)
     assert [(str(h.prompt), h.start) for h in seen.heard] == [
-        ("en/hello", 0.2), ("en/menu", 1.4), ("en/thanks", 4.4)]
-    assert seen.actions[1] == 4.0 and (seen.hangup_by, seen.hangup_at) == ("ivr", 5.5)
+        ("en/hello", 0.2), ("en/menu", 1.4), ("en/thanks", 4.9)]
+    assert seen.actions[1] == 4.5 and (seen.hangup_by, seen.hangup_at) == ("ivr", 6.0)
     assert all(step.ok for step in judge(scenario, planned, seen))
 
 
