@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -55,11 +57,15 @@ def main() -> int:
     parser.add_argument("--workers", default="3", help="pytest -n (xdist workers)")
     parser.add_argument("--tests", default="tests/e2e", help="what pytest runs")
     parser.add_argument("--work", help="folder for the app, the capture and the reports")
+    parser.add_argument("--watch-memory", action="store_true",
+                        help="run the load's app with IVR_TRACEMALLOC=0 and print its memory "
+                             "report after every run (memory_watch.py)")
     args = parser.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="ivr-e2e-load-"))
     work.mkdir(parents=True, exist_ok=True)
     runtime = asterisk.up()
-    app = start_app(runtime, work / "app")
+    app = start_app(runtime, work / "app",
+                    {"IVR_TRACEMALLOC": "0"} if args.watch_memory else None)
     pid = int(str(asterisk.status().get("pid")))
     stop = threading.Event()
     result: dict[str, LoadReport | BaseException] = {}
@@ -88,6 +94,8 @@ def main() -> int:
             runs.append((time.monotonic() - began, failures(junit)))
             print(f"run {n}: {len(runs[-1][1])} failed in {runs[-1][0]:.0f} s "
                   f"{runs[-1][1]}", flush=True)
+            if args.watch_memory:
+                app.proc.send_signal(signal.SIGUSR1)
     finally:
         stop.set()
         loader.join(120)
@@ -99,6 +107,11 @@ def main() -> int:
         print(f"  {times}/{args.runs}  {test}")
     if not counts:
         print("  no test failed")
+    if args.watch_memory:
+        print("the load's app, memory after each run:")
+        for line in app.log_file.read_text().splitlines():
+            if '"memory: python ' in line or '"memory: malloc ' in line:
+                print("  " + json.loads(line)["msg"])
     load_result = result.get("load")
     if isinstance(load_result, LoadReport):
         print(load_result.text())
