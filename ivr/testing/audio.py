@@ -18,6 +18,7 @@ finds the longer prompt; with `find_prompt` alone, assert on order and offsets, 
 
 from __future__ import annotations
 
+import bisect
 import math
 import wave
 from collections.abc import Mapping
@@ -264,6 +265,22 @@ class _Stalls:
         return offsets[::-1]
 
 
+def _window_chunks(r: Signal, p: Signal, rate: int, windows: list[tuple[int, int]]
+                   ) -> list[tuple[Signal, Signal, Signal]]:
+    """The chunks' weights, best and exact scores (chunks x offsets) in each window of
+    offsets, correlated over the stretch of recording around it only: what a chunk scores at
+    an offset depends on the recording within the slack and a stall of it, no further."""
+    reach = int(rate * (_MAX_SLACK_S + _STALL_S)) + 4 * int(rate * 0.02)
+    out = []
+    for a, b in windows:
+        lo, hi = max(0, a - reach), min(r.size, b + p.size + reach)
+        chunks = list(_chunks(r[lo:hi], p, rate))
+        out.append((np.array([c.weight for c in chunks]),
+                    np.array([c.best[a - lo : b - lo] for c in chunks]),
+                    np.array([c.exact[a - lo : b - lo] for c in chunks])))
+    return out
+
+
 def find_prompt(
     recording: Audio,
     prompt: Audio,
@@ -302,16 +319,13 @@ def find_prompt(
     breaks = np.flatnonzero(np.diff(ends) > 1) + 1
     runs = np.split(ends, breaks)
     windows = [(max(0, int(run[0]) - _STALLS * stall), int(run[-1]) + 1) for run in runs]
-    chunks = [(c.weight, [(c.best[a:b], c.exact[a:b]) for a, b in windows])
-              for c in _chunks(r, p, rate)]
-    weights = np.array([w for w, _ in chunks])
-    rows = np.arange(len(chunks))[:, None]
-    found: list[tuple[int, float, int]] = []  # start, score, stall (samples)
-    for n, ((a, _), run) in enumerate(zip(windows, runs, strict=True)):
-        best = np.array([parts[n][0] for _, parts in chunks])  # chunks x offsets in the window
-        exact = np.array([parts[n][1] for _, parts in chunks])
+    per_window = _window_chunks(r, p, rate, windows)
+    weights = per_window[0][0]
+    rows = np.arange(weights.size)[:, None]
+    found = []  # rows: exactness, start, score, stall (samples), a column per candidate
+    for (_, best, exact), (a, _), run in zip(per_window, windows, runs, strict=True):
         at_end = run - a
-        paths = [np.broadcast_to(at_end, (len(chunks), at_end.size))]  # no stall
+        paths = [np.broadcast_to(at_end, (weights.size, at_end.size))]  # no stall
         window = _Stalls(stall, keep=True)
         for weight, row, exact_row in zip(weights, best, exact, strict=True):
             window.add(float(weight), row, exact_row)
@@ -320,24 +334,31 @@ def find_prompt(
         stalled = stalled[np.argsort(-total[stalled])][:_ENDS_TRIED]
         if stalled.size:
             paths.append(np.array([window.path(int(e)) for e in stalled]).T)
-        picked: tuple[float, int, int] | None = None  # exactness, start, stall
-        top = -np.inf  # the run's score: its best path's, wherever the offset is pinned
         for at in paths:
             score = _weighted_quantile(best[rows, at], weights, _QUANTILE)
-            aligned = weights @ exact[rows, at]
-            for j in np.flatnonzero(score >= threshold):
-                top = max(top, float(score[j]))
-                if picked is None or aligned[j] > picked[0]:
-                    picked = (float(aligned[j]), a + int(at[0, j]), int(at[-1, j] - at[0, j]))
-        if picked is not None:
-            found.append((picked[1], top, picked[2]))
-    found.sort(key=lambda item: -item[1])
-    kept: list[tuple[int, float, int]] = []
-    for offset, value, delay in found:  # runs closer than half a prompt are the same hearing
-        if all(abs(offset - k) >= p.size // 2 for k, _, _ in kept):
-            kept.append((offset, value, delay))
-    return [Match(round(k / rate, 3), round(v, 3), round(d / rate, 3))
-            for k, v, d in sorted(kept)]
+            ok = score >= threshold
+            found.append(np.stack([(weights @ exact[rows, at])[ok], a + at[0][ok], score[ok],
+                                   (at[-1] - at[0])[ok]]))
+    # One hearing per half a prompt: the most exactly aligned offset of each (the slack makes
+    # the scores flat around it), scored as the best of its neighbours. One run of candidates
+    # may hold several hearings: a digit said four times in a row, for one.
+    aligned, starts, scores, delays = np.concatenate(found, axis=1)
+    half = p.size // 2
+    kept: list[int] = []  # indices into the candidates
+    taken: list[float] = []  # their starts, in order
+    for i in np.argsort(-aligned, kind="stable"):
+        place = bisect.bisect_left(taken, starts[i])
+        if (place < len(taken) and taken[place] - starts[i] < half) or \
+                (place > 0 and starts[i] - taken[place - 1] < half):
+            continue
+        taken.insert(place, float(starts[i]))
+        kept.append(int(i))
+    out = []
+    for i in kept:
+        near = np.abs(starts - starts[i]) < half
+        out.append(Match(round(float(starts[i]) / rate, 3), round(float(scores[near].max()), 3),
+                         round(float(delays[i]) / rate, 3)))
+    return sorted(out, key=lambda m: m.offset_s)
 
 
 def heard_sequence(

@@ -72,11 +72,16 @@ class RunningApp:
         with urllib.request.urlopen(request, timeout=5) as resp:
             return json.loads(resp.read())
 
-    def trace_for_caller(self, caller: str, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """The saved trace of the call whose caller id is `caller` (written at call end)."""
+    def trace_for_caller(self, caller: str, timeout: float = 10.0,
+                         since: float | None = None) -> list[dict[str, Any]]:
+        """The saved trace of the call whose caller id is `caller` (written at call end).
+        `since` (a time.time()): only a trace written after it, for a caller id that other
+        tests on the same app use too (the demo account's caller ID)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for file in self.trace_dir.glob("*.jsonl"):
+                if since is not None and file.stat().st_mtime < since:
+                    continue
                 entries = [json.loads(line) for line in file.read_text().splitlines() if line]
                 if entries and entries[0].get("caller") == caller:
                     return entries
