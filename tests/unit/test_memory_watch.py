@@ -122,8 +122,10 @@ def test_trim_gives_freed_heap_back() -> None:
 
 
 async def test_trimming_runs_when_asked(caplog: pytest.LogCaptureFixture) -> None:
-    assert keep_heap_trimmed({}) is None
     assert keep_heap_trimmed({"IVR_MALLOC_TRIM_S": "0"}) is None
+    default = keep_heap_trimmed({})
+    assert default is not None, "on by default"
+    default.cancel()
     with caplog.at_level(logging.ERROR):
         assert keep_heap_trimmed({"IVR_MALLOC_TRIM_S": "often"}) is None
     assert "IVR_MALLOC_TRIM_S='often' is not a number" in caplog.text
