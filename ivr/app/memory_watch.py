@@ -23,6 +23,7 @@ import asyncio
 import collections
 import ctypes
 import ctypes.util
+import functools
 import gc
 import logging
 import os
@@ -57,7 +58,9 @@ def malloc_totals() -> dict[str, float] | None:
             "mapped": info.hblkhd / mb}
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
+    """glibc, loaded once (find_library runs ldconfig: not for every report and trim)."""
     try:
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     except OSError:

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..media.audio import resample as resample  # the media layer owns it; tests import it here
-from .correlate import _MAX_SLACK_S, Signal, _chunks
+from .correlate import _FRAME_S, _MAX_SLACK_S, _STALL_S, Signal, _chunks, _span_max
 
 Audio: TypeAlias = "Signal | Path | str"
 
@@ -41,8 +41,8 @@ HEARD_WHOLE = 0.75
 scores 0.99, and 0.81 with a frame the softphone's jitter buffer concealed in a loud syllable
 on a loaded machine. A digit said inside a longer prompt ("... press 2") reaches 0.78, but
 heard_sequence leaves such nested matches out; other lookalikes stayed at 0.6 or below."""
-_STALLS = 2  # pauses of the media path a prompt may be heard through (_Stalls)
-_STALL_S = 0.5  # each at most this long
+_STALLS = 2  # pauses of the media path a prompt may be heard through (_Stalls), each
+# at most correlate._STALL_S long
 _TIE = 1e-3  # how much exact alignment counts in a path's sum: it breaks ties, no more
 _ENDS_TRIED = 64  # per run of candidate offsets, the best by the weighted sum
 _QUANTILE = 0.1  # score = the level reached by 90 % of the prompt's energy
@@ -195,14 +195,10 @@ def _weighted_quantile(values: Signal, weights: Signal, q: float) -> Signal:
 
 
 def _trailing_max(x: Signal, width: int) -> Signal:
-    """max(x[i-width : i]) for every i (strictly earlier), by doubling; -inf where empty."""
-    m = np.concatenate([np.full(width, -np.inf), x[:-1]]) if x.size else x
-    span = 1  # m[i] = max of m over [i, i + span)
-    while 2 * span <= width:
-        m = np.maximum(m[:-span], m[span:])
-        span *= 2
-    out: Signal = np.maximum(m[: x.size], m[width - span : width - span + x.size])
-    return out
+    """max(x[i-width : i]) for every i (strictly earlier); -inf where empty."""
+    if x.size == 0:
+        return x
+    return _span_max(np.concatenate([np.full(width, -np.inf), x[:-1]]), width)
 
 
 class _Stalls:
@@ -270,7 +266,7 @@ def _window_chunks(r: Signal, p: Signal, rate: int, windows: list[tuple[int, int
     """The chunks' weights, best and exact scores (chunks x offsets) in each window of
     offsets, correlated over the stretch of recording around it only: what a chunk scores at
     an offset depends on the recording within the slack and a stall of it, no further."""
-    reach = int(rate * (_MAX_SLACK_S + _STALL_S)) + 4 * int(rate * 0.02)
+    reach = int(rate * (_MAX_SLACK_S + _STALL_S + 4 * _FRAME_S))
     out = []
     for a, b in windows:
         lo, hi = max(0, a - reach), min(r.size, b + p.size + reach)

@@ -64,16 +64,21 @@ class _Correlator:
         return out[: self.size - piece.size + 1]
 
 
-def _sliding_max(x: Signal, radius: int) -> Signal:
-    """max(x[i-radius : i+radius+1]) for every i, by doubling: log2(window) passes."""
-    w = 2 * radius + 1
-    m = np.concatenate([np.full(radius, -np.inf), x, np.full(radius, -np.inf)])
-    span = 1  # m[i] = max of the padded x over [i, i + span)
-    while 2 * span <= w:
+def _span_max(x: Signal, width: int) -> Signal:
+    """max(x[i : i+width]) for i in 0..len(x)-width, by doubling: log2(width) passes."""
+    m, span = x, 1  # m[i] = max of x over [i, i + span)
+    while 2 * span <= width:
         m = np.maximum(m[:-span], m[span:])
         span *= 2
-    out: Signal = np.maximum(m[: x.size], m[w - span : w - span + x.size])
+    n = x.size - width + 1
+    out: Signal = np.maximum(m[:n], m[width - span : width - span + n])
     return out
+
+
+def _sliding_max(x: Signal, radius: int) -> Signal:
+    """max(x[i-radius : i+radius+1]) for every i."""
+    edge = np.full(radius, -np.inf)
+    return _span_max(np.concatenate([edge, x, edge]), 2 * radius + 1)
 
 
 def _window_max(x: Signal, lo: int, hi: int, ahead: int, radius: int) -> Signal:
