@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,12 +128,12 @@ def _main_pid(lay: _Layout) -> int | None:
         if isinstance(recorded, int) and recorded in pids:
             return recorded
         for pid in pids:
-            args = _cmdline(pid)
+            args = proc.cmdline(pid)
             if b"-f" in args and b"-rx" not in args and _is_instance(lay, args):
                 return pid
         return None
     if isinstance(recorded, int) and proc.alive(recorded):
-        args = _cmdline(recorded)
+        args = proc.cmdline(recorded)
         if str(lay.base_cmd[-1]).encode() in args and b"-rx" not in args:
             return recorded
     return None
@@ -145,13 +144,6 @@ def _is_instance(lay: _Layout, args: list[bytes]) -> bool:
     if "-C" not in lay.base_cmd:
         return b"-C" not in args
     return lay.base_cmd[-1].encode() in args
-
-
-def _cmdline(pid: int) -> list[bytes]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return []
 
 
 def _stop(lay: _Layout, pid: int) -> None:
@@ -170,7 +162,7 @@ def _stop(lay: _Layout, pid: int) -> None:
             break
     if lay.root is not None:  # leftovers (e.g. a stuck `asterisk -rx`), by pid, never by name
         rest = [p for p in aroot.pids_in_root(lay.root) if proc.alive(p)
-                and _is_instance(lay, _cmdline(p))]
+                and _is_instance(lay, proc.cmdline(p))]
         for p in rest:
             os.kill(p, signal.SIGKILL)
         proc.wait_gone(rest, 5.0)
@@ -389,38 +381,3 @@ def agent_credentials() -> dict[str, str]:
     env = conf.read_env(agents_env_file())
     names = [n for n in env.get("IVR_AGENTS", "").split(",") if n]
     return {n: env[f"IVR_AGENT_{n}_PASSWORD"] for n in names if f"IVR_AGENT_{n}_PASSWORD" in env}
-
-
-_USAGE = 'usage: ivr asterisk up | down | status | cli "<asterisk CLI command>"'
-
-
-def cli(argv: list[str]) -> int:
-    """`ivr asterisk ...`: human-readable lines; exit code 0 on success."""
-    if not argv or argv[0] not in ("up", "down", "status", "cli"):
-        print(_USAGE, file=sys.stderr)
-        return 2
-    try:
-        if argv[0] == "up":
-            rt = up()
-            print(
-                f"mode:      {rt.mode}\nari:       {rt.ari_url} (user {rt.ari_username}, "
-                f"password in {ari_env_file()})\nsip:       sip:100@{rt.sip_uri_host}\n"
-                f"agents:    {agents_env_file()}\nlog:       {rt.log_file}"
-            )
-        elif argv[0] == "down":
-            down()
-            left = status()["mounts"]
-            print("asterisk: stopped" + (f"; mounts kept for the other instances: {left}"
-                                         if left else ", nothing mounted"))
-        elif argv[0] == "status":
-            for key, value in status().items():
-                print(f"{key + ':':10} {value}")
-        else:
-            if len(argv) < 2:
-                print(_USAGE, file=sys.stderr)
-                return 2
-            print(rx(" ".join(argv[1:])), end="")
-    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-        print(f"asterisk: error: {e}", file=sys.stderr)
-        return 1
-    return 0

@@ -237,23 +237,36 @@ def host_asterisk_conf(dirs: dict[str, Path], project_asterisk_conf: str) -> str
     return "\n".join(lines) + "\n\n" + project_asterisk_conf
 
 
+def link_data_entries(source: Path, target: Path, named: str) -> None:
+    """Make `target` a data dir whose entries are links to `source`'s, all but sounds/ivr.
+
+    `named` is `source` as the links spell it (inside a chroot, its path there). sounds/ is a
+    real directory of links, so that its `ivr` can be the project's prompts: a link of its own
+    (host mode) or a mount (an instance in the shared root). Idempotent.
+    """
+    links: dict[Path, str] = {}
+    if source.is_dir():
+        for entry in source.iterdir():
+            if entry.name != "sounds":
+                links[target / entry.name] = f"{named}/{entry.name}"
+    if (source / "sounds").is_dir():
+        for entry in (source / "sounds").iterdir():
+            if entry.name != "ivr":
+                links[target / "sounds" / entry.name] = f"{named}/sounds/{entry.name}"
+    (target / "sounds").mkdir(parents=True, exist_ok=True)
+    for link, dest in links.items():
+        _relink(link, dest)
+
+
+def _relink(link: Path, dest: str) -> None:
+    if link.is_symlink() and os.readlink(link) == dest:
+        return
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(dest)
+
+
 def link_data_dir(system: Path, target: Path, prompts: Path) -> None:
     """A data dir that is the system's, except that sounds/ivr is the project's prompts."""
-    sounds = target / "sounds"
-    sounds.mkdir(parents=True, exist_ok=True)
-    wanted: dict[Path, Path] = {}
-    if system.is_dir():
-        for entry in system.iterdir():
-            if entry.name != "sounds":
-                wanted[target / entry.name] = entry
-    if (system / "sounds").is_dir():
-        for entry in (system / "sounds").iterdir():
-            if entry.name != "ivr":
-                wanted[sounds / entry.name] = entry
-    wanted[sounds / "ivr"] = prompts.resolve()
-    for link, dest in wanted.items():
-        if link.is_symlink() and Path(os.readlink(link)) == dest:
-            continue
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(dest)
+    link_data_entries(system, target, str(system))
+    _relink(target / "sounds" / "ivr", str(prompts.resolve()))

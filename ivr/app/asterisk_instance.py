@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .asterisk_conf import link_data_entries
+
 ENV = "IVR_ASTERISK_INSTANCE"
 MAX_INSTANCE = 99
 HTTP_PORT = 8088
@@ -109,24 +111,9 @@ def link_shared_data(root: Path, data_dir: str, shared: str = DEBIAN_DATA) -> No
     """Make `data_dir` (inside `root`) Debian's data dir by links, all but sounds/ivr.
 
     The links are absolute paths inside the root, as the chrooted Asterisk resolves them;
-    sounds/ is a real directory of links so that its `ivr` can be a mount of its own.
+    sounds/ivr is left for the instance's mount of its project's prompts.
     """
-    source, target = root / shared.lstrip("/"), root / data_dir.lstrip("/")
-    links: dict[Path, str] = {}
-    for entry in source.iterdir():
-        if entry.name != "sounds":
-            links[target / entry.name] = f"{shared}/{entry.name}"
-    if (source / "sounds").is_dir():
-        for entry in (source / "sounds").iterdir():
-            if entry.name != "ivr":
-                links[target / "sounds" / entry.name] = f"{shared}/sounds/{entry.name}"
-    (target / "sounds").mkdir(parents=True, exist_ok=True)
-    for link, dest in links.items():
-        if link.is_symlink() and os.readlink(link) == dest:
-            continue
-        if link.is_symlink():
-            link.unlink()
-        link.symlink_to(dest)
+    link_data_entries(in_root(root, shared), in_root(root, data_dir), shared)
 
 
 def current() -> Instance:

@@ -84,9 +84,9 @@ def cmd_run(_: argparse.Namespace) -> int:
 
 
 def cmd_asterisk(args: argparse.Namespace) -> int:
-    from . import asterisk
+    from . import asterisk_cli
 
-    return asterisk.cli(args.rest)
+    return asterisk_cli.cli(args.rest)
 
 
 def cmd_prompts(args: argparse.Namespace) -> int:
