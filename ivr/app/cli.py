@@ -1,5 +1,5 @@
 """The `ivr` command: serve, run (Asterisk + app), asterisk, call, load, prompts, check, db,
-mailbox, models."""
+mailbox, user, models."""
 
 from __future__ import annotations
 
@@ -319,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "shell's history and the process list)")
     p.add_argument("--url", help="database URL (default: IVR_DATABASE_URL or the state folder)")
     p.set_defaults(func=cmd_mailbox)
+    from . import user_cli
+
+    user_cli.add_parser(sub)
     p = sub.add_parser("graph", help="draw a flow (Graphviz): nodes, keys, fallbacks")
     p.add_argument("flow", help="a flow file, or the name of a flow in --flows-dir")
     p.add_argument("-o", "--output", help="flow.svg (default <name>.svg), .png, .pdf or .dot")

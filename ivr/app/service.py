@@ -28,6 +28,7 @@ from ..services.acd.ringing import AGENT_ARG
 from ..services.callback.leg import CALLBACK_ARG
 from ..services.callback.service import Callbacks
 from ..services.records import CallRecordStore
+from ..services.users.store import UserStore
 from ..services.voicemail.mailbox_menu import MAILBOX_ARG
 from ..services.voicemail.mailboxes import MailboxStore
 from ..services.voicemail.notify import Notifier, NotifyConfig
@@ -91,6 +92,10 @@ class IvrService:
     @property
     def mailboxes(self) -> MailboxStore | None:
         return self.running.mailboxes if self.running else None
+
+    @property
+    def users(self) -> UserStore | None:
+        return self.running.users if self.running else None
 
     @property
     def calls(self) -> dict[str, Call]:

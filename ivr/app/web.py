@@ -1,4 +1,6 @@
-"""The small REST surface: health and live calls, for operators and tests."""
+"""The HTTP surface: health, live calls and records here; the ACD, voicemail, callbacks, the
+logins and the API document in web_*.py and openapi.py. Every route is behind the access
+table (web_access.py), checked by the middleware in web_auth.py."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from aiohttp import web
 
 from ..services.place import view
 from ..services.records import CallRecord
+from . import openapi, web_auth
 from .call import Call
 from .service import IvrService
 from .web_acd import add_routes
@@ -79,8 +82,10 @@ def _record_json(rec: CallRecord) -> dict[str, object]:
 
 
 def build_app(service: IvrService) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[web_auth.auth_middleware])
     app[SERVICE_KEY] = service
+    web_auth.add_routes(app, service)
+    openapi.add_routes(app)
     app.router.add_get("/health", health)
     app.router.add_get("/calls", calls)
     app.router.add_get("/calls/{call_id}/trace", call_trace)

@@ -1,8 +1,8 @@
 """REST and WebSocket surface of the ACD: queues, agents, KPIs, the queue log, screen pops.
 
 Agents log in, out, pause and unpause here as from their phone's feature codes; a desktop
-subscribes to `/agents/{id}/events` for its screen pops. Like the rest of the web surface it
-listens on 127.0.0.1 only (app config), so no authentication is layered on yet.
+subscribes to `/agents/{id}/events` for its screen pops. Who may call what is the access table's
+(web_access.py); the lists here show each user only its queues and agents.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from ..services.acd.engine import Acd, AgentError
 from ..services.acd.queue_log import format_line
 from ..services.acd.reporting import forecast, queue_kpis, queue_view
 from .service import IvrService
+from .web_access import visible_agents, visible_queues
+from .web_auth import current_user
 
 SERVICE_KEY = web.AppKey("acd_service", IvrService)
 
@@ -47,7 +49,9 @@ def _window(request: web.Request, *, ordered: bool = False) -> tuple[float, floa
 
 async def queues(request: web.Request) -> web.Response:
     acd = _acd(request)
-    return web.json_response([queue_view(acd, q) for q in acd.config().queues.values()])
+    shown = visible_queues(current_user(request), acd)
+    return web.json_response([queue_view(acd, q) for q in acd.config().queues.values()
+                              if shown is None or q.name in shown])
 
 
 async def queue(request: web.Request) -> web.Response:
@@ -86,7 +90,9 @@ async def queue_log(request: web.Request) -> web.Response:
 async def agents(request: web.Request) -> web.Response:
     acd = _acd(request)
     now = time.time()
-    return web.json_response([a.view(now) for a in acd.agents.values()])
+    shown = visible_agents(current_user(request), acd)
+    return web.json_response([a.view(now) for a in acd.agents.values()
+                              if shown is None or a.id in shown])
 
 
 async def agent(request: web.Request) -> web.Response:

@@ -26,6 +26,7 @@ from ..services.callback.store import CallbackStore
 from ..services.db import Database, connect, redact_url
 from ..services.records import CallRecordStore
 from ..services.seam import Handoffs, handoffs
+from ..services.users.store import UserStore
 from ..services.voicemail.handoff import VoicemailHandoff
 from ..services.voicemail.mailbox_menu import MailboxMenu
 from ..services.voicemail.mailboxes import MailboxStore
@@ -56,6 +57,7 @@ class Services:
     mailbox_menu: MailboxMenu
     acd: Acd
     callbacks: Callbacks
+    users: UserStore
     handoffs: Handoffs
 
     async def close(self) -> None:
@@ -94,6 +96,7 @@ async def open_services(config: AppConfig, client: AriClient, prompts: PromptLib
         db=db, records=CallRecordStore(db), accounts=accounts,
         actions=account_actions(accounts), messages=messages, voicemail=voicemail,
         mailboxes=mailboxes, mailbox_menu=mailbox_menu, acd=acd, callbacks=callbacks,
+        users=UserStore(db),
         handoffs=handoffs(queues, VoicemailHandoff(voicemail),
                           CallbackHandoff(callbacks, queues.place_left)))
 

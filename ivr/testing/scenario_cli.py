@@ -53,7 +53,9 @@ def build_parser(p: argparse.ArgumentParser, project_root: Path) -> None:
     p.add_argument("--out", type=Path, default=Path("ivr-test-results"),
                    help="where recordings and traces are kept (default %(default)s)")
     p.add_argument("--app", default=f"http://127.0.0.1:{os.environ.get('IVR_HTTP_PORT', 8090)}",
-                   help="the running app's base URL, for --sip (default %(default)s)")
+                   help="the running app's base URL, for --sip (default %(default)s); its "
+                        "API token (a reporting user's will do) comes from $IVR_API_TOKEN, "
+                        "never from an argument, which every process listing shows")
     p.add_argument("--traces", type=Path,
                    help="the app's trace folder, for --sip (default: IVR_TRACE_DIR, else the "
                         "app's state folder)")
@@ -146,7 +148,8 @@ async def run_one(scenario: Scenario, index: int, args: argparse.Namespace,
     speech = render_speech(scenario, args.out, stem)
     planned = plan(scenario, prompts, speech)
     if args.sip:
-        target = SipTarget(args.app, args.traces, args.host or asterisk_host(), args.out)
+        target = SipTarget(args.app, args.traces, args.host or asterisk_host(), args.out,
+                           token=os.environ.get("IVR_API_TOKEN", ""))
         seen = await run_sip(scenario, planned, prompts, target, speech, flow, stem)
     elif flow_name is None or flow is None:
         seen = Observed("headless", error=f"no flow for extension {scenario.dial} (give the "

@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,8 @@ class SipTarget:
     """The SIP server (Asterisk), host[:port]."""
     out: Path = Path("ivr-test-results")
     """Where recordings and traces are kept for the report."""
+    token: str = field(default="", repr=False)
+    """An API token for the app's REST (`ivr user token NAME`; a reporting user's will do)."""
 
 
 def script_of(planned: Plan, speech: Mapping[int, Path]) -> list[Step]:
@@ -124,36 +126,47 @@ def observe_call(report: CallReport, planned: Plan, scenario: Scenario,
     return seen
 
 
-def _get(base: str, path: str) -> Any:
+class AppRefused(PermissionError):
+    """The app answered 401 or 403: no token, or one whose user may not read calls and records."""
+
+
+def _get(target: SipTarget, path: str) -> Any:
+    request = urllib.request.Request(target.app.rstrip("/") + path)
+    if target.token:
+        request.add_header("Authorization", f"Bearer {target.token}")
     try:
-        with urllib.request.urlopen(base.rstrip("/") + path, timeout=5) as resp:
+        with urllib.request.urlopen(request, timeout=5) as resp:
             return json.loads(resp.read())
-    except urllib.error.HTTPError:
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            raise AppRefused(f"the app refused GET {path} ({exc.code}): give ivr test an API "
+                             "token of a reporting or admin user (--token or IVR_API_TOKEN; "
+                             "ivr user token NAME)") from None
         return None
 
 
-async def _watch_calls(base: str, caller: str, before: set[str], found: list[str]) -> None:
+async def _watch_calls(target: SipTarget, caller: str, before: set[str], found: list[str]) -> None:
     """Poll GET /calls for the new call from `caller` (its id names its trace and record)."""
     while not found:
         try:
-            calls = await asyncio.to_thread(_get, base, "/calls") or []
+            calls = await asyncio.to_thread(_get, target, "/calls") or []
         except OSError:  # the app restarting: the record is looked up by caller instead
             calls = []
         found += [c["id"] for c in calls if c.get("caller") == caller and c["id"] not in before]
         await asyncio.sleep(POLL_S)
 
 
-async def _record(base: str, call_id: str | None, caller: str,
+async def _record(target: SipTarget, call_id: str | None, caller: str,
                   since: float) -> dict[str, Any] | None:
     """The call record: by id, else the newest of this caller that started after the dial."""
     deadline = time.monotonic() + RECORD_WAIT_S
     while time.monotonic() < deadline:
         if call_id is not None:
-            record = await asyncio.to_thread(_get, base, f"/records/{call_id}")
+            record = await asyncio.to_thread(_get, target, f"/records/{call_id}")
             if record:
                 return dict(record)
         else:
-            for record in await asyncio.to_thread(_get, base, "/records?limit=50") or []:
+            for record in await asyncio.to_thread(_get, target, "/records?limit=50") or []:
                 if record.get("caller") == caller and _epoch(record["started_at"]) >= since:
                     return dict(record)
         await asyncio.sleep(POLL_S)
@@ -199,11 +212,13 @@ async def run_sip(scenario: Scenario, planned: Plan, prompts: PromptLibrary,
     target.out.mkdir(parents=True, exist_ok=True)
     recording = target.out / f"{stem}.wav"
     try:
-        before = {c["id"] for c in await asyncio.to_thread(_get, target.app, "/calls") or []}
+        before = {c["id"] for c in await asyncio.to_thread(_get, target, "/calls") or []}
+    except AppRefused as exc:
+        return Observed(RUNNER, error=str(exc))
     except (urllib.error.URLError, OSError) as exc:
         return Observed(RUNNER, error=f"the app at {target.app} does not answer: {exc}")
     found: list[str] = []
-    watcher = asyncio.create_task(_watch_calls(target.app, scenario.caller, before, found))
+    watcher = asyncio.create_task(_watch_calls(target, scenario.caller, before, found))
     dialled = time.time() - 1.0
     try:
         report = await place_call(f"{scenario.dial}@{target.host}",
@@ -217,7 +232,7 @@ async def run_sip(scenario: Scenario, planned: Plan, prompts: PromptLibrary,
     seen = await asyncio.to_thread(observe_call, report, planned, scenario, prompts, recording)
     if seen.error is not None:
         return seen
-    record = await _record(target.app, found[0] if found else None, scenario.caller, dialled)
+    record = await _record(target, found[0] if found else None, scenario.caller, dialled)
     if record is None:
         seen.error = f"no call record from caller {scenario.caller} at {target.app}/records"
         return seen

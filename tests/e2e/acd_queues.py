@@ -8,8 +8,6 @@ the app hot-reloads the edited file like a flow.
 
 from __future__ import annotations
 
-import urllib.request
-
 from .running_app import RunningApp
 
 QUEUES = """
@@ -41,7 +39,7 @@ queues:
 
 
 def queue_log(app: RunningApp, call_id: str | None = None) -> list[list[str]]:
-    with urllib.request.urlopen(app.base_url + "/queue_log?hours=1", timeout=5) as resp:
+    with app.open("/queue_log?hours=1") as resp:
         lines = [line.split("|") for line in resp.read().decode().splitlines() if line]
     return [line for line in lines if call_id is None or line[1] == call_id]
 

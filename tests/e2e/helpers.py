@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -128,10 +127,7 @@ def voice(tmp_path: Path, language: str, prompt: str, repeats: int = 8) -> Path:
 
 
 def post(app: RunningApp, path: str, body: dict[str, Any] | None = None) -> Any:
-    request = urllib.request.Request(app.base_url + path, method="POST",
-                                     data=json.dumps(body or {}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5) as resp:
+    with app.open(path, "POST", json.dumps(body or {}).encode()) as resp:
         return json.loads(resp.read())
 
 

@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +52,22 @@ class RunningApp:
     restart: Callable[..., None] | None = None
     """restart(extra_env=None): kill the app (SIGKILL, no goodbye), start a new one on the same
     port, trace folder and database, with `extra_env` added to its environment."""
+    token: str = field(default="", repr=False)
+    """An admin's API token (`ivr user token`), sent with every request below."""
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", **extra}
+
+    def open(self, path: str, method: str = "GET", body: bytes | None = None,
+             content_type: str = "application/json") -> Any:
+        """urlopen of `path` with the token (HTTPError for a 4xx or 5xx, as urlopen does)."""
+        request = urllib.request.Request(self.base_url + path, method=method, data=body,
+                                         headers=self.headers(**{"Content-Type": content_type}))
+        return urllib.request.urlopen(request, timeout=5)
 
     def get(self, path: str) -> Any:
         try:
-            with urllib.request.urlopen(self.base_url + path, timeout=5) as resp:
+            with self.open(path) as resp:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             return json.loads(exc.read() or b"null")
@@ -126,6 +138,21 @@ class AppProcess:
             self.proc.wait()
 
 
+def admin_token(work: Path, database: str) -> str:
+    """An admin user and its API token in the app's database, made once per folder with the
+    `ivr user` commands an operator would use (a restarted app keeps its database and token)."""
+    saved = work / "admin.token"
+    if not saved.exists():
+        cli = [sys.executable, "-m", "ivr.app.cli", "user"]
+        subprocess.run([*cli, "add", "e2e-admin", "--role", "admin", "--password", "-",
+                        "--url", database], input="e2e admin password", text=True,
+                       check=True, capture_output=True)
+        made = subprocess.run([*cli, "token", "e2e-admin", "--label", "e2e", "--url", database],
+                              text=True, check=True, capture_output=True)
+        saved.write_text(made.stdout.strip())
+    return saved.read_text().strip()
+
+
 def start_app(runtime: asterisk.AsteriskRuntime, work: Path, port: int | None = None,
               trace_dir: Path | None = None, extra_env: dict[str, str] | None = None
               ) -> AppProcess:
@@ -140,6 +167,7 @@ def start_app(runtime: asterisk.AsteriskRuntime, work: Path, port: int | None = 
     if not (work / "ivr.db").exists():
         subprocess.run([sys.executable, "-m", "ivr.app.cli", "db", "init", "--demo",
                         "--url", database], check=True, capture_output=True)
+    token = admin_token(work, database)
     env = {
         **os.environ,
         "IVR_ARI_URL": runtime.ari_url,
@@ -159,7 +187,7 @@ def start_app(runtime: asterisk.AsteriskRuntime, work: Path, port: int | None = 
         proc = subprocess.Popen([sys.executable, "-m", "ivr.app.cli", "serve"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
     running = AppProcess(proc, RunningApp(f"http://127.0.0.1:{port}", trace_dir, log_file,
-                                          runtime, flows_dir=flows_dir))
+                                          runtime, flows_dir=flows_dir, token=token))
     deadline = time.monotonic() + 30
     while True:
         if proc.poll() is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -19,7 +20,8 @@ def ivr_test(app: RunningApp, out: Path, *paths: Path) -> subprocess.CompletedPr
                "--traces", str(app.trace_dir), "--out", str(out), "-j", "2",
                "--junit", str(out / "junit.xml"), "--html", str(out / "report.html"),
                *map(str, paths)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+    return subprocess.run(command, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "IVR_API_TOKEN": app.token})
 
 
 def check_shipped_scenarios_pass(app: RunningApp, tmp_path: Path, pattern: str) -> None:

@@ -61,7 +61,8 @@ async def test_screen_pop_and_blind_transfer_to_another_queue(acd: RunningApp) -
         await asyncio.sleep(1.0)
         post(acd, "/agents/agent1001/login")  # the only agent with the billing skill
         ws_url = acd.base_url.replace("http", "ws") + "/agents/agent1001/events"
-        async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as desktop:
+        async with aiohttp.ClientSession(headers=acd.headers()) as http, \
+                http.ws_connect(ws_url) as desktop:
             hello = await desktop.receive_json(timeout=5)
             assert (hello["type"], hello["id"]) == ("agent_state", "agent1001")
             report = await place_call("100", f"{TO_AGENT}; wait-hangup 40", caller=caller,
@@ -107,7 +108,8 @@ async def test_screen_pop_carries_the_account_the_caller_verified(acd: RunningAp
     ])
     ws_url = acd.base_url.replace("http", "ws") + "/agents/agent1002/events"
     try:
-        async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as desktop:
+        async with aiohttp.ClientSession(headers=acd.headers()) as http, \
+                http.ws_connect(ws_url) as desktop:
             await desktop.receive_json(timeout=5)
             report = await place_call("100", script, caller=caller, timeout=10)
             while (pop := await desktop.receive_json(timeout=10))["type"] != "screen_pop":

@@ -115,21 +115,15 @@ def callback(app: RunningApp, callback_id: str) -> dict[str, Any]:
 
 
 def request(app: RunningApp, body: dict[str, Any]) -> dict[str, Any]:
-    req = urllib.request.Request(app.base_url + "/callbacks", method="POST",
-                                 data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
+        with app.open("/callbacks", "POST", json.dumps(body).encode()) as resp:
             return {"status": resp.status, **json.loads(resp.read())}
     except urllib.error.HTTPError as exc:
         return {"status": exc.code, **json.loads(exc.read())}
 
 
 def dnc(app: RunningApp, number: str) -> None:
-    req = urllib.request.Request(f"{app.base_url}/dnc/{number}", method="PUT",
-                                 data=b'{"reason": "asked not to be called"}',
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as resp:
+    with app.open(f"/dnc/{number}", "PUT", b'{"reason": "asked not to be called"}') as resp:
         assert resp.status == 201
 
 

@@ -59,8 +59,7 @@ def message_of(app: RunningApp, caller: str, timeout: float = 10.0) -> dict[str,
 
 
 def audio_of(app: RunningApp, message_id: str, into: Path) -> np.ndarray:
-    with urllib.request.urlopen(f"{app.base_url}/messages/{message_id}/audio",
-                                timeout=5) as resp:
+    with app.open(f"/messages/{message_id}/audio") as resp:
         assert resp.headers["Content-Type"] == "audio/wav"
         into.write_bytes(resp.read())
     return load_wav(into)
@@ -143,8 +142,7 @@ def test_messages_can_be_marked_heard_and_deleted(ivr_app: RunningApp, tmp_path:
     message = message_of(ivr_app, caller)
 
     def call(method: str, path: str) -> tuple[int, Any]:
-        request = urllib.request.Request(ivr_app.base_url + path, method=method)
-        with urllib.request.urlopen(request, timeout=5) as resp:
+        with ivr_app.open(path, method) as resp:
             body = resp.read()
             return resp.status, json.loads(body) if body else None
 
@@ -215,7 +213,7 @@ def test_the_owner_dials_in_hears_the_message_and_deletes_it(
 
     assert message["id"] not in [m["id"] for m in ivr_app.get("/messages?limit=1000")]
     with pytest.raises(urllib.error.HTTPError) as gone:
-        urllib.request.urlopen(f"{ivr_app.base_url}/messages/{message['id']}", timeout=5)
+        ivr_app.open(f"/messages/{message['id']}")
     assert gone.value.code == 404
     assert not (ivr_app.flows_dir.parent / "voicemail" / "general"
                 / f"{message['id']}.wav").exists()

@@ -29,6 +29,8 @@ from ivr.services.acd.queue_log import parse_lines
 from ivr.services.acd.store import AcdStore
 from ivr.services.db import connect
 
+from .web_users import as_user
+
 ROOT = Path(__file__).resolve().parents[2]
 
 QUEUES_YAML = """\
@@ -74,7 +76,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     acd = Acd(cast(AriClient, NoAri()), AcdStore(db), lambda: config,
               PromptLibrary(ROOT / "prompts"))
     acd.sync_agents()
-    app = web.Application()
+    app = web.Application(middlewares=[as_user()])
     add_routes(app, cast(IvrService, StandIn(acd)))
     client = TestClient(TestServer(app))
     await client.start_server()
@@ -243,7 +245,7 @@ async def test_a_null_pause_reason_is_no_reason(env: Env) -> None:
 
 
 async def test_no_acd_is_503() -> None:
-    app = web.Application()
+    app = web.Application(middlewares=[as_user()])
     add_routes(app, cast(IvrService, StandIn(None)))
     async with TestClient(TestServer(app)) as client:
         for path in ("/agents", "/queues", "/kpis", "/queue_log"):

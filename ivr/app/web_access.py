@@ -1,0 +1,165 @@
+"""Who may call which route: one table, read by the auth middleware and the OpenAPI document.
+
+Every route of the app is a row: (method, path) -> a summary and, per role, a check of the
+request. A role without a check may not call the route at all (403); a route missing from the
+table is refused to everyone (a test checks that the table and the router agree), so a new
+route is closed until someone says who may call it. `admin` may call every route that is not
+public. Checks see the matched path (`agent_id`, `name`) and the query; a list route that
+several roles may read filters what it returns with `visible_queues` / `visible_agents`.
+
+What a role may do, in words:
+- agent: itself only (its state, its actions, its screen-pop events) and the queues it serves;
+- supervisor: the queues it supervises (`User.queues`), their KPIs and log, their agents, and
+  the do-not-call list;
+- reporting: reads queues, agents, KPIs, the queue log, live calls, call records and
+  callbacks; changes nothing; no voicemail audio;
+- admin: everything.
+Supervisors reach neither call records, live calls nor voicemail yet: those are not filtered by
+queue yet, so they stay closed rather than open to every queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from ..services.acd.engine import Acd
+from ..services.users.model import Role, User
+
+Check = Callable[[web.Request, User, Acd | None], bool]
+"""May this user make this request? (the ACD for membership; None while it is not running)"""
+
+
+def anyone(_request: web.Request, _user: User, _acd: Acd | None) -> bool:
+    return True
+
+
+def itself(request: web.Request, user: User, _acd: Acd | None) -> bool:
+    return request.match_info.get("agent_id") == user.agent_id
+
+
+def own_queue(request: web.Request, user: User, _acd: Acd | None) -> bool:
+    return request.match_info.get("name") in user.queues
+
+
+def own_queue_in_query(request: web.Request, user: User, _acd: Acd | None) -> bool:
+    return request.query.get("queue") in user.queues
+
+
+def serves_queue(request: web.Request, user: User, acd: Acd | None) -> bool:
+    """The agent user is a member of the queue in the path."""
+    if acd is None:
+        return False
+    queue = acd.config().queues.get(request.match_info.get("name", ""))
+    return queue is not None and user.agent_id in {a.id for a in acd.config().agents_of(queue)}
+
+
+def agent_of_own_queue(request: web.Request, user: User, acd: Acd | None) -> bool:
+    """The agent in the path serves one of the supervisor's queues."""
+    if acd is None:
+        return False
+    visible = visible_agents(user, acd)
+    return visible is None or request.match_info.get("agent_id") in visible
+
+
+def visible_queues(user: User, acd: Acd) -> set[str] | None:
+    """The queues a list shows this user; None: all of them."""
+    if user.role in (Role.ADMIN, Role.REPORTING):
+        return None
+    config = acd.config()
+    if user.role is Role.SUPERVISOR:
+        return set(user.queues) & set(config.queues)
+    return {q.name for q in config.queues.values()
+            if user.agent_id in {a.id for a in config.agents_of(q)}}
+
+
+def visible_agents(user: User, acd: Acd) -> set[str] | None:
+    """The agents a list shows this user; None: all of them."""
+    if user.role in (Role.ADMIN, Role.REPORTING):
+        return None
+    if user.role is Role.AGENT:
+        return {user.agent_id}
+    config = acd.config()
+    return {a.id for name in user.queues if (q := config.queues.get(name)) is not None
+            for a in config.agents_of(q)}
+
+
+@dataclass(frozen=True)
+class Access:
+    summary: str
+    roles: Mapping[Role, Check] = field(default_factory=dict)
+    public: bool = False
+    """Anyone, logged in or not (health, the login itself, the API document)."""
+
+    def allows(self, request: web.Request, user: User, acd: Acd | None) -> bool:
+        if user.role is Role.ADMIN:
+            return True
+        check = self.roles.get(user.role)
+        return check is not None and check(request, user, acd)
+
+
+A, S, R = Role.AGENT, Role.SUPERVISOR, Role.REPORTING
+READ: dict[Role, Check] = {R: anyone}
+
+TABLE: dict[tuple[str, str], Access] = {
+    ("GET", "/health"): Access("Whether the app is up and connected to Asterisk", public=True),
+    ("GET", "/openapi.json"): Access("This API, as an OpenAPI 3.1 document", public=True),
+    ("POST", "/auth/login"): Access("Log in: a session cookie and its CSRF token", public=True),
+    ("POST", "/auth/logout"): Access("End this session", {A: anyone, S: anyone, R: anyone}),
+    ("GET", "/auth/me"): Access("Who is logged in, and this session's CSRF token",
+                                {A: anyone, S: anyone, R: anyone}),
+    ("GET", "/calls"): Access("Live calls and where each caller is", READ),
+    ("GET", "/calls/{call_id}/trace"): Access("A live call's trace", READ),
+    ("GET", "/records"): Access("Call records, newest first", READ),
+    ("GET", "/records/{call_id}"): Access("One call record", READ),
+    ("GET", "/queues"): Access("Queues, live", {A: anyone, S: anyone, R: anyone}),
+    ("GET", "/queues/{name}"): Access("One queue, live",
+                                      {A: serves_queue, S: own_queue, R: anyone}),
+    ("GET", "/queues/{name}/kpis"): Access("A queue's KPIs over a window",
+                                           {S: own_queue, R: anyone}),
+    ("GET", "/kpis"): Access("KPIs of every queue over a window", READ),
+    ("GET", "/queue_log"): Access("The queue log, in Asterisk's queue_log format",
+                                  {S: own_queue_in_query, R: anyone}),
+    ("GET", "/agents"): Access("Agents and their states", {A: anyone, S: anyone, R: anyone}),
+    ("GET", "/agents/{agent_id}"): Access("One agent",
+                                          {A: itself, S: agent_of_own_queue, R: anyone}),
+    ("GET", "/agents/{agent_id}/events"): Access(
+        "An agent's screen pops and state changes (WebSocket)",
+        {A: itself, S: agent_of_own_queue}),
+    ("POST", "/agents/{agent_id}/{action}"): Access(
+        "Log an agent in or out, pause or unpause it", {A: itself, S: agent_of_own_queue}),
+    ("GET", "/messages"): Access("Voicemail messages"),
+    ("GET", "/mailboxes/{mailbox}/messages"): Access("A mailbox's messages"),
+    ("GET", "/messages/{message_id}"): Access("One voicemail message"),
+    ("GET", "/messages/{message_id}/audio"): Access("A message's audio (WAV)"),
+    ("POST", "/messages/{message_id}/{what}"): Access("Mark a message heard or unheard"),
+    ("DELETE", "/messages/{message_id}"): Access("Delete a message and its audio"),
+    ("GET", "/callbacks"): Access("Callback requests", READ),
+    ("POST", "/callbacks"): Access("Book a callback"),
+    ("GET", "/callbacks/{callback_id}"): Access("One callback request and its attempts", READ),
+    ("DELETE", "/callbacks/{callback_id}"): Access("Cancel a callback"),
+    ("POST", "/callbacks/{callback_id}/cancel"): Access("Cancel a callback"),
+    ("POST", "/callbacks/{callback_id}/reschedule"): Access("Move a callback's next attempt"),
+    ("GET", "/dnc"): Access("The do-not-call list", {S: anyone, R: anyone}),
+    ("PUT", "/dnc/{number}"): Access("Add a number to the do-not-call list", {S: anyone}),
+    ("POST", "/dnc/{number}"): Access("Add a number to the do-not-call list", {S: anyone}),
+    ("DELETE", "/dnc/{number}"): Access("Take a number off the do-not-call list",
+                                        {S: anyone}),
+}
+
+
+def canonical(request: web.Request) -> str:
+    """The matched route's path template (`/agents/{agent_id}`), whatever regex it has."""
+    route = request.match_info.route
+    resource = route.resource
+    if resource is None:
+        return request.path
+    info = resource.get_info()
+    return str(info.get("formatter") or info.get("path") or request.path)
+
+
+def access_of(request: web.Request) -> Access | None:
+    method = "GET" if request.method == "HEAD" else request.method
+    return TABLE.get((method, canonical(request)))

@@ -1,0 +1,21 @@
+"""For REST tests of one part of the surface without the login machinery: a middleware that
+makes every request a given user's, as web_auth's middleware does once it has checked them."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from ivr.app.web_auth import USER, Handler
+from ivr.services.users import Role, User
+
+ADMIN = User("admin", Role.ADMIN)
+
+
+def as_user(user: User = ADMIN) -> Middleware:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request[USER] = user
+        return await handler(request)
+
+    return middleware
