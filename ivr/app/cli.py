@@ -70,9 +70,14 @@ def cmd_run(_: argparse.Namespace) -> int:
     from ..services.accounts import init_database
     from . import asterisk
     from .config import database_url
+    from .user_cli import first_admin
 
     build(PromptLibrary(paths.project_root() / "prompts"))
     asyncio.run(init_database(database_url(), demo=True))
+    password_file = paths.state_dir() / "admin-password"
+    if asyncio.run(first_admin(database_url(), password_file)):
+        print(f"web console and API: user admin, password in {password_file} "
+              "(ivr user passwd admin to change it)", flush=True)
     runtime = asterisk.up()
     print(f"Asterisk ({runtime.mode}) is up; SIP on {runtime.sip_uri_host}", flush=True)
     try:

@@ -15,7 +15,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
+import secrets
 import sys
+from pathlib import Path
 
 from ..services.db import DatabaseError, connect
 from ..services.users import UserError, UserStore
@@ -80,6 +83,23 @@ async def _run(args: argparse.Namespace) -> int:
                 raise UserError(f"no user {args.name!r}")
             print(f"user {args.name}: {args.action}d")
     return 0
+
+
+async def first_admin(url: str, password_file: Path) -> bool:
+    """On a database with no user at all (a first `ivr run`): an `admin` with a random password,
+    written to `password_file` (mode 0600), never printed. False when there are users already."""
+    async with await connect(url) as db:
+        await db.migrate()
+        users = UserStore(db)
+        if await users.all():
+            return False
+        password = secrets.token_urlsafe(15)
+        password_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(password + "\n")
+        await users.add("admin", "admin", password)
+        return True
 
 
 def run(args: argparse.Namespace) -> int:
