@@ -37,6 +37,7 @@ from .call import Call
 from .calls import CallSupervisor
 from .config import AppConfig
 from .flows import FlowRegistry
+from .metrics import Metrics
 from .reconcile import Reconciler
 from .records import record_of
 from .routes import Route, StasisRoutes
@@ -64,6 +65,9 @@ class IvrService:
                                          on_finished=self._save_record)
         self.ears = SpeechEars(self.client, vosk_models=config.vosk_models,
                                workers=config.speech_workers, eager=config.speech_eager)
+        self.metrics = Metrics()
+        self.metrics.watch(self)
+        self.ears.on_decision = self.metrics.speech_decided
         self.notifier = Notifier(NotifyConfig.from_env(os.environ))
         self.routes = StasisRoutes(self.client)
         self.running: Services | None = None
@@ -123,6 +127,7 @@ class IvrService:
         self._spawn(self.reconciler.settle_parked())
         info = await self.client.system.info()
         self._spawn(self._watch_flows())
+        self._spawn(self.metrics.sample_loop_lag())
         log.info("serving flows %s on Asterisk %s (Stasis routes %s)",
                  self.registry.versions(), info.version, self.routes.owners())
 
@@ -219,10 +224,12 @@ class IvrService:
 
     async def _save_record(self, call: Call) -> None:
         """A database that is down loses the record, never the call (which is over anyway)."""
+        record = record_of(call)
+        self.metrics.call_ended(record.outcome)
         if self.running is None:
             return
         try:
-            await self.running.records.save(record_of(call))
+            await self.running.records.save(record)
         except Exception:
             log.exception("could not save the call record of %s", call.id)
 

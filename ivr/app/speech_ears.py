@@ -25,6 +25,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from pathlib import Path
+from typing import Any
 
 from ..ari import AriClient, AriError
 from ..flow.runtime import NO_MATCH_KEY
@@ -82,6 +83,9 @@ class SpeechEars:
         self._failed_at: dict[tuple[str, str], float] = {}
         self._clock = clock
         self._closed = False
+        self.on_decision: Callable[[str, str, float | None], None] = lambda *_: None
+        """(engine, "accepted" | "rejected" | "no_match", seconds from the end of speech to
+        the decision, when known): every decision, for the metrics."""
         self._releasing: set[asyncio.Task[None]] = set()
         """Listening paths being torn down behind the call (CallerAudio.release)."""
 
@@ -244,7 +248,7 @@ class SpeechEars:
             # what the caller said in the meantime is lost: how long that was, per call
             call.trace("talking", node=request.node,
                        path_ms=round((time.monotonic() - began) * 1000))
-        await self._hear(audio, engine, grammar, request, call, heard)
+        await self._hear(audio, engine, grammar, request, call, self._counted(heard))
 
     async def _can_detect_talk(self) -> bool:
         """Asterisk without func_talkdetect.so accepts TALK_DETECT(set) and never says a
@@ -266,6 +270,17 @@ class SpeechEars:
         self._releasing.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("listener teardown failed: %s", exc, exc_info=exc)
+
+    def _counted(self, heard: Heard) -> Heard:
+        def counted(keys: str, **fields: Any) -> None:
+            result = "accepted" if fields.get("accepted") else \
+                "rejected" if fields.get("text") else "no_match"
+            decided = fields.get("decided_ms")
+            self.on_decision(str(fields.get("engine") or ""), result,
+                             decided / 1000 if isinstance(decided, int | float) else None)
+            heard(keys, **fields)
+
+        return counted
 
     async def _hear(self, audio: CallerAudio, engine: Engine, grammar: Grammar,
                     request: Listen, call: Listener, heard: Heard) -> None:

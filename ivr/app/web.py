@@ -12,6 +12,7 @@ from ..services.place import view
 from ..services.records import CallRecord
 from . import openapi, web_auth
 from .call import Call
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .service import IvrService
 from .web_acd import add_routes
 from .web_callback import add_routes as add_callback_routes
@@ -81,6 +82,14 @@ def _record_json(rec: CallRecord) -> dict[str, object]:
     }
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus' text format (metrics.py); the database probe runs once per scrape."""
+    service = request.app[SERVICE_KEY]
+    await service.metrics.probe_database(service)
+    return web.Response(body=service.metrics.render(),
+                        headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
 def build_app(service: IvrService) -> web.Application:
     app = web.Application(middlewares=[web_auth.auth_middleware])
     app[SERVICE_KEY] = service
@@ -91,6 +100,7 @@ def build_app(service: IvrService) -> web.Application:
     app.router.add_get("/calls/{call_id}/trace", call_trace)
     app.router.add_get("/records", records)
     app.router.add_get("/records/{call_id}", record)
+    app.router.add_get("/metrics", metrics)
     add_routes(app, service)
     add_voicemail_routes(app, service)
     add_callback_routes(app, service)

@@ -110,6 +110,7 @@ TABLE: dict[tuple[str, str], Access] = {
     ("POST", "/auth/logout"): Access("End this session", {A: anyone, S: anyone, R: anyone}),
     ("GET", "/auth/me"): Access("Who is logged in, and this session's CSRF token",
                                 {A: anyone, S: anyone, R: anyone}),
+    ("GET", "/metrics"): Access("Prometheus metrics (text format)", READ),
     ("GET", "/calls"): Access("Live calls and where each caller is", READ),
     ("GET", "/calls/{call_id}/trace"): Access("A live call's trace", READ),
     ("GET", "/records"): Access("Call records, newest first", READ),

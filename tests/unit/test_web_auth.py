@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from ivr.app.metrics import Metrics
 from ivr.app.openapi import document, routes
 from ivr.app.service import IvrService
 from ivr.app.web import build_app
@@ -60,6 +61,8 @@ class StandIn:
     mailboxes: None = None
     callbacks: None = None
     calls: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
+    running: None = None
 
     def status(self) -> dict[str, object]:
         return {"ari_connected": True}
@@ -190,7 +193,8 @@ async def test_an_agent_acts_on_itself_only(env: Env) -> None:
     resp = await env.client.get("/queues", headers={"Authorization": f"Bearer {env.tokens['ana']}"})
     assert [q["name"] for q in await resp.json()] == ["general"]
     assert (await env.call("GET", "/queues/vip", "ana"))[0] == 403
-    for path in ("/records", "/calls", "/kpis", "/queue_log", "/dnc", "/messages", "/callbacks"):
+    for path in ("/records", "/calls", "/kpis", "/queue_log", "/dnc", "/messages", "/callbacks",
+                 "/metrics"):
         assert (await env.call("GET", path, "ana"))[0] == 403, path
 
 
@@ -212,7 +216,7 @@ async def test_a_supervisor_reaches_its_queues_and_their_agents_only(env: Env) -
 
 
 async def test_reporting_reads_and_changes_nothing(env: Env) -> None:
-    for path in ("/agents", "/queues", "/kpis", "/queue_log", "/agents/a3"):
+    for path in ("/agents", "/queues", "/kpis", "/queue_log", "/agents/a3", "/metrics"):
         assert (await env.call("GET", path, "rita"))[0] == 200, path
     assert (await env.call("GET", "/records", "rita"))[0] == 503  # let through: no database
     for method, path in (("POST", "/agents/a1/login"), ("PUT", "/dnc/0212345678"),
