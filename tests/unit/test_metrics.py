@@ -112,6 +112,7 @@ async def test_live_figures_are_read_at_each_scrape(acd: Acd) -> None:
     assert got[("ivr_agents", (("state", "available"),))] == 1
     assert got[("ivr_agents", (("state", "logged_out"),))] == 1
     assert got[("ivr_queue_waiting", (("queue", "general"),))] == 0
+    assert got[("process_resident_memory_bytes", ())] > 10e6
     service.calls.clear()
     await acd.login("a2")
     again = samples(metrics)
