@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := debootstrap espeak-ng sox graphviz postgresql sip-tester tcpdump
+APT_PACKAGES := debootstrap espeak-ng sox graphviz postgresql sip-tester tcpdump chromium chromium-driver
 PYTEST_ARGS ?=
 # The suite runs in parallel: each pytest-xdist worker has its own Asterisk instance on its own
 # loopback address and its own app (tests/e2e/conftest.py), and a test module stays on one worker

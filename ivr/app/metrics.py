@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -28,10 +28,26 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from ..services.acd.agents import AgentState
+from ..services.acd.engine import Acd
 from ..services.acd.reporting import queue_view
 
-if TYPE_CHECKING:
-    from .service import IvrService
+
+class Watched(Protocol):
+    """What the metrics read of the service (Watched), named here so that the two modules
+    need not import each other."""
+
+    @property
+    def calls(self) -> Mapping[str, Any]: ...
+    @property
+    def client(self) -> Any: ...
+    @property
+    def registry(self) -> Any: ...
+    @property
+    def ears(self) -> Any: ...
+    @property
+    def acd(self) -> Acd | None: ...
+    @property
+    def running(self) -> Any: ...
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LAG_EVERY_S = 0.5
@@ -59,7 +75,7 @@ class Metrics:
             "ivr_database_seconds", "Round trip of a probe query, at each scrape",
             registry=self.registry, buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0))
 
-    def watch(self, service: IvrService) -> None:
+    def watch(self, service: Watched) -> None:
         """Read the live figures from `service` at each scrape."""
         self.registry.register(_Live(service))
 
@@ -79,7 +95,7 @@ class Metrics:
             await asyncio.sleep(LAG_EVERY_S)
             self.loop_lag.observe(max(0.0, loop.time() - asked - LAG_EVERY_S))
 
-    async def probe_database(self, service: IvrService) -> None:
+    async def probe_database(self, service: Watched) -> None:
         running = service.running
         if running is None:
             return
@@ -97,7 +113,7 @@ class Metrics:
 class _Live(Collector):
     """Gauges and counters that the service already keeps, read when Prometheus asks."""
 
-    def __init__(self, service: IvrService) -> None:
+    def __init__(self, service: Watched) -> None:
         self.service = service
 
     def describe(self) -> list[Metric]:
@@ -130,7 +146,7 @@ class _Live(Collector):
         yield from _acd_metrics(service)
 
 
-def _acd_metrics(service: IvrService) -> Iterator[Metric]:
+def _acd_metrics(service: Watched) -> Iterator[Metric]:
     acd = service.acd
     if acd is None:
         return

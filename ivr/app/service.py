@@ -33,6 +33,7 @@ from ..services.voicemail.mailbox_menu import MAILBOX_ARG
 from ..services.voicemail.mailboxes import MailboxStore
 from ..services.voicemail.notify import Notifier, NotifyConfig
 from ..services.voicemail.store import MessageStore
+from ..services.wrapups import WrapupStore
 from .call import Call
 from .calls import CallSupervisor
 from .config import AppConfig
@@ -100,6 +101,10 @@ class IvrService:
     @property
     def users(self) -> UserStore | None:
         return self.running.users if self.running else None
+
+    @property
+    def wrapups(self) -> WrapupStore | None:
+        return self.running.wrapups if self.running else None
 
     @property
     def calls(self) -> dict[str, Call]:

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ..services.place import view
 from ..services.records import CallRecord
-from . import openapi, web_auth
+from . import openapi, web_auth, web_console
 from .call import Call
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .service import IvrService
@@ -66,7 +66,13 @@ async def record(request: web.Request) -> web.Response:
     found = await service.records.get(request.match_info["call_id"])
     if found is None:
         raise web.HTTPNotFound(text="no such call record")
-    return web.json_response(_record_json(found))
+    result = _record_json(found)
+    wrapped = await service.wrapups.get(found.call_id) if service.wrapups else None
+    result["wrapup"] = wrapped.as_json() if wrapped else None
+    result["first_call_resolution"] = \
+        await service.wrapups.resolved_first_time(wrapped) if service.wrapups and wrapped \
+        else None
+    return web.json_response(result)
 
 
 def _record_json(rec: CallRecord) -> dict[str, object]:
@@ -95,6 +101,7 @@ def build_app(service: IvrService) -> web.Application:
     app[SERVICE_KEY] = service
     web_auth.add_routes(app, service)
     openapi.add_routes(app)
+    web_console.add_routes(app, service)
     app.router.add_get("/health", health)
     app.router.add_get("/calls", calls)
     app.router.add_get("/calls/{call_id}/trace", call_trace)

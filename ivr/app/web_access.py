@@ -110,6 +110,16 @@ TABLE: dict[tuple[str, str], Access] = {
     ("POST", "/auth/logout"): Access("End this session", {A: anyone, S: anyone, R: anyone}),
     ("GET", "/auth/me"): Access("Who is logged in, and this session's CSRF token",
                                 {A: anyone, S: anyone, R: anyone}),
+    ("GET", "/"): Access("The web console (a redirect to /console/)", public=True),
+    ("GET", "/console/"): Access("The web console's page", public=True),
+    ("GET", "/console/{name}"): Access("The web console's files (no data in them)",
+                                       public=True),
+    ("GET", "/dispositions"): Access("The disposition codes of a wrap-up",
+                                     {A: anyone, S: anyone, R: anyone}),
+    ("POST", "/agents/{agent_id}/wrapup"): Access(
+        "Save the disposition and notes of a call the agent took", {A: itself}),
+    ("GET", "/agents/{agent_id}/calls/{call_id}/history"): Access(
+        "The earlier contacts of the caller of a call the agent takes", {A: itself}),
     ("GET", "/metrics"): Access("Prometheus metrics (text format)", READ),
     ("GET", "/calls"): Access("Live calls and where each caller is", READ),
     ("GET", "/calls/{call_id}/trace"): Access("A live call's trace", READ),

@@ -34,6 +34,7 @@ from ..services.voicemail.notify import NewMessage, Notifier
 from ..services.voicemail.playback import RecordingCopies
 from ..services.voicemail.session import Voicemail
 from ..services.voicemail.store import Message, MessageStore
+from ..services.wrapups import WrapupStore
 from .config import AppConfig
 from .logs import call_id_var
 from .message_work import message_media, route_message
@@ -58,6 +59,7 @@ class Services:
     acd: Acd
     callbacks: Callbacks
     users: UserStore
+    wrapups: WrapupStore
     handoffs: Handoffs
 
     async def close(self) -> None:
@@ -96,7 +98,7 @@ async def open_services(config: AppConfig, client: AriClient, prompts: PromptLib
         db=db, records=CallRecordStore(db), accounts=accounts,
         actions=account_actions(accounts), messages=messages, voicemail=voicemail,
         mailboxes=mailboxes, mailbox_menu=mailbox_menu, acd=acd, callbacks=callbacks,
-        users=UserStore(db),
+        users=UserStore(db), wrapups=WrapupStore(db),
         handoffs=handoffs(queues, VoicemailHandoff(voicemail),
                           CallbackHandoff(callbacks, queues.place_left)))
 

@@ -240,6 +240,13 @@ class AcdStore:
                 await tx.execute(insert, float(e.time), e.call_id, e.queue, e.agent, e.event,
                                  "|".join(d.replace("|", " ") for d in e.data))
 
+    async def connected(self, call_id: str, interface: str) -> bool:
+        """Whether the queue log has this call connected to this member (CONNECT)."""
+        found = await self.db.fetch_value(
+            "SELECT COUNT(*) AS n FROM acd_queue_log WHERE call_id = ? AND agent = ?"
+            " AND event = 'CONNECT'", call_id, interface)
+        return int(found or 0) > 0
+
     async def log_events(self, *, since: float | None = None, until: float | None = None,
                          queue: str | None = None) -> list[QueueLogEvent]:
         """In the order written, within since <= time < until. With `queue`, that queue's

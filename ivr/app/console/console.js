@@ -1,0 +1,149 @@
+// The agent desktop: log in, set the agent's state, show the screen pop of the call being
+// offered or taken, and save its wrap-up. Everything comes from the app's own REST API and the
+// agent's event WebSocket (docs/desktop-events.schema.json), with the session cookie; every
+// request that changes something carries the session's CSRF token (docs/access.md).
+
+const $ = (selector) => document.querySelector(selector);
+let csrf = null;
+let me = null;
+let socket = null;
+let currentCall = null;
+
+async function api(method, path, body) {
+  const headers = {};
+  if (method !== "GET") headers["X-CSRF-Token"] = csrf ?? "";
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(text || `${response.status}`);
+  return text ? JSON.parse(text) : null;
+}
+
+function show(id, visible) { $(id).hidden = !visible; }
+
+function field(name, value) {
+  $(`#pop [data-field="${name}"]`).textContent = value ?? "-";
+}
+
+function renderState(agent) {
+  const state = $("#state");
+  state.textContent = agent.state + (agent.pause_reason ? ` (${agent.pause_reason})` : "");
+  state.dataset.state = agent.state;
+  $("#in-state").textContent = agent.in_state_s !== undefined ? `for ${agent.in_state_s} s` : "";
+  if (agent.state === "wrap_up" && currentCall) show("#wrapup", true);
+}
+
+async function renderPop(pop) {
+  currentCall = pop.call_id;
+  field("caller", pop.caller);
+  field("language", pop.language);
+  field("queue", pop.queue);
+  field("waited", pop.waited_s === null ? null : `${Math.round(pop.waited_s)} s`);
+  field("account", pop.account ?? "not verified");
+  field("path", (pop.path ?? []).join(" \u2192 "));
+  show("#pop", true);
+  $("#wrapup-saved").textContent = "";
+  show("#wrapup", true);
+  const list = $("#history");
+  list.replaceChildren();
+  try {
+    const earlier = await api("GET", `/agents/${me.agent_id}/calls/${pop.call_id}/history`);
+    for (const contact of earlier) {
+      const item = document.createElement("li");
+      item.textContent = `${contact.saved_at.slice(0, 16).replace("T", " ")} ` +
+        `${contact.disposition}: ${contact.notes}`;
+      list.append(item);
+    }
+  } catch (error) { /* the call may not be this agent's yet: offered, not taken */ }
+  if (!list.children.length) {
+    const none = document.createElement("li");
+    none.className = "muted";
+    none.textContent = "none";
+    list.append(none);
+  }
+}
+
+function listen() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  socket = new WebSocket(`${scheme}//${location.host}/agents/${me.agent_id}/events`);
+  socket.onmessage = (message) => {
+    const event = JSON.parse(message.data);
+    if (event.type === "agent_state") renderState(event);
+    else if (event.type === "screen_pop") renderPop(event);
+  };
+  socket.onclose = () => { if (me) setTimeout(listen, 2000); };
+}
+
+async function act(action, body) {
+  $("#desktop-error").textContent = "";
+  try {
+    renderState(await api("POST", `/agents/${me.agent_id}/${action}`, body));
+  } catch (error) {
+    $("#desktop-error").textContent = error.message;
+  }
+}
+
+async function start() {
+  me = await api("GET", "/auth/me");
+  csrf = me.csrf_token;
+  $("#who").textContent = `${me.user} (${me.role})`;
+  show("#login", false);
+  show("#logout", true);
+  if (me.role !== "agent") { show("#elsewhere", true); return; }
+  show("#desktop", true);
+  const choices = await api("GET", "/dispositions");
+  $("#wrapup select").replaceChildren(...choices.map(({ code, label }) => {
+    const option = document.createElement("option");
+    option.value = code;
+    option.textContent = label;
+    return option;
+  }));
+  renderState(await api("GET", `/agents/${me.agent_id}`));
+  listen();
+}
+
+$("#login").addEventListener("submit", async (submitted) => {
+  submitted.preventDefault();
+  const form = new FormData($("#login"));
+  $("#login-error").textContent = "";
+  try {
+    await api("POST", "/auth/login", { user: form.get("user"), password: form.get("password") });
+    await start();
+  } catch (error) {
+    $("#login-error").textContent = error.message;
+  }
+});
+
+$("#ready").addEventListener("click", async () => {
+  const agent = await api("GET", `/agents/${me.agent_id}`);
+  await act(agent.state === "logged_out" ? "login" : "unpause");
+});
+$("#pause").addEventListener("click", () => act("pause", { reason: $("#pause-code").value }));
+$("#agent-logout").addEventListener("click", () => act("logout"));
+
+$("#wrapup").addEventListener("submit", async (submitted) => {
+  submitted.preventDefault();
+  const form = new FormData($("#wrapup"));
+  try {
+    await api("POST", `/agents/${me.agent_id}/wrapup`, {
+      call_id: currentCall, disposition: form.get("disposition"), notes: form.get("notes"),
+    });
+    $("#wrapup-saved").textContent = "saved";
+  } catch (error) {
+    $("#wrapup-saved").textContent = "";
+    $("#desktop-error").textContent = error.message;
+  }
+});
+
+$("#logout").addEventListener("click", async () => {
+  const leaving = me;
+  me = null;
+  if (socket) socket.close();
+  if (leaving) await api("POST", "/auth/logout").catch(() => {});
+  location.reload();
+});
+
+start().catch(() => show("#login", true));

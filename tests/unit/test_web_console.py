@@ -1,0 +1,172 @@
+"""The console's routes (ivr/app/web_console.py) on the real app router, with real stores on
+SQLite: its files (public, no data, strict headers), the wrap-up an agent saves for a call that
+was its own (and only then), the record that shows it, and the caller's earlier contacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from ivr.app.metrics import Metrics
+from ivr.app.service import IvrService
+from ivr.app.web import build_app
+from ivr.ari import AriClient
+from ivr.media.prompts import PromptLibrary
+from ivr.services.acd.config_reader import parse_acd_config
+from ivr.services.acd.engine import Acd
+from ivr.services.acd.queue_log import QueueLogEvent
+from ivr.services.acd.store import AcdStore
+from ivr.services.db import Database, connect
+from ivr.services.records import CallRecord, CallRecordStore
+from ivr.services.users import UserStore
+from ivr.services.wrapups import WrapupStore
+
+ROOT = Path(__file__).resolve().parents[2]
+QUEUES = "agents:\n  a1: {name: Ann, endpoint: PJSIP/a1}\n  a2: {name: Bob, endpoint: PJSIP/a2}\n" \
+         "queues:\n  general: {members: [a1, a2]}\n"
+
+
+class NoAri:
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the ACD used the ARI client ({name})")
+
+
+@dataclass
+class StandIn:
+    users: UserStore
+    acd: Acd
+    records: CallRecordStore
+    wrapups: WrapupStore
+    metrics: Metrics = field(default_factory=Metrics)
+    running: None = None
+    calls: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Env:
+    client: TestClient[web.Request, web.Application]
+    db: Database
+    records: CallRecordStore
+    tokens: dict[str, str]
+
+    async def call(self, method: str, path: str, who: str | None = None,
+                   **kw: Any) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        resp = await self.client.request(method, path, headers=headers, **kw)
+        text = await resp.text()
+        return resp.status, (await resp.json() if resp.content_type == "application/json"
+                             else text)
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    db = await connect(f"sqlite:///{tmp_path}/t.db")
+    await db.migrate()
+    config = parse_acd_config(QUEUES)
+    store = AcdStore(db)
+    acd = Acd(cast(AriClient, NoAri()), store, lambda: config, PromptLibrary(ROOT / "prompts"))
+    acd.sync_agents()
+    users = UserStore(db)
+    tokens = {}
+    for name, role, extra in (("root", "admin", {}), ("ana", "agent", {"agent_id": "a1"}),
+                              ("bob", "agent", {"agent_id": "a2"})):
+        await users.add(name, role, "a long password", **extra)
+        tokens[name] = await users.new_token(name)
+    records = CallRecordStore(db)
+    app = build_app(cast(IvrService, StandIn(users, acd, records, WrapupStore(db))))
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    await store.append_log([QueueLogEvent(1_700_000_000.0, "call-1", "general", "PJSIP/a1",
+                                          "CONNECT", ("3", "call-1", "2"))])
+    now = dt.datetime.now(dt.UTC)
+    await records.save(CallRecord(call_id="call-1", flow="bank", caller="01012345678",
+                                  started_at=now - dt.timedelta(minutes=5), outcome="queue"))
+    try:
+        yield Env(client, db, records, tokens)
+    finally:
+        await client.close()
+        await acd.stop()
+        await db.close()
+
+
+async def test_the_console_is_served_to_anyone_with_strict_headers(env: Env) -> None:
+    resp = await env.client.get("/", allow_redirects=False)
+    assert resp.status == 302 and resp.headers["Location"] == "/console/"
+    page = await env.client.get("/console/")
+    assert page.status == 200 and page.content_type == "text/html"
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    text = await page.text()
+    assert "/console/console.js" in text and "http" not in text.split("<body>")[0]
+    script = await env.client.get("/console/console.js")
+    assert script.status == 200 and script.content_type == "text/javascript"
+    for bad in ("/console/..%2Fweb.py", "/console/.hidden", "/console/web.py",
+                "/console/nothing.js"):
+        assert (await env.client.get(bad)).status == 404, bad
+
+
+async def test_an_agent_wraps_up_its_own_call_and_the_record_shows_it(env: Env) -> None:
+    status, codes = await env.call("GET", "/dispositions", "ana")
+    assert status == 200 and codes[0] == {"code": "resolved", "label": "Resolved"}
+    status, saved = await env.call("POST", "/agents/a1/wrapup", "ana", json={
+        "call_id": "call-1", "disposition": "resolved", "notes": "  card reissued "})
+    assert status == 200, saved
+    assert (saved["disposition"], saved["notes"], saved["caller"]) == \
+        ("resolved", "card reissued", "01012345678")
+    status, record = await env.call("GET", "/records/call-1", "root")
+    assert status == 200
+    assert record["wrapup"]["disposition"] == "resolved"
+    assert record["wrapup"]["agent_id"] == "a1"
+    assert record["first_call_resolution"] is None  # the 7 days are not over
+    status, again = await env.call("POST", "/agents/a1/wrapup", "ana", json={
+        "call_id": "call-1", "disposition": "follow_up", "notes": "corrected"})
+    assert status == 200 and again["disposition"] == "follow_up"
+
+
+async def test_a_call_that_was_not_the_agents_cannot_be_wrapped_up(env: Env) -> None:
+    status, text = await env.call("POST", "/agents/a2/wrapup", "bob", json={
+        "call_id": "call-1", "disposition": "resolved", "notes": ""})
+    assert status == 403 and "not agent a2's" in text
+    status, _ = await env.call("POST", "/agents/a1/wrapup", "bob", json={
+        "call_id": "call-1", "disposition": "resolved", "notes": ""})
+    assert status == 403  # another agent's route altogether
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"call_id": "call-1", "disposition": "great"}, "disposition: one of resolved"),
+    ({"call_id": "call-1", "disposition": "resolved", "notes": "x" * 2001}, "at most 2000"),
+    ({"call_id": "call-1", "disposition": "resolved", "notes": 5}, "notes: text"),
+    ({"disposition": "resolved"}, "call_id"),
+    ([1], "call_id"),
+])
+async def test_a_bad_wrapup_is_a_400_that_says_why(env: Env, body: Any, message: str) -> None:
+    status, text = await env.call("POST", "/agents/a1/wrapup", "ana", json=body)
+    assert status == 400 and message in text
+
+
+async def test_the_agent_sees_the_callers_earlier_contacts(env: Env) -> None:
+    store = WrapupStore(env.db)
+    earlier = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+    await store.save("call-0", "a2", "follow_up", "asked about fees", "01012345678", earlier)
+    await store.save("call-x", "a2", "resolved", "someone else", "0299999999", earlier)
+    status, found = await env.call("GET", "/agents/a1/calls/call-1/history", "ana")
+    assert status == 200
+    assert [(c["call_id"], c["notes"]) for c in found] == [("call-0", "asked about fees")]
+    assert (await env.call("GET", "/agents/a2/calls/call-1/history", "bob"))[0] == 403
+
+
+async def test_first_call_resolution_counts_any_later_call_within_the_window(env: Env) -> None:
+    store = WrapupStore(env.db)
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    first = await store.save("old-1", "a1", "resolved", "", "0311112222", long_ago)
+    assert await store.resolved_first_time(first) is True
+    await env.records.save(CallRecord(call_id="old-2", flow="bank", caller="0311112222",
+                                      started_at=long_ago + dt.timedelta(days=3)))
+    assert await store.resolved_first_time(first) is False
