@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .web_access import TABLE, Access
+from .web_access import PATH_VALUES, TABLE, Access
 
 _PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")
 
@@ -35,7 +35,9 @@ def _operation(method: str, path: str, access: Access) -> dict[str, Any]:
         "summary": access.summary,
         "operationId": f"{method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
         "parameters": [{"name": name, "in": "path", "required": True,
-                        "schema": {"type": "string"}} for name in _PARAM.findall(path)],
+                        "schema": {"type": "string", **({"enum": list(PATH_VALUES[name])}
+                                                         if name in PATH_VALUES else {})}}
+                       for name in _PARAM.findall(path)],
         "responses": {"200": {"description": "done"},
                       "400": {"description": "bad input: the text says what is wrong"},
                       "404": {"description": "no such thing"}},

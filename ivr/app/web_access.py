@@ -161,6 +161,13 @@ TABLE: dict[tuple[str, str], Access] = {
 }
 
 
+PATH_VALUES: dict[str, tuple[str, ...]] = {
+    "what": ("heard", "unheard"),
+    "action": ("login", "logout", "pause", "unpause"),
+}
+"""Path parameters that take one of a few values (the OpenAPI document lists them)."""
+
+
 def canonical(request: web.Request) -> str:
     """The matched route's path template (`/agents/{agent_id}`), whatever regex it has."""
     route = request.match_info.route

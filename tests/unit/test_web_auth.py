@@ -137,6 +137,8 @@ async def test_the_document_is_served_and_says_who_may_call_what(env: Env) -> No
     agent_action = doc["paths"]["/agents/{agent_id}/{action}"]["post"]
     assert agent_action["x-roles"] == ["admin", "agent", "supervisor"]
     assert [p["name"] for p in agent_action["parameters"]] == ["agent_id", "action"]
+    assert agent_action["parameters"][1]["schema"]["enum"] == ["login", "logout", "pause",
+                                                                "unpause"]
 
 
 async def test_anonymous_requests_are_refused_on_every_route_but_the_public_ones(

@@ -1,0 +1,159 @@
+"""The agent desktop in a real headless Chromium (Debian's chromium and chromium-driver, driven
+by Selenium), on the real app and Asterisk: an agent logs in on the page and goes ready, a
+softphone caller verifies an account in the bank flow and asks for an agent, the page pops the
+call (account, path, never the PIN), the agent wraps it up, and the call record has it. Also,
+on the running app: every route of its own OpenAPI document but the public ones refuses an
+anonymous request, and the agent's session cannot reach another agent or a supervisor's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as seen
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from ivr.testing.softphone import place_call
+
+from .helpers import STEP, add_account, agent_phone, new_caller
+from .running_app import RunningApp
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("acd_agents_logged_out")]
+
+AGENT_USER, AGENT_PASSWORD = "minji", "desktop password"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-gpu", "--window-size=1100,1400"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def agent_user(acd: RunningApp) -> str:
+    """An agent user for agent1002, added with `ivr user` as an operator would."""
+    subprocess.run([sys.executable, "-m", "ivr.app.cli", "user", "add", AGENT_USER, "--role",
+                    "agent", "--agent", "agent1002", "--password", "-", "--url",
+                    f"sqlite:///{acd.database()}"], input=AGENT_PASSWORD, text=True,
+                   check=True, capture_output=True)
+    return AGENT_USER
+
+
+def text_of(driver: WebDriver, selector: str, pattern: str, timeout: float = 20) -> str:
+    """Wait until the element's text matches `pattern`; its text."""
+    WebDriverWait(driver, timeout).until(
+        lambda d: re.search(pattern, d.find_element(By.CSS_SELECTOR, selector).text))
+    return str(driver.find_element(By.CSS_SELECTOR, selector).text)
+
+
+def log_in(driver: WebDriver, app: RunningApp, user: str, password: str) -> None:
+    driver.delete_all_cookies()
+    driver.get(app.base_url + "/console/")
+    form = WebDriverWait(driver, 10).until(seen.visibility_of_element_located((By.ID, "login")))
+    form.find_element(By.NAME, "user").send_keys(user)
+    form.find_element(By.NAME, "password").send_keys(password)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    text_of(driver, "[data-test=who]", rf"{user} \(agent\)")
+
+
+def fetch_status(driver: WebDriver, path: str) -> int:
+    """What the page's own session gets for `path` (fetch, same origin, the cookie)."""
+    return int(driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0], {credentials: 'same-origin'}).then(r => done(r.status));", path))
+
+
+async def test_an_agent_takes_a_call_on_the_desktop_and_wraps_it_up(
+        acd: RunningApp, browser: WebDriver, agent_user: str, tmp_path: Path) -> None:
+    await asyncio.to_thread(add_account, acd, "17320508", "2718", "KRW", "123000")
+    log_in(browser, acd, agent_user, AGENT_PASSWORD)
+    text_of(browser, "[data-test=state]", "logged_out")
+    browser.find_element(By.ID, "ready").click()
+    text_of(browser, "[data-test=state]", "^available")
+    assert acd.get("/agents/agent1002")["state"] == "available"
+
+    phone = await agent_phone(acd, "agent1002", "wait 3; hangup", timeout=60)
+    caller = new_caller()
+    script = "; ".join([
+        STEP, "dtmf 2", STEP, "dtmf 1", STEP, "dtmf 17320508#", STEP, "dtmf 1",
+        STEP, "dtmf 2718#",           # verified: the balance is said
+        "wait 10", "dtmf 0",          # then 0 for an agent
+        "wait-hangup 30",
+    ])
+    try:
+        report = await place_call("100", script, caller=caller, timeout=10)
+        assert report.ok, report.error
+        agent_report = await phone.result()
+    finally:
+        await phone.close()
+    assert agent_report.ok, agent_report.error
+
+    pop = browser.find_element(By.CSS_SELECTOR, "[data-test=pop]")
+    assert text_of(browser, "[data-test=pop] [data-field=caller]", caller)
+    assert pop.find_element(By.CSS_SELECTOR, "[data-field=account]").text == "17320508"
+    path = pop.find_element(By.CSS_SELECTOR, "[data-field=path]").text
+    assert "verify_pin" in path and path.endswith("agent")
+    assert pop.find_element(By.CSS_SELECTOR, "[data-field=queue]").text == "general"
+    assert "2718" not in browser.page_source, "the PIN never reaches the desktop"
+    text_of(browser, "[data-test=state]", "^(wrap_up|available)")
+
+    wrapup = browser.find_element(By.ID, "wrapup")
+    Select(wrapup.find_element(By.NAME, "disposition")).select_by_value("follow_up")
+    wrapup.find_element(By.NAME, "notes").send_keys("asked for a new card; call back Monday")
+    browser.save_screenshot(str(tmp_path / "desktop.png"))
+    wrapup.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    text_of(browser, "[data-test=wrapup-saved]", "saved")
+
+    (call_id,) = [r["call_id"] for r in acd.get("/records?limit=50") if r["caller"] == caller]
+    record = acd.get(f"/records/{call_id}")
+    assert record["wrapup"]["disposition"] == "follow_up"
+    assert record["wrapup"]["notes"] == "asked for a new card; call back Monday"
+    assert record["wrapup"]["agent_id"] == "agent1002"
+
+    # the same session reaches this agent and nothing beyond it
+    assert fetch_status(browser, "/agents/agent1002") == 200
+    for path in ("/agents/agent1001", "/queues/billing/kpis", "/records", "/calls", "/kpis",
+                 "/metrics", "/messages"):
+        assert fetch_status(browser, path) == 403, path
+
+
+def test_every_documented_route_refuses_an_anonymous_request(ivr_app: RunningApp) -> None:
+    with urllib.request.urlopen(ivr_app.base_url + "/openapi.json", timeout=5) as resp:
+        document = json.loads(resp.read())
+    refused = 0
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if operation.get("security") == []:
+                continue
+            concrete = path
+            for parameter in operation["parameters"]:
+                value = parameter["schema"].get("enum", ["x1"])[0]
+                concrete = concrete.replace("{" + parameter["name"] + "}", value)
+            url = ivr_app.base_url + concrete
+            request = urllib.request.Request(url, method=method.upper())
+            with pytest.raises(urllib.error.HTTPError) as refusal:
+                urllib.request.urlopen(request, timeout=5)
+            assert refusal.value.code == 401, (method, path)
+            refused += 1
+    assert refused >= 30
