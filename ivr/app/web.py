@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ..services.place import view
 from ..services.records import CallRecord
-from . import openapi, web_auth, web_console
+from . import openapi, web_auth, web_console, web_wallboard
 from .call import Call
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .service import IvrService
@@ -102,6 +102,7 @@ def build_app(service: IvrService) -> web.Application:
     web_auth.add_routes(app, service)
     openapi.add_routes(app)
     web_console.add_routes(app, service)
+    web_wallboard.add_routes(app, service)
     app.router.add_get("/health", health)
     app.router.add_get("/calls", calls)
     app.router.add_get("/calls/{call_id}/trace", call_trace)

@@ -120,6 +120,10 @@ TABLE: dict[tuple[str, str], Access] = {
         "Save the disposition and notes of a call the agent took", {A: itself}),
     ("GET", "/agents/{agent_id}/calls/{call_id}/history"): Access(
         "The earlier contacts of the caller of a call the agent takes", {A: itself}),
+    ("GET", "/wallboard"): Access("The wallboard: queues live and today, agents, colours",
+                                  {S: anyone, R: anyone}),
+    ("GET", "/wallboard/events"): Access("The wallboard, pushed as it changes (WebSocket)",
+                                         {S: anyone, R: anyone}),
     ("GET", "/metrics"): Access("Prometheus metrics (text format)", READ),
     ("GET", "/calls"): Access("Live calls and where each caller is", READ),
     ("GET", "/calls/{call_id}/trace"): Access("A live call's trace", READ),

@@ -92,7 +92,7 @@ async function start() {
   $("#who").textContent = `${me.user} (${me.role})`;
   show("#login", false);
   show("#logout", true);
-  if (me.role !== "agent") { show("#elsewhere", true); return; }
+  if (me.role !== "agent") { showWallboard(); return; }
   show("#desktop", true);
   const choices = await api("GET", "/dispositions");
   $("#wrapup select").replaceChildren(...choices.map(({ code, label }) => {
@@ -103,6 +103,57 @@ async function start() {
   }));
   renderState(await api("GET", `/agents/${me.agent_id}`));
   listen();
+}
+
+// The wallboard: supervisors (their queues), reporting and admin (all), pushed by the app.
+
+const percent = (v) => (v === null || v === undefined ? "-" : `${Math.round(v * 100)} %`);
+const seconds = (v) => (v === null || v === undefined ? "-" : `${Math.round(v)} s`);
+
+function cell(row, text, level) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (level && level !== "none") td.className = level;
+  row.append(td);
+  return td;
+}
+
+function renderBoard(board) {
+  $("#board-at").textContent = new Date(board.at * 1000).toLocaleTimeString();
+  const rows = board.queues.map((q) => {
+    const tr = document.createElement("tr");
+    tr.dataset.queue = q.name;
+    const a = q.agents;
+    cell(tr, q.name);
+    cell(tr, String(q.waiting), q.levels.waiting).dataset.field = "waiting";
+    cell(tr, seconds(q.longest_wait_s), q.levels.longest_wait_s).dataset.field = "longest";
+    cell(tr, percent(q.today.service_level), q.levels.service_level);
+    cell(tr, seconds(q.today.average_speed_of_answer_s));
+    cell(tr, seconds(q.today.average_handle_time_s));
+    cell(tr, percent(q.today.abandonment_rate), q.levels.abandonment_rate);
+    cell(tr, String(q.today.offered)).dataset.field = "offered";
+    cell(tr, String(q.today.answered)).dataset.field = "answered";
+    cell(tr, `${a.available} / ${a.ringing + a.on_call + a.wrap_up} / ${a.paused}`);
+    cell(tr, percent(q.occupancy));
+    return tr;
+  });
+  $("#queue-rows").replaceChildren(...rows);
+  $("#agent-rows").replaceChildren(...board.agents.map((agent) => {
+    const tr = document.createElement("tr");
+    tr.dataset.agent = agent.id;
+    cell(tr, agent.name);
+    cell(tr, agent.state + (agent.pause_reason ? ` (${agent.pause_reason})` : ""));
+    cell(tr, seconds(agent.in_state_s));
+    return tr;
+  }));
+}
+
+function showWallboard() {
+  show("#wallboard", true);
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const board = new WebSocket(`${scheme}//${location.host}/wallboard/events`);
+  board.onmessage = (message) => renderBoard(JSON.parse(message.data));
+  board.onclose = () => { if (me) setTimeout(showWallboard, 2000); };
 }
 
 $("#login").addEventListener("submit", async (submitted) => {

@@ -126,6 +126,29 @@ class QueueConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Threshold:
+    """Where a wallboard figure turns amber, and red."""
+
+    amber: float
+    red: float
+
+    def level(self, value: float | None, higher_is_worse: bool) -> str:
+        """"green", "amber", "red", or "none" for a figure not known yet."""
+        if value is None:
+            return "none"
+        if higher_is_worse:
+            return "red" if value >= self.red else "amber" if value >= self.amber else "green"
+        return "red" if value <= self.red else "amber" if value <= self.amber else "green"
+
+
+HIGHER_IS_WORSE = {"longest_wait_s": True, "service_level": False, "abandonment_rate": True,
+                   "waiting": True}
+DEFAULT_THRESHOLDS: Mapping[str, Threshold] = {
+    "longest_wait_s": Threshold(30, 60), "service_level": Threshold(0.8, 0.6),
+    "abandonment_rate": Threshold(0.05, 0.1), "waiting": Threshold(3, 10)}
+
+
+@dataclass(frozen=True, slots=True)
 class AcdConfig:
     """Everything the ACD serves; a reload builds a new one and swaps it in."""
 
@@ -134,6 +157,8 @@ class AcdConfig:
     pause_reasons: Mapping[str, str]
     """Code dialled after *73 -> reason text."""
     warnings: tuple[FlowErrorDetail, ...] = ()
+    wallboard: Mapping[str, Threshold] = field(default_factory=lambda: DEFAULT_THRESHOLDS)
+    """Figure -> its wallboard colours (config_wallboard.py reads the file's block)."""
 
     def agents_of(self, queue: QueueConfig) -> list[AgentConfig]:
         """The queue's members in member order, or (skills) every agent with all its skills."""

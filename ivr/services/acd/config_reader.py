@@ -24,6 +24,7 @@ from ...flow.loader import FlowError, FlowErrorDetail, yaml_error
 from ...flow.source import FlowYamlLoader, KeyPath, Positions, walk
 from .config import STRATEGIES, AcdConfig, AgentConfig, Announce, QueueConfig, Widen
 from .config_callback import read_callback
+from .config_wallboard import read_wallboard
 
 __all__ = ["load_acd_config", "parse_acd_config"]
 
@@ -41,7 +42,7 @@ _WIDEN: dict[str, Scalar] = {"after": ("seconds", 0, 86400), "max_penalty": ("wh
 _KINDS: dict[str, tuple[tuple[type, ...], str]] = {
     "text": ((str,), "text"), "flag": ((bool,), "true or false"),
     "whole": ((int,), "a whole number"), "seconds": ((int, float), "a number of seconds")}
-_TOP_FIELDS = ("agents", "queues", "pause_reasons")
+_TOP_FIELDS = ("agents", "queues", "pause_reasons", "wallboard")
 _AGENT_FIELDS = ("name", "endpoint", "skills")
 _QUEUE_FIELDS = tuple(f.name for f in dataclass_fields(QueueConfig) if f.name != "name")
 _LISTS = frozenset({"members", "skills", "widen"})
@@ -373,10 +374,11 @@ def parse_acd_config(text: str, file: str = "<queues>") -> AcdConfig:
               if (q := reader.queue(n, raw, ids)) is not None}
     config = AcdConfig(agents, queues, reader.pause_reasons(top.get("pause_reasons", {})))
     _cross_checks(reader, config)
+    wallboard = read_wallboard(reader, top.get("wallboard"))
     details = sorted(reader.details, key=lambda d: (d.line, d.column, d.severity, d.message))
     if any(d.is_error for d in details):
         raise FlowError(details)
-    return AcdConfig(agents, queues, config.pause_reasons, tuple(details))
+    return AcdConfig(agents, queues, config.pause_reasons, tuple(details), wallboard)
 
 
 def load_acd_config(path: Path) -> AcdConfig:

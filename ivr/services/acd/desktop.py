@@ -226,3 +226,24 @@ class Desktops:
             if queue.full():  # a stuck desktop loses old news, never the latest
                 queue.get_nowait()
             queue.put_nowait(event)
+
+
+class Changes:
+    """Wakes whoever watches the ACD as a whole (wallboards) when anything they show may have
+    changed: a queue_log event or an agent's state. A watcher coalesces: however many changes
+    came while it was busy, it wakes once."""
+
+    def __init__(self) -> None:
+        self._watchers: set[asyncio.Event] = set()
+
+    def watch(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._watchers.add(event)
+        return event
+
+    def unwatch(self, event: asyncio.Event) -> None:
+        self._watchers.discard(event)
+
+    def notify(self) -> None:
+        for event in self._watchers:
+            event.set()

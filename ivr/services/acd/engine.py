@@ -28,9 +28,10 @@ from ...media.prompts import PromptLibrary
 from . import queue_log as ql
 from .agents import Agent, AgentState
 from .config import AcdConfig, QueueConfig
-from .desktop import AgentStateEvent, Desktops
+from .desktop import AgentStateEvent, Changes, Desktops
 from .dispatch import offer_waiting
 from .entries import QueueEntry
+from .intervals import KEPT_INTERVALS_S, IntervalSummaries
 from .queue_log import QueueLogEvent, QueueLogFile
 from .store import AcdStore, EntryState
 
@@ -59,6 +60,9 @@ class Acd:
         a CallbackEntry (services/callback) per callback whose turn may come (entries.py)."""
         self.desktops = Desktops()
         """The agents' desktops listening (web_acd's WebSocket), and what is sent to them."""
+        self.intervals = IntervalSummaries(store.db)
+        """Per-interval KPI sums, added to as the queue log is written (wallboards read them)."""
+        self.changes = Changes()
         self.last_agent: dict[str, str] = {}
         self.stopping = False
         self._wake = asyncio.Event()
@@ -73,6 +77,7 @@ class Acd:
     async def start(self) -> None:
         """Load agents' states (the ones the config still names) and start dispatching."""
         rows = {row.agent_id: row for row in await self.store.agents()}
+        await self.intervals.load(since=self.clock() - KEPT_INTERVALS_S)
         self.sync_agents()
         now = self.clock()
         for agent_id, agent in self.agents.items():
@@ -124,11 +129,20 @@ class Acd:
                 await self.store.append_log(events)
             except Exception:
                 log.exception("could not store queue_log events")
+            try:
+                await self.intervals.add(events, self._service_level)
+            except Exception:
+                log.exception("could not add queue_log events to the interval summaries")
+            self.changes.notify()
             if self.log_file is not None:
                 try:
                     await asyncio.to_thread(self.log_file.append, list(events))
                 except OSError:
                     log.exception("could not write the queue_log file")
+
+    def _service_level(self, queue: str) -> float:
+        found = self.config().queues.get(queue)
+        return found.service_level if found is not None else 20.0
 
     def event(self, call_id: str, queue: str, agent: str, verb: str,
               *data: object) -> QueueLogEvent:
@@ -156,6 +170,7 @@ class Acd:
         except Exception:
             log.exception("could not save agent %s", agent.id)
         self.desktops.publish(agent.id, AgentStateEvent.of(agent, self.clock()))
+        self.changes.notify()
 
     async def _member_event(self, agent: Agent, verb: str, *data: object) -> None:
         names = [q.name for q in self.queues_of(agent)] or ["NONE"]

@@ -1,0 +1,76 @@
+"""The wallboard over HTTP: `GET /wallboard` (one snapshot) and `GET /wallboard/events` (a
+WebSocket that pushes a snapshot whenever the ACD changes, at most every PUSH_GAP_S, and every
+REFRESH_S anyway so that waits and times in state keep counting). A supervisor sees the
+queues it supervises, reporting and admin all of them (web_access.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from aiohttp import WSMsgType, web
+
+from ..services.acd.engine import Acd
+from ..services.acd.wallboard import wallboard
+from ..services.users.model import Role
+from .service import IvrService
+from .web_auth import current_user
+
+SERVICE_KEY = web.AppKey("wallboard_service", IvrService)
+PUSH_GAP_S = 0.2
+REFRESH_S = 2.0
+
+
+def _acd(request: web.Request) -> Acd:
+    acd = request.app[SERVICE_KEY].acd
+    if acd is None:
+        raise web.HTTPServiceUnavailable(text="the ACD is not running")
+    return acd
+
+
+def _queues(request: web.Request) -> set[str] | None:
+    user = current_user(request)
+    return set(user.queues) if user.role is Role.SUPERVISOR else None
+
+
+async def snapshot(request: web.Request) -> web.Response:
+    return web.json_response(wallboard(_acd(request), time.time(), queues=_queues(request)))
+
+
+async def events(request: web.Request) -> web.WebSocketResponse:
+    acd, queues = _acd(request), _queues(request)
+    ws = web.WebSocketResponse(heartbeat=30.0)
+    await ws.prepare(request)
+    changed = acd.changes.watch()
+    reader = asyncio.ensure_future(ws.receive())
+    try:
+        while not ws.closed:
+            changed.clear()
+            await ws.send_json(wallboard(acd, time.time(), queues=queues))
+            await asyncio.sleep(PUSH_GAP_S)
+            waiter = asyncio.ensure_future(changed.wait())
+            done, _ = await asyncio.wait({reader, waiter}, timeout=REFRESH_S - PUSH_GAP_S,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if reader in done:
+                message = reader.result()
+                if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
+                                    WSMsgType.ERROR):
+                    break
+                reader = asyncio.ensure_future(ws.receive())
+    except ConnectionResetError:
+        pass
+    finally:
+        reader.cancel()
+        acd.changes.unwatch(changed)
+        with contextlib.suppress(ConnectionResetError):
+            await ws.close()
+    return ws
+
+
+def add_routes(app: web.Application, service: IvrService) -> None:
+    app[SERVICE_KEY] = service
+    app.router.add_get("/wallboard", snapshot)
+    app.router.add_get("/wallboard/events", events)
