@@ -1,6 +1,7 @@
 """The wallboard over HTTP: `GET /wallboard` (one snapshot) and `GET /wallboard/events` (a
-WebSocket that pushes a snapshot whenever the ACD changes, at most every PUSH_GAP_S, and every
-REFRESH_S anyway so that waits and times in state keep counting). A supervisor sees the
+WebSocket that pushes a snapshot PUSH_GAP_S after the ACD changes, so that what one change sets
+off (a caller's entry, then its session) arrives in one snapshot, and every REFRESH_S anyway
+so that waits and times in state keep counting). A supervisor sees the
 queues it supervises, reporting and admin all of them (web_access.py).
 """
 
@@ -46,12 +47,10 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     changed = acd.changes.watch()
     reader = asyncio.ensure_future(ws.receive())
     try:
+        await ws.send_json(wallboard(acd, time.time(), queues=queues))
         while not ws.closed:
-            changed.clear()
-            await ws.send_json(wallboard(acd, time.time(), queues=queues))
-            await asyncio.sleep(PUSH_GAP_S)
             waiter = asyncio.ensure_future(changed.wait())
-            done, _ = await asyncio.wait({reader, waiter}, timeout=REFRESH_S - PUSH_GAP_S,
+            done, _ = await asyncio.wait({reader, waiter}, timeout=REFRESH_S,
                                          return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
             if reader in done:
@@ -60,6 +59,10 @@ async def events(request: web.Request) -> web.WebSocketResponse:
                                     WSMsgType.ERROR):
                     break
                 reader = asyncio.ensure_future(ws.receive())
+            if changed.is_set():  # let what one change sets off settle, and coalesce
+                await asyncio.sleep(PUSH_GAP_S)
+            changed.clear()
+            await ws.send_json(wallboard(acd, time.time(), queues=queues))
     except ConnectionResetError:
         pass
     finally:

@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -28,12 +29,13 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from ivr.testing.softphone import place_call
 
-from .helpers import STEP, add_account, agent_phone, new_caller
+from .helpers import STEP, TO_AGENT, add_account, agent_phone, new_caller, place_of, post
 from .running_app import RunningApp
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("acd_agents_logged_out")]
 
 AGENT_USER, AGENT_PASSWORD = "minji", "desktop password"
+SUPERVISOR_USER = "jiwoo"
 
 
 @pytest.fixture(scope="module")
@@ -60,21 +62,38 @@ def agent_user(acd: RunningApp) -> str:
     return AGENT_USER
 
 
+@pytest.fixture(scope="module")
+def supervisor_user(acd: RunningApp) -> str:
+    subprocess.run([sys.executable, "-m", "ivr.app.cli", "user", "add", SUPERVISOR_USER,
+                    "--role", "supervisor", "--queues", "general", "--password", "-", "--url",
+                    f"sqlite:///{acd.database()}"], input=AGENT_PASSWORD, text=True,
+                   check=True, capture_output=True)
+    return SUPERVISOR_USER
+
+
 def text_of(driver: WebDriver, selector: str, pattern: str, timeout: float = 20) -> str:
-    """Wait until the element's text matches `pattern`; its text."""
-    WebDriverWait(driver, timeout).until(
-        lambda d: re.search(pattern, d.find_element(By.CSS_SELECTOR, selector).text))
-    return str(driver.find_element(By.CSS_SELECTOR, selector).text)
+    """Wait until the element's text matches `pattern`; its text. Read in the page in one go:
+    the wallboard replaces its rows on every push, so a found element may be gone a moment
+    later."""
+    def read(d: WebDriver) -> str:
+        return str(d.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : ''",
+            selector))
+
+    WebDriverWait(driver, timeout, poll_frequency=0.05).until(
+        lambda d: re.search(pattern, read(d)))
+    return read(driver)
 
 
-def log_in(driver: WebDriver, app: RunningApp, user: str, password: str) -> None:
+def log_in(driver: WebDriver, app: RunningApp, user: str, password: str,
+           role: str = "agent") -> None:
     driver.delete_all_cookies()
     driver.get(app.base_url + "/console/")
     form = WebDriverWait(driver, 10).until(seen.visibility_of_element_located((By.ID, "login")))
     form.find_element(By.NAME, "user").send_keys(user)
     form.find_element(By.NAME, "password").send_keys(password)
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    text_of(driver, "[data-test=who]", rf"{user} \(agent\)")
+    text_of(driver, "[data-test=who]", rf"{user} \({role}\)")
 
 
 def fetch_status(driver: WebDriver, path: str) -> int:
@@ -136,6 +155,42 @@ async def test_an_agent_takes_a_call_on_the_desktop_and_wraps_it_up(
     for path in ("/agents/agent1001", "/queues/billing/kpis", "/records", "/calls", "/kpis",
                  "/metrics", "/messages"):
         assert fetch_status(browser, path) == 403, path
+
+
+async def test_the_wallboard_shows_a_caller_waiting_then_answered_within_a_second(
+        acd: RunningApp, browser: WebDriver, supervisor_user: str, tmp_path: Path) -> None:
+    log_in(browser, acd, supervisor_user, AGENT_PASSWORD, role="supervisor")
+    general = "[data-test=queues] tr[data-queue=general]"
+    text_of(browser, f"{general} [data-field=waiting]", r"^\d+$")
+    assert not browser.find_elements(By.CSS_SELECTOR, "tr[data-queue=billing]"), \
+        "a supervisor sees its own queues only"
+    answered = int(text_of(browser, f"{general} [data-field=answered]", r"^\d+$"))
+
+    phone = await agent_phone(acd, "agent1001", "wait 2; hangup", timeout=60)
+    try:
+        post(acd, "/agents/agent1001/login")
+        post(acd, "/agents/agent1001/pause", {"reason": "1"})
+        caller = new_caller()
+        call = asyncio.create_task(place_call("100", f"{TO_AGENT}; wait-hangup 40",
+                                              caller=caller, timeout=10))
+        await place_of(acd, caller, "in_queue", queue="general")
+        shown = time.monotonic()
+        text_of(browser, f"{general} [data-field=waiting]", "^1$", timeout=1.0)
+        waiting_s = time.monotonic() - shown
+        browser.save_screenshot(str(tmp_path / "wallboard.png"))
+        post(acd, "/agents/agent1001/unpause")
+        await place_of(acd, caller, "with_agent", queue="general", agent="agent1001")
+        shown = time.monotonic()
+        text_of(browser, f"{general} [data-field=answered]", f"^{answered + 1}$", timeout=1.0)
+        text_of(browser, f"{general} [data-field=waiting]", "^0$", timeout=0.2)
+        answered_s = time.monotonic() - shown
+        report = await call
+        await phone.result()
+    finally:
+        await phone.close()
+    assert report.ok, report.error
+    print(f"wallboard: waiting shown {waiting_s:.3f} s, answered {answered_s:.3f} s after the "
+          "API showed them")
 
 
 def test_every_documented_route_refuses_an_anonymous_request(ivr_app: RunningApp) -> None:
