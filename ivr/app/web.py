@@ -4,13 +4,15 @@ table (web_access.py), checked by the middleware in web_auth.py."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 
 from aiohttp import web
 
 from ..services.place import view
-from ..services.records import CallRecord
-from . import openapi, web_auth, web_console, web_wallboard
+from ..services.records import OUTCOMES, CallRecord
+from . import openapi, web_auth, web_console, web_flows, web_wallboard
 from .call import Call
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .service import IvrService
@@ -50,13 +52,50 @@ async def call_trace(request: web.Request) -> web.Response:
     return web.json_response(call.trace_log.entries)
 
 
+def _when(request: web.Request, name: str) -> dt.datetime | None:
+    """?since= / ?until=: an ISO date or date-time (UTC unless it says otherwise)."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{name}: an ISO date or date-time such as 2026-12-07 "
+                                      f"or 2026-12-07T09:30, not {raw[:40]!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
 async def records(request: web.Request) -> web.Response:
+    """Search: ?caller= &outcome= &flow= &since= &until= &limit= (newest first, up to 1000)."""
     service = request.app[SERVICE_KEY]
     if service.records is None:
         raise web.HTTPServiceUnavailable(text="no database")
-    limit = min(int(request.query.get("limit", "100")), 1000)
-    found = await service.records.list(limit=limit)
+    raw_limit = request.query.get("limit", "100")
+    if not raw_limit.isdigit():
+        raise web.HTTPBadRequest(text=f"limit: a whole number, not {raw_limit[:20]!r}")
+    outcome = request.query.get("outcome") or None
+    if outcome is not None and outcome not in OUTCOMES:
+        raise web.HTTPBadRequest(text=f"outcome: one of {', '.join(OUTCOMES)}")
+    found = await service.records.list(
+        limit=min(int(raw_limit), 1000), since=_when(request, "since"),
+        until=_when(request, "until"), flow=request.query.get("flow") or None,
+        caller=request.query.get("caller") or None, outcome=outcome)
     return web.json_response([_record_json(r) for r in found])
+
+
+async def record_trace(request: web.Request) -> web.Response:
+    """An ended call's trace, as the app saved it (the trace folder's <call_id>.jsonl)."""
+    service = request.app[SERVICE_KEY]
+    call_id = request.match_info["call_id"]
+    if not call_id.replace(".", "").replace("-", "").isalnum():
+        raise web.HTTPNotFound(text="no such trace")
+    path = service.config.trace_dir / f"{call_id}.jsonl"
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    except FileNotFoundError:
+        raise web.HTTPNotFound(text="no saved trace for this call (still live, or "
+                                    "kept elsewhere)") from None
+    return web.json_response([json.loads(line) for line in text.splitlines() if line])
 
 
 async def record(request: web.Request) -> web.Response:
@@ -103,11 +142,13 @@ def build_app(service: IvrService) -> web.Application:
     openapi.add_routes(app)
     web_console.add_routes(app, service)
     web_wallboard.add_routes(app, service)
+    web_flows.add_routes(app, service)
     app.router.add_get("/health", health)
     app.router.add_get("/calls", calls)
     app.router.add_get("/calls/{call_id}/trace", call_trace)
     app.router.add_get("/records", records)
     app.router.add_get("/records/{call_id}", record)
+    app.router.add_get("/records/{call_id}/trace", record_trace)
     app.router.add_get("/metrics", metrics)
     add_routes(app, service)
     add_voicemail_routes(app, service)

@@ -143,16 +143,18 @@ class CallRecordStore:
         return None if row is None else _record(row)
 
     async def list(self, since: dt.datetime | None = None, limit: int = 100,
-                   flow: str | None = None) -> builtins.list[CallRecord]:
-        """Most recent first; `since` bounds started_at from below."""
+                   flow: str | None = None, *, until: dt.datetime | None = None,
+                   caller: str | None = None,
+                   outcome: str | None = None) -> builtins.list[CallRecord]:
+        """Most recent first; `since` <= started_at < `until`; the others match exactly."""
         where: builtins.list[str] = []
         params: builtins.list[Any] = []
-        if since is not None:
-            where.append("started_at >= ?")
-            params.append(since)
-        if flow is not None:
-            where.append("flow = ?")
-            params.append(flow)
+        for column, op, value in (("started_at", ">=", since), ("started_at", "<", until),
+                                  ("flow", "=", flow), ("caller", "=", caller),
+                                  ("outcome", "=", outcome)):
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                params.append(value)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = await self.db.fetch_all(
             f"SELECT {', '.join(_COLUMNS)} FROM call_records{clause}"

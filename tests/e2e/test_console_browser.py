@@ -156,6 +156,23 @@ async def test_an_agent_takes_a_call_on_the_desktop_and_wraps_it_up(
                  "/metrics", "/messages"):
         assert fetch_status(browser, path) == 403, path
 
+    # operations find the call by its caller, with its wrap-up and its trace
+    log_in(browser, acd, "e2e-admin", "e2e admin password", role="admin")
+    browser.find_element(By.CSS_SELECTOR, "#tabs [data-tab=calls]").click()
+    search = browser.find_element(By.ID, "search")
+    search.find_element(By.NAME, "caller").send_keys(caller)
+    search.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    text_of(browser, f"#record-rows tr[data-call='{call_id}']", caller)
+    browser.find_element(By.CSS_SELECTOR, f"#record-rows tr[data-call='{call_id}']").click()
+    assert "follow_up" in text_of(browser, "#record [data-field=wrapup]", "agent1002")
+    text_of(browser, "#trace-rows", "queue_connected")
+    browser.find_element(By.CSS_SELECTOR, "#tabs [data-tab=flows]").click()
+    WebDriverWait(browser, 10, poll_frequency=0.05).until(lambda d: d.execute_script(
+        "const i = [...document.querySelectorAll('#flow-list img')];"
+        "return i.length >= 2 && i.every(x => x.complete && x.naturalWidth > 0)"))
+    browser.find_element(By.CSS_SELECTOR, "#tabs [data-tab=health]").click()
+    text_of(browser, "[data-test=health]", "Asterisk \\(ARI\\)connected")
+
 
 async def test_the_wallboard_shows_a_caller_waiting_then_answered_within_a_second(
         acd: RunningApp, browser: WebDriver, supervisor_user: str, tmp_path: Path) -> None:

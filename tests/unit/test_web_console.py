@@ -44,9 +44,15 @@ class StandIn:
     acd: Acd
     records: CallRecordStore
     wrapups: WrapupStore
+    config: Any = None
     metrics: Metrics = field(default_factory=Metrics)
     running: None = None
     calls: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Config:
+    trace_dir: Path
 
 
 @dataclass
@@ -55,6 +61,7 @@ class Env:
     db: Database
     records: CallRecordStore
     tokens: dict[str, str]
+    traces: Path
 
     async def call(self, method: str, path: str, who: str | None = None,
                    **kw: Any) -> tuple[int, Any]:
@@ -80,7 +87,8 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         await users.add(name, role, "a long password", **extra)
         tokens[name] = await users.new_token(name)
     records = CallRecordStore(db)
-    app = build_app(cast(IvrService, StandIn(users, acd, records, WrapupStore(db))))
+    app = build_app(cast(IvrService, StandIn(users, acd, records, WrapupStore(db),
+                                             Config(tmp_path / "traces"))))
     client = TestClient(TestServer(app))
     await client.start_server()
     await store.append_log([QueueLogEvent(1_700_000_000.0, "call-1", "general", "PJSIP/a1",
@@ -89,7 +97,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     await records.save(CallRecord(call_id="call-1", flow="bank", caller="01012345678",
                                   started_at=now - dt.timedelta(minutes=5), outcome="queue"))
     try:
-        yield Env(client, db, records, tokens)
+        yield Env(client, db, records, tokens, tmp_path / "traces")
     finally:
         await client.close()
         await acd.stop()
@@ -170,3 +178,32 @@ async def test_first_call_resolution_counts_any_later_call_within_the_window(env
     await env.records.save(CallRecord(call_id="old-2", flow="bank", caller="0311112222",
                                       started_at=long_ago + dt.timedelta(days=3)))
     assert await store.resolved_first_time(first) is False
+
+
+async def test_call_records_are_searched_by_caller_outcome_and_date(env: Env) -> None:
+    status, found = await env.call("GET", "/records?caller=01012345678&outcome=queue", "root")
+    assert status == 200 and [r["call_id"] for r in found] == ["call-1"]
+    status, found = await env.call("GET", "/records?since=2000-01-01&until=2000-01-02", "root")
+    assert status == 200 and found == []
+    assert (await env.call("GET", "/records?outcome=queue&flow=demo", "root"))[1] == []
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("limit=ten", "limit: a whole number"), ("limit=-1", "limit: a whole number"),
+    ("outcome=happy", "outcome: one of self_served"), ("since=yesterday", "since: an ISO"),
+    ("until=2026-13-01", "until: an ISO"),
+])
+async def test_a_bad_search_is_a_400_that_says_why(env: Env, query: str, message: str) -> None:
+    status, text = await env.call("GET", f"/records?{query}", "root")
+    assert status == 400 and message in text
+
+
+async def test_an_ended_calls_trace_is_read_back(env: Env) -> None:
+    env.traces.mkdir()
+    (env.traces / "call-1.jsonl").write_text('{"t": 0, "event": "start"}\n'
+                                             '{"t": 1.5, "event": "hangup"}\n')
+    status, trace = await env.call("GET", "/records/call-1/trace", "root")
+    assert status == 200 and [e["event"] for e in trace] == ["start", "hangup"]
+    assert (await env.call("GET", "/records/call-2/trace", "root"))[0] == 404
+    assert (await env.call("GET", "/records/..%2Fsecret/trace", "root"))[0] == 404
+    assert (await env.call("GET", "/records/call-1/trace", "ana"))[0] == 403

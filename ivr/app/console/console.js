@@ -92,7 +92,7 @@ async function start() {
   $("#who").textContent = `${me.user} (${me.role})`;
   show("#login", false);
   show("#logout", true);
-  if (me.role !== "agent") { showWallboard(); return; }
+  if (me.role !== "agent") { showTabs(); return; }
   show("#desktop", true);
   const choices = await api("GET", "/dispositions");
   $("#wrapup select").replaceChildren(...choices.map(({ code, label }) => {
@@ -149,12 +149,112 @@ function renderBoard(board) {
 }
 
 function showWallboard() {
-  show("#wallboard", true);
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const board = new WebSocket(`${scheme}//${location.host}/wallboard/events`);
   board.onmessage = (message) => renderBoard(JSON.parse(message.data));
   board.onclose = () => { if (me) setTimeout(showWallboard, 2000); };
 }
+
+// Operations: tabs for the wallboard, call records with their traces, flows, health.
+
+function showTabs() {
+  show("#tabs", true);
+  for (const button of document.querySelectorAll("#tabs button")) {
+    const roles = button.dataset.roles;
+    button.hidden = Boolean(roles) && !roles.split(" ").includes(me.role);
+    button.addEventListener("click", () => openTab(button.dataset.tab));
+  }
+  showWallboard();
+  openTab("wallboard");
+}
+
+function openTab(name) {
+  for (const button of document.querySelectorAll("#tabs button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.tab === name));
+    show(`#${button.dataset.tab}`, button.dataset.tab === name);
+  }
+  if (name === "flows") loadFlows();
+  if (name === "health") loadHealth();
+  if (name === "calls") search();
+}
+
+async function search() {
+  const form = new FormData($("#search"));
+  const query = new URLSearchParams({ limit: "100" });
+  for (const [key, value] of form.entries()) if (value) query.set(key, value);
+  $("#search-error").textContent = "";
+  try {
+    const found = await api("GET", `/records?${query}`);
+    $("#record-rows").replaceChildren(...found.map((record) => {
+      const tr = document.createElement("tr");
+      tr.dataset.call = record.call_id;
+      cell(tr, (record.started_at ?? "").slice(0, 19).replace("T", " "));
+      cell(tr, record.caller);
+      cell(tr, record.flow);
+      cell(tr, record.outcome ?? "in progress");
+      cell(tr, record.keys);
+      cell(tr, record.total_s === null ? "-" : String(Math.round(record.total_s)));
+      tr.addEventListener("click", () => openRecord(record.call_id));
+      return tr;
+    }));
+  } catch (error) {
+    $("#search-error").textContent = error.message;
+  }
+}
+
+async function openRecord(callId) {
+  const record = await api("GET", `/records/${callId}`);
+  $('#record [data-field="call_id"]').textContent = callId;
+  $('#record [data-field="wrapup"]').textContent = record.wrapup
+    ? `Wrap-up by ${record.wrapup.agent_id}: ${record.wrapup.disposition}. ${record.wrapup.notes}`
+    : "No wrap-up.";
+  let trace = [];
+  try { trace = await api("GET", `/records/${callId}/trace`); } catch (error) { /* none */ }
+  $("#trace-rows").replaceChildren(...trace.map((entry) => {
+    const tr = document.createElement("tr");
+    const { t, event, ...details } = entry;
+    cell(tr, String(t));
+    cell(tr, event);
+    cell(tr, JSON.stringify(details)).className = "details";
+    return tr;
+  }));
+  show("#record", true);
+}
+
+async function loadFlows() {
+  const flows = await api("GET", "/flows");
+  $("#flow-list").replaceChildren(...flows.map((flow) => {
+    const figure = document.createElement("figure");
+    const caption = document.createElement("figcaption");
+    caption.textContent = `${flow.name}, version ${flow.version}, ${flow.nodes} nodes`;
+    const picture = document.createElement("img");
+    picture.src = `/flows/${encodeURIComponent(flow.name)}/graph.svg`;
+    picture.alt = `the ${flow.name} flow`;
+    figure.append(caption, picture);
+    return figure;
+  }));
+}
+
+async function loadHealth() {
+  const health = await api("GET", "/health");
+  const list = $("#health-list");
+  list.replaceChildren();
+  const add = (name, value) => {
+    const dt = document.createElement("dt");
+    dt.textContent = name;
+    const dd = document.createElement("dd");
+    dd.textContent = value;
+    list.append(dt, dd);
+  };
+  add("Asterisk (ARI)", health.ari_connected ? "connected" : "NOT connected");
+  add("ARI connections made", String(health.ari_connections));
+  add("Calls now", String(health.active_calls));
+  add("Flows", Object.entries(health.flows.versions).map(([n, v]) => `${n} v${v}`).join(", "));
+  add("Flow reloads", `${health.flows.reloads} taken, ${health.flows.refused} refused`);
+  for (const [engine, state] of Object.entries(health.speech)) add(`Speech ${engine}`, state);
+}
+
+$("#search").addEventListener("submit", (submitted) => { submitted.preventDefault(); search(); });
 
 $("#login").addEventListener("submit", async (submitted) => {
   submitted.preventDefault();
