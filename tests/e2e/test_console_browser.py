@@ -85,6 +85,17 @@ def text_of(driver: WebDriver, selector: str, pattern: str, timeout: float = 20)
     return read(driver)
 
 
+def shows_rows(driver: WebDriver, table: str, rows: int) -> None:
+    """Wait until the page shows the table `[data-test=table]` with `rows` rows."""
+    def shown(d: WebDriver) -> bool:
+        return bool(d.execute_script(
+            "const t = document.querySelector(arguments[0]);"
+            "return t && t.offsetParent !== null && t.querySelectorAll('tbody tr').length"
+            " === arguments[1]", f"[data-test={table}]", rows))
+
+    WebDriverWait(driver, 10, poll_frequency=0.05).until(shown)
+
+
 def log_in(driver: WebDriver, app: RunningApp, user: str, password: str,
            role: str = "agent") -> None:
     driver.delete_all_cookies()
@@ -170,6 +181,10 @@ async def test_an_agent_takes_a_call_on_the_desktop_and_wraps_it_up(
     WebDriverWait(browser, 10, poll_frequency=0.05).until(lambda d: d.execute_script(
         "const i = [...document.querySelectorAll('#flow-list img')];"
         "return i.length >= 2 && i.every(x => x.complete && x.naturalWidth > 0)"))
+    for tab, table, api in (("callbacks", "callbacks", "/callbacks"),
+                            ("voicemail", "messages", "/messages?limit=200")):
+        browser.find_element(By.CSS_SELECTOR, f"#tabs [data-tab={tab}]").click()
+        shows_rows(browser, table, len(acd.get(api)))
     browser.find_element(By.CSS_SELECTOR, "#tabs [data-tab=health]").click()
     text_of(browser, "[data-test=health]", "Asterisk \\(ARI\\)connected")
 

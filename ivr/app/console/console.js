@@ -176,6 +176,46 @@ function openTab(name) {
   if (name === "flows") loadFlows();
   if (name === "health") loadHealth();
   if (name === "calls") search();
+  if (name === "callbacks") loadCallbacks();
+  if (name === "voicemail") loadMessages();
+}
+
+const when = (iso) => (iso ? iso.slice(0, 16).replace("T", " ") : "-");
+
+async function loadCallbacks() {
+  const found = await api("GET", "/callbacks");
+  $("#callback-rows").replaceChildren(...found.map((callback) => {
+    const tr = document.createElement("tr");
+    tr.dataset.callback = callback.id;
+    cell(tr, callback.queue);
+    cell(tr, callback.number);
+    cell(tr, callback.state);
+    cell(tr, when(callback.next_attempt_at));
+    cell(tr, String(callback.attempts));
+    cell(tr, callback.outcome || "-");
+    return tr;
+  }));
+}
+
+async function loadMessages() {
+  const found = await api("GET", "/messages?limit=200");
+  $("#message-rows").replaceChildren(...found.map((message) => {
+    const tr = document.createElement("tr");
+    tr.dataset.message = message.id;
+    cell(tr, message.mailbox);
+    cell(tr, message.caller);
+    cell(tr, when(message.created_at));
+    cell(tr, String(Math.round(message.duration_s)));
+    cell(tr, message.heard ? "yes" : "no");
+    const player = document.createElement("audio");
+    player.controls = true;
+    player.preload = "none";
+    player.src = `/messages/${encodeURIComponent(message.id)}/audio`;
+    const td = document.createElement("td");
+    td.append(player);
+    tr.append(td);
+    return tr;
+  }));
 }
 
 async function search() {
