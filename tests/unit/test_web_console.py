@@ -5,19 +5,26 @@ was its own (and only then), the record that shows it, and the caller's earlier 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
+from urllib.parse import quote
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ivr.app.metrics import Metrics
 from ivr.app.service import IvrService
 from ivr.app.web import build_app
+from ivr.app.web_access import TABLE
 from ivr.ari import AriClient
+from ivr.flow.loader import load_flow
 from ivr.media.prompts import PromptLibrary
 from ivr.services.acd.config_reader import parse_acd_config
 from ivr.services.acd.engine import Acd
@@ -48,6 +55,14 @@ class StandIn:
     metrics: Metrics = field(default_factory=Metrics)
     running: None = None
     calls: dict[str, Any] = field(default_factory=dict)
+    callbacks: None = None
+    messages: None = None
+    mailboxes: None = None
+    registry: Any = field(default_factory=lambda: SimpleNamespace(current=SimpleNamespace(
+        flows={"demo": load_flow(ROOT / "flows" / "demo.yaml")})))
+
+    def status(self) -> dict[str, object]:
+        return {"ari_connected": True}
 
 
 @dataclass
@@ -207,3 +222,39 @@ async def test_an_ended_calls_trace_is_read_back(env: Env) -> None:
     assert (await env.call("GET", "/records/call-2/trace", "root"))[0] == 404
     assert (await env.call("GET", "/records/..%2Fsecret/trace", "root"))[0] == 404
     assert (await env.call("GET", "/records/call-1/trace", "ana"))[0] == 403
+
+
+# -- property: whatever a client sends, the answer is never a 500 ------------------------------
+
+QUERY_KEYS = ("limit", "since", "until", "hours", "caller", "outcome", "flow", "queue", "state",
+              "heard", "reason")
+NASTY = st.one_of(st.text(max_size=30), st.sampled_from(
+    ["-1", "0", "1e309", "nan", "inf", "2026-13-40", "9" * 40, "../../etc/passwd", "%00", "",
+     "2026-12-07T25:00", "true", "null", "[]", "{}"]))
+
+
+OPERATIONS = sorted((method, path) for method, path in TABLE if not path.endswith("/events"))
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATIONS)
+@settings(max_examples=20, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+async def test_no_request_to_any_route_answers_500(env: Env, method: str, path: str,
+                                                  data: st.DataObject) -> None:
+    """Every route of the access table (the OpenAPI document's), as an admin, with random path
+    values, query parameters and JSON bodies: a 2xx or a 4xx, never a 500 (a 503 is a service
+    that does not run in this test, and says so)."""
+    for name in re.findall(r"{(\w+)}", path):
+        value = data.draw(st.one_of(NASTY, st.sampled_from(["call-1", "a1", "general",
+                                                             "heard", "login"])))
+        path = path.replace("{" + name + "}", quote(value, safe="") or "x")
+    query = data.draw(st.dictionaries(st.sampled_from(QUERY_KEYS), NASTY, max_size=4))
+    body = data.draw(st.one_of(st.none(), st.dictionaries(
+        st.sampled_from(["call_id", "disposition", "notes", "reason", "user", "password",
+                         "queue", "number"]), st.one_of(NASTY, st.integers(), st.none()),
+        max_size=4)))
+    resp = await env.client.request(
+        method, path, params=query, json=body,
+        headers={"Authorization": f"Bearer {env.tokens['root']}"})
+    assert resp.status != 500, (method, path, query, body, await resp.text())
