@@ -64,6 +64,9 @@ class AppConfig:
     """Where messages' audio files live (IVR_VOICEMAIL_DIR); their index is in the database."""
     voicemail_retention_days: float = 90.0
     """Messages older than this are deleted (IVR_VOICEMAIL_RETENTION_DAYS; 0 keeps them)."""
+    fcr_days: float = 7.0
+    """First-call resolution: a wrapped-up call counts as resolved when its caller does not
+    call again within this many days (IVR_FCR_DAYS)."""
     queue_log: Path | None = None
     """Asterisk-format queue_log file the ACD appends to (IVR_QUEUE_LOG; empty: none, the
     database keeps the log either way)."""
@@ -198,6 +201,8 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         log_format=merged.get("IVR_LOG_FORMAT", "json"),
         voicemail_dir=Path(merged.get("IVR_VOICEMAIL_DIR", str(state / "voicemail"))),
         voicemail_retention_days=_days(merged, "IVR_VOICEMAIL_RETENTION_DAYS", 90),
+        fcr_days=_number(merged, "IVR_FCR_DAYS", 7.0, float, lambda d: 0 < d <= 366,
+                         "a number of days, more than 0 and at most 366"),
         queue_log=_optional_path(merged.get("IVR_QUEUE_LOG", str(state / "queue_log"))),
         asterisk_recording_dir=_recording_dir(merged.get("IVR_ASTERISK_RECORDING_DIR")),
         callback_dial=merged.get("IVR_CALLBACK_DIAL", DEFAULT_CALLBACK_DIAL),

@@ -30,6 +30,7 @@ from prometheus_client.registry import Collector
 from ..services.acd.agents import AgentState
 from ..services.acd.engine import Acd
 from ..services.acd.reporting import queue_view
+from ..services.acd.wallboard import start_of_day
 
 
 class Watched(Protocol):
@@ -150,6 +151,10 @@ def _acd_metrics(service: Watched) -> Iterator[Metric]:
     acd = service.acd
     if acd is None:
         return
+    today = acd.intervals.summary(start_of_day(time.time()))
+    level = GaugeMetricFamily("ivr_queue_service_level", "Today's service level (answered "
+                              "within the queue's target, of the calls offered), per queue",
+                              labels=["queue"])
     waiting = GaugeMetricFamily("ivr_queue_waiting", "Callers waiting, per queue",
                                 labels=["queue"])
     longest = GaugeMetricFamily("ivr_queue_longest_wait_seconds", "The longest wait now, "
@@ -158,8 +163,12 @@ def _acd_metrics(service: Watched) -> Iterator[Metric]:
         view = queue_view(acd, queue)
         waiting.add_metric([queue.name], len(view["waiting"]))
         longest.add_metric([queue.name], view["longest_wait_s"])
+        value = today.get(queue.name, {}).get("service_level")
+        if value is not None:
+            level.add_metric([queue.name], float(value))
     yield waiting
     yield longest
+    yield level
     agents = GaugeMetricFamily("ivr_agents", "Agents, by state", labels=["state"])
     for state in AgentState:
         agents.add_metric([state.value], sum(1 for a in acd.agents.values() if a.state is state))

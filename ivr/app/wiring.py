@@ -9,6 +9,7 @@ hand-off and the flow goes on), not set to None.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -98,7 +99,8 @@ async def open_services(config: AppConfig, client: AriClient, prompts: PromptLib
         db=db, records=CallRecordStore(db), accounts=accounts,
         actions=account_actions(accounts), messages=messages, voicemail=voicemail,
         mailboxes=mailboxes, mailbox_menu=mailbox_menu, acd=acd, callbacks=callbacks,
-        users=UserStore(db), wrapups=WrapupStore(db),
+        users=UserStore(db),
+        wrapups=WrapupStore(db, dt.timedelta(days=config.fcr_days)),
         handoffs=handoffs(queues, VoicemailHandoff(voicemail),
                           CallbackHandoff(callbacks, queues.place_left)))
 

@@ -68,8 +68,9 @@ def _wrapup(row: Row) -> Wrapup:
 
 
 class WrapupStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, fcr_window: dt.timedelta = FCR_WINDOW) -> None:
         self.db = db
+        self.fcr_window = fcr_window
 
     async def save(self, call_id: str, agent_id: str, disposition: str, notes: str,
                    caller: str, now: dt.datetime | None = None) -> Wrapup:
@@ -97,9 +98,10 @@ class WrapupStore:
         return [_wrapup(r) for r in rows]
 
     async def resolved_first_time(self, wrapup: Wrapup,
-                                  window: dt.timedelta = FCR_WINDOW) -> bool | None:
+                                  window: dt.timedelta | None = None) -> bool | None:
         """No later call from the caller within the window (any call: the call records):
         True; one: False; None while the window is still open and nobody called again."""
+        window = window or self.fcr_window
         again = await self.db.fetch_value(
             "SELECT COUNT(*) AS n FROM call_records WHERE caller = ? AND started_at > ?"
             " AND started_at <= ?", wrapup.caller, wrapup.saved_at, wrapup.saved_at + window)

@@ -31,3 +31,11 @@ def test_bad_retention_days_name_the_variable(value: str) -> None:
     with pytest.raises(ConfigError,
                        match=f"IVR_VOICEMAIL_RETENTION_DAYS must be a number of days .*'{value}'"):
         load_config({**ARI, "IVR_VOICEMAIL_RETENTION_DAYS": value})
+
+
+def test_the_first_call_resolution_window() -> None:
+    assert load_config(ARI).fcr_days == 7
+    assert load_config({**ARI, "IVR_FCR_DAYS": "3"}).fcr_days == 3
+    for value in ("0", "400", "week"):
+        with pytest.raises(ConfigError, match="IVR_FCR_DAYS must be a number of days"):
+            load_config({**ARI, "IVR_FCR_DAYS": value})

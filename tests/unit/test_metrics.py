@@ -113,6 +113,10 @@ async def test_live_figures_are_read_at_each_scrape(acd: Acd) -> None:
     assert got[("ivr_agents", (("state", "logged_out"),))] == 1
     assert got[("ivr_queue_waiting", (("queue", "general"),))] == 0
     assert got[("process_resident_memory_bytes", ())] > 10e6
+    assert not [k for k in got if k[0] == "ivr_queue_service_level"]  # no call yet today
+    await acd.log(acd.event("c1", "general", "NONE", "ENTERQUEUE", "", "555"),
+                  acd.event("c1", "general", "PJSIP/a1", "CONNECT", "3", "x", "1"))
+    assert samples(metrics)[("ivr_queue_service_level", (("queue", "general"),))] == 1.0
     service.calls.clear()
     await acd.login("a2")
     again = samples(metrics)
