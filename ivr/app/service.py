@@ -241,6 +241,7 @@ class IvrService:
     def status(self) -> dict[str, Any]:
         return {
             "ari_connected": self.client.connected.is_set(),
+            "database": "open" if self.running is not None else "not open",
             "ari_connections": self.client.connections,
             "flows": {"versions": self.registry.versions(), "reloads": self.registry.reloads,
                       "refused": self.registry.refused},

@@ -288,6 +288,7 @@ async function loadHealth() {
   };
   add("Asterisk (ARI)", health.ari_connected ? "connected" : "NOT connected");
   add("ARI connections made", String(health.ari_connections));
+  add("Database", health.database);
   add("Calls now", String(health.active_calls));
   add("Flows", Object.entries(health.flows.versions).map(([n, v]) => `${n} v${v}`).join(", "));
   add("Flow reloads", `${health.flows.reloads} taken, ${health.flows.refused} refused`);
