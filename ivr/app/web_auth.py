@@ -106,8 +106,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if not access.allows(request, user, request.app[SERVICE_KEY].acd):
         log.warning("forbidden: %s (%s) %s %s", user.name, user.role.value, request.method,
                     request.path)
-        raise web.HTTPForbidden(text=f"a {user.role.value} may not {access.summary[0].lower()}"
-                                     f"{access.summary[1:]}" if access.summary else "forbidden")
+        why = ("it is another agent's or another queue's" if user.role in access.roles else
+               f"it is for {', '.join(['admin', *(r.value for r in access.roles)])} only")
+        raise web.HTTPForbidden(text=f"{user.role.value} {user.name} may not "
+                                     f"{request.method} {request.path}: {why}")
     request[USER] = user
     return await handler(request)
 

@@ -187,7 +187,11 @@ async def test_a_disabled_user_and_a_revoked_token_stop_working_at_once(env: Env
 async def test_an_agent_acts_on_itself_only(env: Env) -> None:
     assert (await env.call("GET", "/agents/a1", "ana"))[0] == 200
     assert (await env.call("POST", "/agents/a1/login", "ana"))[0] == 200
-    assert (await env.call("GET", "/agents/a2", "ana"))[0] == 403
+    status, text = await env.call("GET", "/agents/a2", "ana")
+    assert status == 403 and text == "agent ana may not GET /agents/a2: it is another agent's " \
+        "or another queue's"
+    status, text = await env.call("GET", "/records", "ana")
+    assert text == "agent ana may not GET /records: it is for admin, reporting only"
     assert (await env.call("POST", "/agents/a2/login", "ana"))[0] == 403
     assert (await env.call("GET", "/agents/a2/events", "ana"))[0] == 403
     resp = await env.client.get("/agents", headers={"Authorization": f"Bearer {env.tokens['ana']}"})
