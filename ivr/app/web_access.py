@@ -139,6 +139,9 @@ TABLE: dict[tuple[str, str], Access] = {
                                       {A: serves_queue, S: own_queue, R: anyone}),
     ("GET", "/queues/{name}/kpis"): Access("A queue's KPIs over a window",
                                            {S: own_queue, R: anyone}),
+    ("GET", "/queues/{name}/intervals"): Access(
+        "A queue's day by 15 minutes, with the agents Erlang C says each needed",
+        {S: own_queue, R: anyone}),
     ("GET", "/kpis"): Access("KPIs of every queue over a window", READ),
     ("GET", "/queue_log"): Access("The queue log, in Asterisk's queue_log format",
                                   {S: own_queue_in_query, R: anyone}),

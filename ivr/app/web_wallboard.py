@@ -14,7 +14,7 @@ import time
 from aiohttp import WSMsgType, web
 
 from ..services.acd.engine import Acd
-from ..services.acd.wallboard import wallboard
+from ..services.acd.wallboard import intraday, start_of_day, wallboard
 from ..services.users.model import Role
 from .service import IvrService
 from .web_auth import current_user
@@ -73,7 +73,22 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+async def intervals(request: web.Request) -> web.Response:
+    """?since= (epoch seconds; default local midnight): the queue's day by interval."""
+    acd, name = _acd(request), request.match_info["name"]
+    if name not in acd.config().queues:
+        raise web.HTTPNotFound(text="no such queue")
+    try:
+        since = float(request.query.get("since", start_of_day(time.time())))
+    except ValueError:
+        raise web.HTTPBadRequest(text="since: epoch seconds") from None
+    if since != since or since in (float("inf"), float("-inf")):
+        raise web.HTTPBadRequest(text="since: epoch seconds")
+    return web.json_response(intraday(acd, name, since))
+
+
 def add_routes(app: web.Application, service: IvrService) -> None:
     app[SERVICE_KEY] = service
     app.router.add_get("/wallboard", snapshot)
     app.router.add_get("/wallboard/events", events)
+    app.router.add_get("/queues/{name}/intervals", intervals)

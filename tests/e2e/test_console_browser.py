@@ -221,6 +221,9 @@ async def test_the_wallboard_shows_a_caller_waiting_then_answered_within_a_secon
     finally:
         await phone.close()
     assert report.ok, report.error
+    browser.execute_script("document.querySelector(arguments[0]).click()",  # rows are replaced
+                           f"{general} td.link")                          # on every push
+    shows_rows(browser, "intraday", len(acd.get("/queues/general/intervals")))
     print(f"wallboard: waiting shown {waiting_s:.3f} s, answered {answered_s:.3f} s after the "
           "API showed them")
 

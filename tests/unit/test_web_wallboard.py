@@ -127,3 +127,23 @@ async def test_a_change_is_pushed_within_a_second(env: Env) -> None:
         assert pushed["queues"][0]["today"]["offered"] == 1
         await acd.log(acd.event("c8", "vip", "NONE", "ENTERQUEUE", "", "558"))  # not sam's
         assert all(q["name"] == "general" for q in pushed["queues"])
+
+
+async def test_the_day_by_interval_with_its_staffing(env: Env) -> None:
+    acd = env.acd
+    events = []
+    for n in range(30):
+        cid = f"d{n}"
+        events += [acd.event(cid, "general", "NONE", "ENTERQUEUE", "", "555"),
+                   acd.event(cid, "general", "PJSIP/a1", "CONNECT", "10", "x", "1"),
+                   acd.event(cid, "general", "PJSIP/a1", "COMPLETECALLER", "10", "180", "1")]
+    await acd.log(*events)
+    resp = await env.client.get("/queues/general/intervals", headers=env.auth["sam"])
+    assert resp.status == 200
+    (interval,) = await resp.json()
+    assert (interval["offered"], interval["answered"]) == (30, 30)
+    assert interval["average_handle_time_s"] == 180
+    assert interval["agents_for_goal"] >= 6  # 30 calls of 3 minutes in 15 minutes: 6 erlangs
+    assert (await env.client.get("/queues/vip/intervals", headers=env.auth["sam"])).status == 403
+    assert (await env.client.get("/queues/general/intervals?since=soon",
+                                 headers=env.auth["sam"])).status == 400

@@ -124,7 +124,9 @@ function renderBoard(board) {
     const tr = document.createElement("tr");
     tr.dataset.queue = q.name;
     const a = q.agents;
-    cell(tr, q.name);
+    const name = cell(tr, q.name);
+    name.className = "link";
+    name.addEventListener("click", () => openIntraday(q.name));
     cell(tr, String(q.waiting), q.levels.waiting).dataset.field = "waiting";
     cell(tr, seconds(q.longest_wait_s), q.levels.longest_wait_s).dataset.field = "longest";
     cell(tr, percent(q.today.service_level), q.levels.service_level);
@@ -146,6 +148,25 @@ function renderBoard(board) {
     cell(tr, seconds(agent.in_state_s));
     return tr;
   }));
+}
+
+async function openIntraday(queue) {
+  const rows = await api("GET", `/queues/${encodeURIComponent(queue)}/intervals`);
+  $('#intraday [data-field="queue"]').textContent = queue;
+  $("#interval-rows").replaceChildren(...rows.map((row) => {
+    const tr = document.createElement("tr");
+    cell(tr, new Date(row.start * 1000).toLocaleTimeString([], { hour: "2-digit",
+                                                                minute: "2-digit" }));
+    cell(tr, String(row.offered));
+    cell(tr, String(row.answered));
+    cell(tr, percent(row.service_level));
+    cell(tr, seconds(row.average_speed_of_answer_s));
+    cell(tr, seconds(row.average_handle_time_s));
+    cell(tr, percent(row.abandonment_rate));
+    cell(tr, row.agents_for_goal === null ? "-" : String(row.agents_for_goal));
+    return tr;
+  }));
+  show("#intraday", true);
 }
 
 function showWallboard() {

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from .agents import BUSY, AgentState
 from .config import HIGHER_IS_WORSE
-from .intervals import kpis
-from .reporting import queue_view
+from .erlang import agents_for_service_level, traffic_erlangs
+from .intervals import INTERVAL_S, kpis
+from .reporting import SERVICE_GOAL, queue_view
 
 if TYPE_CHECKING:
     from .engine import Acd
 
-__all__ = ["start_of_day", "wallboard"]
+__all__ = ["intraday", "start_of_day", "wallboard"]
 
 
 def start_of_day(now: float) -> float:
@@ -73,3 +74,23 @@ def wallboard(acd: Acd, now: float, *, queues: set[str] | None = None,
             "thresholds": {name: {"amber": t.amber, "red": t.red,
                                   "higher_is_worse": HIGHER_IS_WORSE[name]}
                            for name, t in config.wallboard.items()}}
+
+
+def intraday(acd: Acd, queue: str, since: float) -> list[dict[str, Any]]:
+    """The queue's day by 15-minute interval, each with its KPIs and the staffing Erlang C
+    gives for its traffic: the agents that would have met the goal (80 % within the queue's
+    target) at that interval's offered calls and handle time."""
+    found = acd.config().queues.get(queue)
+    target = found.service_level if found is not None else 20.0
+    rows = sorted((row for (name, start), row in acd.intervals.rows.items()
+                   if name == queue and start >= since), key=lambda r: r.start)
+    out = []
+    for row in rows:
+        figures = kpis((row,))
+        aht = figures["average_handle_time_s"]
+        needed = None
+        if row.offered and isinstance(aht, float) and aht > 0:
+            erlangs = traffic_erlangs(row.offered, INTERVAL_S, aht)
+            needed = agents_for_service_level(erlangs, aht, target, SERVICE_GOAL)
+        out.append({"start": row.start, **figures, "agents_for_goal": needed})
+    return out
