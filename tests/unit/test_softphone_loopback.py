@@ -17,7 +17,7 @@ import numpy as np
 import pjsua2  # noqa: F401  (a declared test dependency: fail loudly if it is missing)
 import pytest
 
-from ivr.testing.audio import RATE, Signal, find_prompt, is_silent, save_wav
+from ivr.testing.audio import HEARD_WHOLE, RATE, Signal, find_prompt, is_silent, save_wav
 from ivr.testing.report import EXIT_NOT_CONNECTED, EXIT_OK, EXIT_SCRIPT_FAILED
 from ivr.testing.softphone import place_call, place_call_subprocess, start_answerer
 
@@ -78,7 +78,9 @@ async def test_call_dtmf_and_audio_both_ways(tmp_path: Path, wavs: dict[str, Pat
     # Audio, callee -> caller: the greeting from the start of the call; never "other".
     heard_by_caller = find_prompt(caller_heard, wavs["greeting"])
     assert len(heard_by_caller) == 1 and heard_by_caller[0].offset_s < 0.2
-    assert heard_by_caller[0].score > 0.95
+    # Whole, and on time but for the phone's jitter buffer: under CI's load it has inserted a
+    # 20 ms frame inside the greeting (0.42 s in, kept recording: score 0.926, 20 ms late).
+    assert heard_by_caller[0].score >= HEARD_WHOLE and heard_by_caller[0].stalled_s <= 0.04
     assert find_prompt(caller_heard, wavs["other"]) == []
 
 
