@@ -16,23 +16,18 @@ day's rows are kept in memory, so a refresh costs a sum over at most 96 rows per
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ..db import Database
+from .kpi import CALLTIME_FIELD, WAITTIME_FIELD, event_number
 from .queue_log import (
     ABANDON,
     ACW,
-    COMPLETEAGENT,
-    COMPLETECALLER,
     CONNECT,
     ENTERQUEUE,
-    EXITEMPTY,
-    EXITWITHKEY,
     EXITWITHTIMEOUT,
     NONE,
-    TRANSFER,
     QueueLogEvent,
 )
 
@@ -40,8 +35,6 @@ INTERVAL_S = 900
 KEPT_INTERVALS_S = 2 * 86400
 """How far back the rows are kept in memory (today's, whatever the time zone)."""
 SHORT_ABANDON_S = 5.0
-_CALLTIME = {COMPLETECALLER: 1, COMPLETEAGENT: 1, TRANSFER: 3}
-_WAIT = {ABANDON: 2, EXITWITHTIMEOUT: 2, EXITEMPTY: 2, EXITWITHKEY: 3}
 _COUNTS = ("offered", "answered", "answered_in_time", "abandoned", "short_abandoned",
            "timed_out", "exited_other", "handled")
 _SUMS = ("hold_sum", "handle_sum")
@@ -72,14 +65,6 @@ class Interval:
         self.longest_wait = max(self.longest_wait, other.longest_wait)
 
 
-def _number(event: QueueLogEvent, index: int) -> float | None:
-    try:
-        value = float(event.data[index])
-    except (IndexError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
 def bucket(when: float) -> float:
     return when - when % INTERVAL_S
 
@@ -93,23 +78,23 @@ def fold(event: QueueLogEvent, service_level_s: float) -> Interval | None:
     if verb == ENTERQUEUE:
         part.offered = 1
     elif verb == CONNECT:
-        hold = _number(event, 0)
+        hold = event_number(event, 0)
         part.answered = 1
         if hold is not None:
             part.hold_sum, part.longest_wait = hold, hold
             part.answered_in_time = int(hold <= service_level_s)
-    elif verb in _CALLTIME:
-        talk = _number(event, _CALLTIME[verb])
+    elif verb in CALLTIME_FIELD:
+        talk = event_number(event, CALLTIME_FIELD[verb])
         if talk is None:
             return None
         part.handled, part.handle_sum = 1, talk
     elif verb == ACW:
-        seconds = _number(event, 0)
+        seconds = event_number(event, 0)
         if seconds is None:
             return None
         part.handle_sum = seconds
-    elif verb in _WAIT:
-        wait = _number(event, _WAIT[verb])
+    elif verb in WAITTIME_FIELD:
+        wait = event_number(event, WAITTIME_FIELD[verb])
         part.longest_wait = wait or 0.0
         if verb == ABANDON:
             if wait is not None and wait < SHORT_ABANDON_S:

@@ -48,8 +48,10 @@ _PAUSEALL, _UNPAUSEALL = "PAUSEALL", "UNPAUSEALL"
 """Asterisk's own app_queue logs these (queue "NONE") besides the per-queue PAUSE/UNPAUSE."""
 _MEMBER_VERBS = frozenset({ADDMEMBER, REMOVEMEMBER, PAUSE, UNPAUSE, _PAUSEALL, _UNPAUSEALL})
 _COMPLETIONS = frozenset({COMPLETECALLER, COMPLETEAGENT, TRANSFER})
-_CALLTIME_FIELD = {COMPLETECALLER: 1, COMPLETEAGENT: 1, TRANSFER: 3}
-_WAITTIME_FIELD = {ABANDON: 2, EXITWITHTIMEOUT: 2, EXITEMPTY: 2, EXITWITHKEY: 3}
+CALLTIME_FIELD = {COMPLETECALLER: 1, COMPLETEAGENT: 1, TRANSFER: 3}
+"""Where each completion verb keeps its talk time (data index); intervals.py reads them too."""
+WAITTIME_FIELD = {ABANDON: 2, EXITWITHTIMEOUT: 2, EXITEMPTY: 2, EXITWITHKEY: 3}
+"""Where each verb of a caller who left unanswered keeps its wait."""
 
 Interval = tuple[float, float]
 
@@ -96,7 +98,7 @@ class QueueKpis:
         return d
 
 
-def _number(e: QueueLogEvent, index: int) -> float | None:
+def event_number(e: QueueLogEvent, index: int) -> float | None:
     """A numeric data field, or None when an old or damaged line lacks it."""
     try:
         value = float(e.data[index])
@@ -219,23 +221,23 @@ def compute_kpis(
         elif verb == CONNECT:
             agents.connect(e)
         elif verb in _COMPLETIONS:
-            calltime = _number(e, _CALLTIME_FIELD[verb])
+            calltime = event_number(e, CALLTIME_FIELD[verb])
             agents.complete(e, calltime)
             if inside and calltime is not None:
                 completed.append((e, calltime))
-        elif verb == ACW and (seconds := _number(e, 0)) is not None:
+        elif verb == ACW and (seconds := event_number(e, 0)) is not None:
             agents.after_call_work(e, seconds)
             acw[e.call_id, e.agent] = acw.get((e.call_id, e.agent), 0.0) + seconds
         if not inside:
             continue
         if verb in counts:
             counts[verb] += 1
-        if verb == CONNECT and (hold := _number(e, 0)) is not None:
+        if verb == CONNECT and (hold := event_number(e, 0)) is not None:
             holdtimes.append(hold)
             waits.append(hold)
             answered_in_time += hold <= service_level_s
-        elif verb in _WAITTIME_FIELD:
-            wait = _number(e, _WAITTIME_FIELD[verb])
+        elif verb in WAITTIME_FIELD:
+            wait = event_number(e, WAITTIME_FIELD[verb])
             if wait is not None:
                 waits.append(wait)
             if verb == ABANDON:
