@@ -2,6 +2,10 @@
 caller's earlier contacts. The rest of what the console shows comes from the routes every
 client uses (agents, queues, the screen-pop WebSocket), under the same access table.
 
+The dispositions are queues.yaml's (services/acd/config_dispositions.py), read through
+`acd.config()` at each request rather than kept here, so a reload applies at once; a wrap-up
+is held to the codes of the call's queue.
+
 The console is plain HTML, CSS and one ES module (ivr/app/console/), served from here: no build
 step and nothing fetched from elsewhere, so it works on a machine without internet and there is
 no toolchain to keep up to date; it is small enough that a framework would be most of its code.
@@ -12,12 +16,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
 
+from ..services.acd.config import DEFAULT_DISPOSITIONS
 from ..services.acd.engine import AgentError
-from ..services.wrapups import DISPOSITIONS, WrapupError, WrapupStore, check_wrapup
+from ..services.wrapups import WrapupError, WrapupStore, check_wrapup
 from .service import IvrService
 
 SERVICE_KEY = web.AppKey("console_service", IvrService)
@@ -49,8 +55,36 @@ async def console_root(_request: web.Request) -> web.Response:
     raise web.HTTPFound("/console/")
 
 
-async def dispositions(_request: web.Request) -> web.Response:
-    return web.json_response([{"code": c, "label": label} for c, label in DISPOSITIONS.items()])
+async def dispositions(request: web.Request) -> web.Response:
+    """queues.yaml's codes, or with `?queue=NAME` that queue's; read from the ACD's config at
+    each request, so a reload shows at once. Without the ACD: the default codes."""
+    acd = _service(request).acd
+    queue = request.query.get("queue") or None
+    if acd is None:
+        found = DEFAULT_DISPOSITIONS
+    else:
+        config = acd.config()
+        if queue is not None and queue not in config.queues:
+            raise web.HTTPNotFound(text=f"no queue {queue!r} (queues: {', '.join(config.queues)})")
+        found = config.dispositions_of(queue)
+    return web.json_response([{"code": c, "label": label} for c, label in found.items()])
+
+
+def _codes_of_call(service: IvrService, agent_id: str, call_id: str) -> Mapping[str, str]:
+    """The codes of the call's queue: the one it waits or talks in while it is live, else the
+    one whose after-call work the agent is doing for it, else every configured code (the
+    defaults without the ACD)."""
+    acd = service.acd
+    if acd is None:
+        return DEFAULT_DISPOSITIONS
+    entry = acd.sessions.get(call_id)
+    queue = entry.queue.name if entry is not None else None
+    if queue is None:
+        with contextlib.suppress(AgentError):
+            wrapping = acd.agent(agent_id).wrapup_of
+            if wrapping is not None and wrapping[1] == call_id:
+                queue = wrapping[0]
+    return acd.config().dispositions_of(queue)
 
 
 def _wrapups(service: IvrService) -> WrapupStore:
@@ -88,8 +122,9 @@ async def wrapup(request: web.Request) -> web.Response:
         body = await request.json()
     if not isinstance(body, dict) or not isinstance(body.get("call_id"), str):
         raise web.HTTPBadRequest(text='send {"call_id": ..., "disposition": ..., "notes": ...}')
+    allowed = _codes_of_call(service, agent_id, body["call_id"])
     try:
-        disposition, notes = check_wrapup(body.get("disposition"), body.get("notes", ""))
+        disposition, notes = check_wrapup(body.get("disposition"), body.get("notes", ""), allowed)
     except WrapupError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from exc
     caller = await _callers_number(service, agent_id, body["call_id"])

@@ -1,31 +1,23 @@
 """After-call work: an agent's disposition and notes for a call, and repeat contacts.
 
-A disposition is one of a short list of codes (what reporting groups calls by); the notes are
-free text for whoever takes the caller's next contact. Saved again, a wrap-up replaces the
-earlier one (an agent may correct it). First-call resolution: a contact is resolved at first
-call when the same caller does not call again within the window (7 days by default, as
-contact centers commonly count it); `earlier_contacts` gives the agent the caller's history.
+A disposition is one of a short list of codes (what reporting groups calls by); the codes are
+data in queues.yaml (per queue if need be: acd/config_dispositions.py), so the caller of
+`check_wrapup` says which apply to the call. The notes are free text for whoever takes the
+caller's next contact. Saved again, a wrap-up replaces the earlier one (an agent may correct
+it). First-call resolution: a contact is resolved at first call when the same caller does not
+call again within the window (7 days by default, as contact centers commonly count it);
+`earlier_contacts` gives the agent the caller's history.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from .db import Database, Row, as_datetime
 
-__all__ = ["DISPOSITIONS", "FCR_WINDOW", "Wrapup", "WrapupError", "WrapupStore"]
-
-DISPOSITIONS: dict[str, str] = {
-    "resolved": "Resolved",
-    "follow_up": "Needs a follow-up",
-    "callback": "Callback promised",
-    "transferred": "Transferred",
-    "complaint": "Complaint",
-    "wrong_number": "Wrong number",
-    "other": "Other",
-}
-"""Code -> label, in the order the desktop offers them."""
+__all__ = ["FCR_WINDOW", "Wrapup", "WrapupError", "WrapupStore", "check_wrapup"]
 
 FCR_WINDOW = dt.timedelta(days=7)
 MAX_NOTES = 2000
@@ -50,9 +42,12 @@ class Wrapup:
                 "saved_at": self.saved_at.isoformat()}
 
 
-def check_wrapup(disposition: object, notes: object) -> tuple[str, str]:
-    if not isinstance(disposition, str) or disposition not in DISPOSITIONS:
-        raise WrapupError(f"disposition: one of {', '.join(DISPOSITIONS)}")
+def check_wrapup(disposition: object, notes: object,
+                 allowed: Collection[str]) -> tuple[str, str]:
+    """(disposition, notes stripped) if the disposition is one of `allowed`, the codes of the
+    call's queue; WrapupError naming them otherwise."""
+    if not isinstance(disposition, str) or disposition not in allowed:
+        raise WrapupError(f"disposition: one of {', '.join(allowed)}")
     if not isinstance(notes, str):
         raise WrapupError("notes: text")
     if len(notes) > MAX_NOTES:

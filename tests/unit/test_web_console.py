@@ -1,6 +1,7 @@
 """The console's routes (ivr/app/web_console.py) on the real app router, with real stores on
-SQLite: its files (public, no data, strict headers), the wrap-up an agent saves for a call that
-was its own (and only then), the record that shows it, and the caller's earlier contacts."""
+SQLite: its files (public, no data, strict headers), the dispositions (all, or a queue's), the
+wrap-up an agent saves for a call that was its own (and only then, with a code of the call's
+queue), the record that shows it, and the caller's earlier contacts."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from ivr.app.web_access import TABLE
 from ivr.ari import AriClient
 from ivr.flow.loader import load_flow
 from ivr.media.prompts import PromptLibrary
+from ivr.services.acd.config import DEFAULT_DISPOSITIONS
 from ivr.services.acd.config_reader import parse_acd_config
 from ivr.services.acd.engine import Acd
 from ivr.services.acd.queue_log import QueueLogEvent
@@ -37,7 +39,8 @@ from ivr.services.wrapups import WrapupStore
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUES = "agents:\n  a1: {name: Ann, endpoint: PJSIP/a1}\n  a2: {name: Bob, endpoint: PJSIP/a2}\n" \
-         "queues:\n  general: {members: [a1, a2]}\n"
+         "queues:\n  general: {members: [a1, a2]}\n" \
+         "  billing: {members: [a1], dispositions: [complaint, resolved]}\n"
 
 
 class NoAri:
@@ -77,6 +80,7 @@ class Env:
     records: CallRecordStore
     tokens: dict[str, str]
     traces: Path
+    service: StandIn
 
     async def call(self, method: str, path: str, who: str | None = None,
                    **kw: Any) -> tuple[int, Any]:
@@ -102,8 +106,8 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         await users.add(name, role, "a long password", **extra)
         tokens[name] = await users.new_token(name)
     records = CallRecordStore(db)
-    app = build_app(cast(IvrService, StandIn(users, acd, records, WrapupStore(db),
-                                             Config(tmp_path / "traces"))))
+    service = StandIn(users, acd, records, WrapupStore(db), Config(tmp_path / "traces"))
+    app = build_app(cast(IvrService, service))
     client = TestClient(TestServer(app))
     await client.start_server()
     await store.append_log([QueueLogEvent(1_700_000_000.0, "call-1", "general", "PJSIP/a1",
@@ -112,7 +116,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     await records.save(CallRecord(call_id="call-1", flow="bank", caller="01012345678",
                                   started_at=now - dt.timedelta(minutes=5), outcome="queue"))
     try:
-        yield Env(client, db, records, tokens, tmp_path / "traces")
+        yield Env(client, db, records, tokens, tmp_path / "traces", service)
     finally:
         await client.close()
         await acd.stop()
@@ -172,6 +176,51 @@ async def test_a_call_that_was_not_the_agents_cannot_be_wrapped_up(env: Env) -> 
 async def test_a_bad_wrapup_is_a_400_that_says_why(env: Env, body: Any, message: str) -> None:
     status, text = await env.call("POST", "/agents/a1/wrapup", "ana", json=body)
     assert status == 400 and message in text
+
+
+async def test_dispositions_are_the_configured_ones_or_a_queues_own(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    status, every = await env.call("GET", "/dispositions", "ana")
+    assert status == 200 and [c["code"] for c in every] == list(DEFAULT_DISPOSITIONS)
+    assert (await env.call("GET", "/dispositions?queue=general", "ana"))[1] == every
+    status, billing = await env.call("GET", "/dispositions?queue=billing", "ana")
+    assert status == 200 and billing == [{"code": "complaint", "label": "Complaint"},
+                                         {"code": "resolved", "label": "Resolved"}]
+    status, text = await env.call("GET", "/dispositions?queue=nowhere", "ana")
+    assert status == 404 and "no queue 'nowhere'" in text
+    reloaded = parse_acd_config(QUEUES + "dispositions:\n  resolved: Sorted out\n"
+                                         "  complaint: Complaint\n  fraud: Fraud\n")
+    monkeypatch.setattr(env.service.acd, "config", lambda: reloaded)  # as a reload swaps it
+    assert [c["label"] for c in (await env.call("GET", "/dispositions", "ana"))[1]] == \
+        ["Sorted out", "Complaint", "Fraud"]
+    monkeypatch.setattr(env.service, "acd", None)
+    status, defaults = await env.call("GET", "/dispositions?queue=billing", "ana")
+    assert status == 200 and defaults == every
+
+
+async def test_a_wrapup_takes_only_the_codes_of_the_calls_queue(env: Env) -> None:
+    acd = env.service.acd
+    ann = acd.agent("a1")
+    ann.wrapup_of = ("billing", "call-1")  # the after-call work of a billing call
+    status, text = await env.call("POST", "/agents/a1/wrapup", "ana", json={
+        "call_id": "call-1", "disposition": "follow_up", "notes": ""})
+    assert status == 400 and text == "disposition: one of complaint, resolved"
+    status, saved = await env.call("POST", "/agents/a1/wrapup", "ana", json={
+        "call_id": "call-1", "disposition": "complaint", "notes": ""})
+    assert status == 200 and saved["disposition"] == "complaint"
+    ann.wrapup_of = None  # wrap-up over: every code again
+    status, _ = await env.call("POST", "/agents/a1/wrapup", "ana", json={
+        "call_id": "call-1", "disposition": "follow_up", "notes": ""})
+    assert status == 200
+    live = SimpleNamespace(queue=acd.config().queues["billing"],
+                           view=lambda now: {"caller": "01012345678"})
+    acd.sessions["call-1"] = cast(Any, live)  # the call still in the billing queue
+    try:
+        status, text = await env.call("POST", "/agents/a1/wrapup", "ana", json={
+            "call_id": "call-1", "disposition": "wrong_number", "notes": ""})
+        assert status == 400 and "one of complaint, resolved" in text
+    finally:
+        del acd.sessions["call-1"]
 
 
 async def test_the_agent_sees_the_callers_earlier_contacts(env: Env) -> None:

@@ -46,6 +46,7 @@ async function renderPop(pop) {
   field("path", (pop.path ?? []).join(" \u2192 "));
   show("#pop", true);
   $("#wrapup-saved").textContent = "";
+  loadDispositions(pop.queue).catch(() => {});
   show("#wrapup", true);
   const list = $("#history");
   list.replaceChildren();
@@ -86,6 +87,36 @@ async function act(action, body) {
   }
 }
 
+// The wrap-up's codes (queues.yaml): those of the screen pop's queue, or every code until a call
+// comes. A queue gone since the pop (a reload) offers every code, as the server then accepts.
+let dispositionsOf = null;
+
+async function loadDispositions(queue) {
+  const key = queue || "";
+  if (key === dispositionsOf) return;
+  dispositionsOf = key;
+  const all = "/dispositions";
+  let choices;
+  try {
+    choices = key
+      ? await api("GET", `${all}?queue=${encodeURIComponent(key)}`).catch(() => api("GET", all))
+      : await api("GET", all);
+  } catch (error) {
+    if (key === dispositionsOf) dispositionsOf = null; // asked again at the next pop
+    throw error;
+  }
+  if (key !== dispositionsOf) return; // a later pop asked for another queue meanwhile
+  const select = $("#wrapup select");
+  const chosen = select.value; // kept if the agent picked one still offered
+  select.replaceChildren(...choices.map(({ code, label }) => {
+    const option = document.createElement("option");
+    option.value = code;
+    option.textContent = label;
+    option.selected = code === chosen;
+    return option;
+  }));
+}
+
 async function start() {
   me = await api("GET", "/auth/me");
   csrf = me.csrf_token;
@@ -94,13 +125,7 @@ async function start() {
   show("#logout", true);
   if (me.role !== "agent") { showTabs(); return; }
   show("#desktop", true);
-  const choices = await api("GET", "/dispositions");
-  $("#wrapup select").replaceChildren(...choices.map(({ code, label }) => {
-    const option = document.createElement("option");
-    option.value = code;
-    option.textContent = label;
-    return option;
-  }));
+  await loadDispositions(null);
   renderState(await api("GET", `/agents/${me.agent_id}`));
   listen();
 }

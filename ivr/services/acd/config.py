@@ -1,4 +1,5 @@
-"""ACD configuration: agents, queues and pause reasons as YAML data (flows/queues.yaml).
+"""ACD configuration: agents, queues, pause reasons and wrap-up dispositions as YAML data
+(flows/queues.yaml).
 
 Queues change more often than code (a new agent, a longer wrap-up), so they are data that
 operations staff edit, `ivr check` validates and the service reloads like a flow. This module is
@@ -14,11 +15,22 @@ from dataclasses import dataclass, field
 
 from ...flow.loader import FlowErrorDetail
 
-__all__ = ["CALLBACK_MODES", "EMPTY", "STRATEGIES", "AcdConfig", "AgentConfig", "Announce",
-           "CallbackPolicy", "QueueConfig", "Widen"]
+__all__ = ["CALLBACK_MODES", "DEFAULT_DISPOSITIONS", "EMPTY", "STRATEGIES", "AcdConfig",
+           "AgentConfig", "Announce", "CallbackPolicy", "QueueConfig", "Widen"]
 
 STRATEGIES = ("longest_idle", "round_robin", "fewest_calls", "ring_all", "skills")
 CALLBACK_MODES = ("agent_first", "customer_first")
+DEFAULT_DISPOSITIONS: Mapping[str, str] = {
+    "resolved": "Resolved",
+    "follow_up": "Needs a follow-up",
+    "callback": "Callback promised",
+    "transferred": "Transferred",
+    "complaint": "Complaint",
+    "wrong_number": "Wrong number",
+    "other": "Other",
+}
+"""Wrap-up code -> label, in the order the desktop offers them, for a file without a
+`dispositions:` block (and for the console while the ACD does not run)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +118,9 @@ class QueueConfig:
     service_level: float = 20.0
     transfer_code: str | None = None
     callback: CallbackPolicy = CallbackPolicy()
+    dispositions: tuple[str, ...] = ()
+    """The wrap-up codes (of the top-level `dispositions`) that fit this queue's calls, in the
+    order offered; empty = every code."""
 
     def outcomes(self) -> frozenset[str]:
         """The ways a wait can end besides being answered (what a flow's queue node routes)."""
@@ -159,12 +174,22 @@ class AcdConfig:
     warnings: tuple[FlowErrorDetail, ...] = ()
     wallboard: Mapping[str, Threshold] = field(default_factory=lambda: DEFAULT_THRESHOLDS)
     """Figure -> its wallboard colours (config_wallboard.py reads the file's block)."""
+    dispositions: Mapping[str, str] = field(default_factory=lambda: DEFAULT_DISPOSITIONS)
+    """Wrap-up code -> label, in the order offered (config_dispositions.py reads the block)."""
 
     def agents_of(self, queue: QueueConfig) -> list[AgentConfig]:
         """The queue's members in member order, or (skills) every agent with all its skills."""
         if queue.strategy == "skills":
             return [a for a in self.agents.values() if queue.penalty(a) is not None]
         return [self.agents[m] for m in queue.members if m in self.agents]
+
+    def dispositions_of(self, queue: str | None) -> Mapping[str, str]:
+        """The codes an agent may give a call of `queue`: its list, or every code when the
+        queue has none, is not known (None) or is gone since the call joined it (a reload)."""
+        config = self.queues.get(queue) if queue is not None else None
+        if config is None or not config.dispositions:
+            return self.dispositions
+        return {c: self.dispositions[c] for c in config.dispositions if c in self.dispositions}
 
     def queue_by_transfer_code(self, code: str) -> QueueConfig | None:
         return next((q for q in self.queues.values() if q.transfer_code == code), None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from ...flow.loader import FlowError, FlowErrorDetail, yaml_error
 from ...flow.source import FlowYamlLoader, KeyPath, Positions, walk
 from .config import STRATEGIES, AcdConfig, AgentConfig, Announce, QueueConfig, Widen
 from .config_callback import read_callback
+from .config_dispositions import read_dispositions, read_queue_dispositions
 from .config_wallboard import read_wallboard
 
 __all__ = ["load_acd_config", "parse_acd_config"]
@@ -42,7 +43,7 @@ _WIDEN: dict[str, Scalar] = {"after": ("seconds", 0, 86400), "max_penalty": ("wh
 _KINDS: dict[str, tuple[tuple[type, ...], str]] = {
     "text": ((str,), "text"), "flag": ((bool,), "true or false"),
     "whole": ((int,), "a whole number"), "seconds": ((int, float), "a number of seconds")}
-_TOP_FIELDS = ("agents", "queues", "pause_reasons", "wallboard")
+_TOP_FIELDS = ("agents", "queues", "pause_reasons", "wallboard", "dispositions")
 _AGENT_FIELDS = ("name", "endpoint", "skills")
 _QUEUE_FIELDS = tuple(f.name for f in dataclass_fields(QueueConfig) if f.name != "name")
 _LISTS = frozenset({"members", "skills", "widen"})
@@ -198,7 +199,8 @@ class _Reader:
         penalties = self.scalars(skills, here, dict.fromkeys(skills, ("whole", 0, 9)), False)
         return AgentConfig(agent_id, str(text.get("name", "")), endpoint, penalties)
 
-    def queue(self, name: str, raw: Any, agent_ids: list[str] | None) -> QueueConfig | None:
+    def queue(self, name: str, raw: Any, agent_ids: list[str] | None,
+              codes: Collection[str] | None) -> QueueConfig | None:
         path, what = ("queues", name), f"queue {name!r}"
         self.name(path, "queue name")
         data = self.mapping(raw, path, what)
@@ -226,7 +228,8 @@ class _Reader:
                                                   "(agents dial ##<code>#)")
         return QueueConfig(name, **values, members=members, skills=skills, widen=widen,
                            announce=self.announce(data, path), keys=self.keys(data, path),
-                           callback=read_callback(self, data, path))
+                           callback=read_callback(self, data, path),
+                           dispositions=read_queue_dispositions(self, data, path, codes))
 
     def strategy_fields(self, data: Mapping[str, Any], path: KeyPath, strategy: str,
                         members: tuple[str, ...], skills: tuple[str, ...]) -> None:
@@ -370,15 +373,17 @@ def parse_acd_config(text: str, file: str = "<queues>") -> AcdConfig:
     agents = {i: a for i, raw in (raw_agents or {}).items()
               if (a := reader.agent(i, raw)) is not None}
     ids = None if raw_agents is None else list(raw_agents)  # no agents: no member checks
+    dispositions, codes = read_dispositions(reader, top.get("dispositions"))
     queues = {n: q for n, raw in raw_queues.items()
-              if (q := reader.queue(n, raw, ids)) is not None}
+              if (q := reader.queue(n, raw, ids, codes)) is not None}
     config = AcdConfig(agents, queues, reader.pause_reasons(top.get("pause_reasons", {})))
     _cross_checks(reader, config)
     wallboard = read_wallboard(reader, top.get("wallboard"))
     details = sorted(reader.details, key=lambda d: (d.line, d.column, d.severity, d.message))
     if any(d.is_error for d in details):
         raise FlowError(details)
-    return AcdConfig(agents, queues, config.pause_reasons, tuple(details), wallboard)
+    return AcdConfig(agents, queues, config.pause_reasons, tuple(details), wallboard,
+                     dispositions)
 
 
 def load_acd_config(path: Path) -> AcdConfig:

@@ -8,6 +8,7 @@ import pytest
 
 from ivr.flow.loader import FlowError, FlowErrorDetail
 from ivr.services.acd.config import (
+    DEFAULT_DISPOSITIONS,
     EMPTY,
     AcdConfig,
     AgentConfig,
@@ -58,6 +59,9 @@ def test_demo_file_loads() -> None:
     assert (billing.strategy, billing.skills) == ("skills", ("billing",))
     assert billing.widen == (Widen(0, 1), Widen(30, 2))
     assert billing.outcomes() == {"timeout", "no_agents", "voicemail", "callback"}
+    assert config.dispositions == DEFAULT_DISPOSITIONS  # written out in full in the demo
+    assert (general.dispositions, billing.dispositions) == \
+        ((), ("resolved", "follow_up", "callback", "complaint", "other"))
     assert config.agents_of(general) == [minji, john]
     assert config.agents_of(billing) == [minji, john]
     assert (billing.penalty(minji), billing.penalty(john)) == (2, 1)
