@@ -65,6 +65,7 @@ def build_parser(p: argparse.ArgumentParser) -> None:
         help="record what we hear (8 kHz mono 16-bit) from media start",
     )
     p.add_argument("--caller", help="From user of the call, e.g. 5551234 (no registration)")
+    p.add_argument("--caller-name", help="the From header's display name (caller ID name)")
     p.add_argument(
         "--timeout",
         type=float,
@@ -138,6 +139,7 @@ def main(args: argparse.Namespace) -> int:
         steps,
         record=args.record,
         caller=args.caller,
+        caller_name=args.caller_name,
         timeout=args.timeout,
         answer=args.answer,
         answer_after=args.answer_after,

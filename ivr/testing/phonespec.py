@@ -43,6 +43,7 @@ class PhoneSpec:
     registrar: str | None = None  # defaults to sip:<AOR host>
     ready_file: Path | None = None  # answering phone writes its URI here when listening
     verbose: bool = False
+    caller_name: str | None = None  # the From header's display name (caller ID name)
 
     def to_argv(self) -> list[str]:
         """Arguments for ``python -m ivr.testing.call_cli`` that reproduce this spec."""
@@ -52,6 +53,7 @@ class PhoneSpec:
         optional = {
             "--record": self.record,
             "--caller": self.caller,
+            "--caller-name": self.caller_name,
             "--register": self.register,
             "--username": self.username,
             "--password": self.password,

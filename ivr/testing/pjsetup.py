@@ -136,7 +136,8 @@ def account_config(spec: PhoneSpec, transport_id: int) -> tuple[Any, Identity]:
         acfg.sipConfig.authCreds.append(cred)
     else:
         user = spec.caller or "softphone"
-        acfg.idUri = f"sip:{user}@{spec.bind}"
+        name = (spec.caller_name or "").replace('"', "").replace("\\", "")
+        acfg.idUri = f'"{name}" <sip:{user}@{spec.bind}>' if name else f"sip:{user}@{spec.bind}"
         acfg.regConfig.registerOnAdd = False
     acfg.sipConfig.transportId = transport_id
     nat = acfg.natConfig

@@ -73,6 +73,7 @@ class PhoneOptions(TypedDict, total=False):
     registrar: str | None
     ready_file: Path | None
     verbose: bool
+    caller_name: str | None
 
 
 def _steps(script: Sequence[Step] | str) -> list[Step]:
