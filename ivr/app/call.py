@@ -62,6 +62,7 @@ class Call(LegOnLine):
         self.id = channel.id
         self.call_id = channel.id
         self.caller = channel.caller.number
+        self.caller_name = channel.caller.name
         self.ctx = ctx
         self.channel = channel
         self.handle = handle

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ..services.place import view
 from ..services.records import OUTCOMES, CallRecord
-from . import openapi, web_auth, web_console, web_flows, web_wallboard
+from . import openapi, web_auth, web_call, web_console, web_flows, web_wallboard
 from .call import Call
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .service import IvrService
@@ -141,6 +141,7 @@ def build_app(service: IvrService) -> web.Application:
     web_auth.add_routes(app, service)
     openapi.add_routes(app)
     web_console.add_routes(app, service)
+    web_call.add_routes(app, service)
     web_wallboard.add_routes(app, service)
     web_flows.add_routes(app, service)
     app.router.add_get("/health", health)

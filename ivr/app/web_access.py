@@ -151,6 +151,18 @@ TABLE: dict[tuple[str, str], Access] = {
     ("GET", "/agents/{agent_id}/events"): Access(
         "An agent's screen pops and state changes (WebSocket)",
         {A: itself, S: agent_of_own_queue}),
+    ("GET", "/agents/{agent_id}/call/targets"): Access(
+        "The queues the agent may blind-transfer to, with their transfer codes",
+        {A: itself, S: agent_of_own_queue}),
+    ("POST", "/agents/{agent_id}/call/hold"): Access(
+        "Put the caller the agent talks to on hold (music; out of the conversation)",
+        {A: itself, S: agent_of_own_queue}),
+    ("POST", "/agents/{agent_id}/call/unhold"): Access(
+        "Take the agent's caller off hold, back into the conversation",
+        {A: itself, S: agent_of_own_queue}),
+    ("POST", "/agents/{agent_id}/call/transfer"): Access(
+        "Blind-transfer the agent's caller: to a queue (its transfer code) or an extension",
+        {A: itself, S: agent_of_own_queue}),
     ("POST", "/agents/{agent_id}/{action}"): Access(
         "Log an agent in or out, pause or unpause it", {A: itself, S: agent_of_own_queue}),
     ("GET", "/messages"): Access("Voicemail messages"),

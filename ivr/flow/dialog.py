@@ -116,6 +116,7 @@ async def _menu(rt: Runtime, node: MenuNode) -> Next:
         key = await rt.read(node.timeout)
         if key is not None and key in node.options:
             rt.trace("choice", node=qid, key=key, attempt=attempt)
+            rt.state.inputs.append((qid, key))
             if node.store:
                 rt.set_variable(node.store, key, secret=False)
             return node.options[key].target
@@ -161,8 +162,10 @@ async def run_collect(rt: Runtime, node: CollectNode) -> Next:
         rt.set_variable(node.store, digits, secret=node.secure)
         verdict = await _confirm(rt, node, qid, attempt)
         if verdict == "ok":
-            rt.trace("collected", node=qid, value=MASK if node.secure else digits,
-                     length=len(digits), ended=ended, attempt=attempt)
+            shown = MASK if node.secure else digits
+            rt.trace("collected", node=qid, value=shown, length=len(digits), ended=ended,
+                     attempt=attempt)
+            rt.state.inputs.append((qid, shown))
             return node.next or None
         if had:
             rt.set_variable(node.store, before, secret=was_secret)

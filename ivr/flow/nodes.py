@@ -112,6 +112,7 @@ async def run_handoff(rt: Runtime, node: HandoffNode) -> Next:
         flow=rt.state.flow or rt.flow.name,
         options={key: rt.render(value) for key, value in node.options.items()},
         variables=rt.masked_variables(), path=tuple(rt.state.path),
+        inputs=tuple(rt.state.inputs),
         authenticated=dict(rt.state.authenticated))
     result = await rt.io.handoff(request)
     rt.quiet_steps = 0

@@ -83,6 +83,9 @@ class FlowState:
     flow: str = ""
     """The name of the flow `node` belongs to."""
     frames: list[Frame] = field(default_factory=list)
+    inputs: list[tuple[str, str]] = field(default_factory=list)
+    """(node, what the caller chose or entered there), in order: a menu's key, a collect's
+    digits, MASK for a secure entry. An agent's screen shows them (never a secret)."""
     authenticated: dict[str, Value] = field(default_factory=dict)
     """What the caller proved during the call (an action's `authenticated`, e.g. the account a
     PIN check passed for): hand-offs carry it to the agent's screen as verified."""

@@ -62,6 +62,8 @@ class HandoffRequest:
     options: Mapping[str, str] = field(default_factory=dict)
     variables: Mapping[str, Value] = field(default_factory=dict)
     path: tuple[str, ...] = ()
+    inputs: tuple[tuple[str, str], ...] = ()
+    """(node, key or digits) the caller gave, secure entries masked (FlowState.inputs)."""
     authenticated: Mapping[str, Value] = field(default_factory=dict)
 
     def number(self, option: str) -> float | None:

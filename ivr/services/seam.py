@@ -42,6 +42,8 @@ class CallerLeg(Protocol):
 
     id: str
     caller: str
+    caller_name: str
+    """The caller ID name the call brought ("" when none): an agent's screen shows it."""
     language: str
     handle: ChannelHandle
 

@@ -27,9 +27,22 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from ivr.testing.audio import HEARD_WHOLE, find_prompt, is_silent, load_wav
 from ivr.testing.softphone import place_call
 
-from .helpers import STEP, TO_AGENT, add_account, agent_phone, new_caller, place_of, post
+from .acd_queues import queue_log
+from .helpers import (
+    PROMPTS,
+    STEP,
+    TO_AGENT,
+    add_account,
+    agent_phone,
+    new_caller,
+    place_of,
+    post,
+    seconds,
+    voice,
+)
 from .running_app import RunningApp
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("acd_agents_logged_out")]
@@ -132,7 +145,8 @@ async def test_an_agent_takes_a_call_on_the_desktop_and_wraps_it_up(
         "wait-hangup 30",
     ])
     try:
-        report = await place_call("100", script, caller=caller, timeout=10)
+        report = await place_call("100", script, caller=caller, timeout=10,
+                                  caller_name="Hong Gildong")
         assert report.ok, report.error
         agent_report = await phone.result()
     finally:
@@ -145,6 +159,9 @@ async def test_an_agent_takes_a_call_on_the_desktop_and_wraps_it_up(
     path = pop.find_element(By.CSS_SELECTOR, "[data-field=path]").text
     assert "verify_pin" in path and path.endswith("agent")
     assert pop.find_element(By.CSS_SELECTOR, "[data-field=queue]").text == "general"
+    assert pop.find_element(By.CSS_SELECTOR, "[data-field=caller_name]").text == "Hong Gildong"
+    keys = pop.find_element(By.CSS_SELECTOR, "[data-test=inputs]").text
+    assert "17320508" in keys and re.search(r"pin\w*: \*\*\*", keys), keys
     assert "2718" not in browser.page_source, "the PIN never reaches the desktop"
     text_of(browser, "[data-test=state]", "^(wrap_up|available)")
 
@@ -226,6 +243,71 @@ async def test_the_wallboard_shows_a_caller_waiting_then_answered_within_a_secon
     shows_rows(browser, "intraday", len(acd.get("/queues/general/intervals")))
     print(f"wallboard: waiting shown {waiting_s:.3f} s, answered {answered_s:.3f} s after the "
           "API showed them")
+
+
+async def test_the_agent_holds_the_caller_and_transfers_it_from_the_page(
+        acd: RunningApp, browser: WebDriver, agent_user: str, tmp_path: Path) -> None:
+    """Hold takes the caller out to music (they stop hearing the agent, and hear it again
+    once taken back), then a blind transfer to billing's code queues them for agent1001."""
+    log_in(browser, acd, agent_user, AGENT_PASSWORD)
+    browser.find_element(By.ID, "ready").click()
+    text_of(browser, "[data-test=state]", "^available")
+    agent_says = voice(tmp_path, "en", "goodbye", repeats=30)
+    first = await agent_phone(acd, "agent1002", f"play-bg {agent_says}; wait-hangup 60",
+                              timeout=60)
+    second = await agent_phone(acd, "agent1001", "wait 2; hangup", timeout=60)
+    caller = new_caller()
+    try:
+        post(acd, "/agents/agent1001/login")
+        call = asyncio.create_task(place_call(
+            "100", f"{TO_AGENT}; wait-hangup 60", record=tmp_path / "caller.wav",
+            caller=caller, timeout=10))
+        with_agent = await place_of(acd, caller, "with_agent", queue="general",
+                                    agent="agent1002")
+        call_id = str(with_agent["id"])
+        bridge = f"/bridges/acd-call-{call_id}"
+        await asyncio.to_thread(text_of, browser, "[data-test=call-state]", "^talking$")
+        await asyncio.sleep(4)
+        browser.find_element(By.ID, "hold").click()
+        await asyncio.to_thread(text_of, browser, "[data-test=call-state]", "^held$")
+        assert call_id not in acd.ari(bridge)["channels"], "held: out of the conversation"
+        await asyncio.sleep(6)
+        browser.find_element(By.ID, "unhold").click()
+        await asyncio.to_thread(text_of, browser, "[data-test=call-state]", "^talking$")
+        assert call_id in acd.ari(bridge)["channels"]
+        await asyncio.sleep(5)
+        targets = browser.find_elements(By.CSS_SELECTOR, "#transfer-targets option")
+        assert ("2", "queue billing") in [
+            (o.get_attribute("value"), o.get_attribute("textContent")) for o in targets]
+        browser.find_element(By.ID, "transfer-to").send_keys("2")
+        browser.find_element(By.ID, "transfer").click()
+        await place_of(acd, caller, "with_agent", queue="billing", agent="agent1001")
+        report = await call
+        transferring, answering = await first.result(), await second.result()
+    finally:
+        await first.close()
+        await second.close()
+    assert report.ok and transferring.ok and answering.ok, (
+        report.error, transferring.error, answering.error)
+    text_of(browser, "[data-test=call-state]", "^ended$")
+
+    trace = acd.trace_for_caller(caller)
+    at = {e["event"]: float(e["t"]) for e in trace
+          if e["event"] in ("answered", "queue_hold", "queue_unhold")}
+    held_from, held_to = at["queue_hold"] - at["answered"], at["queue_unhold"] - at["answered"]
+    heard = load_wav(tmp_path / "caller.wav")
+    said = [m.offset_s for m in find_prompt(heard, load_wav(PROMPTS / "en" / "goodbye.wav"),
+                                            threshold=HEARD_WHOLE)]
+    length = seconds("goodbye")
+    assert any(s + length < held_from for s in said), "the agent was heard before the hold"
+    assert any(s > held_to for s in said), "and again once taken back"
+    assert not [s for s in said if held_from - 0.3 < s < held_to - length + 0.3], \
+        f"the agent was heard on hold: {said} within {held_from:.1f}-{held_to:.1f} s"
+    music = heard[int((held_from + 1.0) * 8000):int((held_to - 0.5) * 8000)]
+    assert not is_silent(music), "no music on hold"
+    lines = [line for line in queue_log(acd, call_id) if line[4] in ("CONNECT", "TRANSFER")]
+    assert [(line[2], line[4]) for line in lines] == [
+        ("general", "CONNECT"), ("general", "TRANSFER"), ("billing", "CONNECT")]
 
 
 def test_every_documented_route_refuses_an_anonymous_request(ivr_app: RunningApp) -> None:

@@ -22,6 +22,7 @@ import pytest
 
 from ivr.ari import ChannelDestroyed, ChannelDtmfReceived, ChannelHangupRequest, StasisStart
 from ivr.services.acd.agents import AgentState
+from ivr.services.acd.control import Hold, Unhold
 from ivr.services.acd.desktop import (
     EVENTS,
     LISTENER_BACKLOG,
@@ -31,6 +32,7 @@ from ivr.services.acd.desktop import (
     DesktopEvent,
     Desktops,
     HowEnded,
+    IvrInput,
     IvrOrigin,
 )
 from ivr.services.acd.session import QueueSession
@@ -66,6 +68,7 @@ NUMBER = "01012345678"
 CUSTOMER = f"PJSIP/{NUMBER}@trunk"
 
 CALLS_SEND = {("agent_state", None), ("screen_pop", CallKind.CALL), ("connected", None),
+              ("hold", None),
               ("call_ended", HowEnded.TRANSFER), ("call_ended", HowEnded.COMPLETECALLER),
               ("call_ended", HowEnded.COMPLETEAGENT)}
 CALLBACKS_SEND = {("agent_state", None), ("screen_pop", CallKind.CALLBACK), ("connected", None),
@@ -166,7 +169,8 @@ async def test_what_a_call_sends_matches_the_schema(r: Rig) -> None:
     # A caller from the IVR: a1 answers and transfers to care, where a2 answers; the caller
     # hangs up on a2.
     first = FakeCaller(r.client, "caller-1", NUMBER, "en")
-    origin = IvrOrigin(path=("welcome", "verify_pin", "agent"), account="14142135")
+    origin = IvrOrigin(path=("welcome", "verify_pin", "agent"), account="14142135",
+                       inputs=(IvrInput("welcome", "2"), IvrInput("verify_pin", "***")))
     waiting = asyncio.create_task(wait(r.acd, first, QueueRequest("sales", screen=origin)))
     await answers(r, await rung(r, "PJSIP/a1"), first.id)
     for digit in "##2#":
@@ -181,7 +185,9 @@ async def test_what_a_call_sends_matches_the_schema(r: Rig) -> None:
     second = FakeCaller(r.client, "caller-2", NUMBER, "ko")
     waiting = asyncio.create_task(wait(r.acd, second, QueueRequest("sales")))
     agent_leg = await rung(r, "PJSIP/a1", nth=2)
-    await answers(r, agent_leg, second.id)
+    talking = await answers(r, agent_leg, second.id)
+    await talking.command(Hold())  # the desktop holds the caller, and takes it back
+    await talking.command(Unhold())
     r.client.channel_event(ChannelHangupRequest, agent_leg)
     await waiting
 
@@ -192,6 +198,9 @@ async def test_what_a_call_sends_matches_the_schema(r: Rig) -> None:
     pop = next(m for m in messages if m["type"] == "screen_pop")
     assert (pop["path"], pop["account"], pop["callback"]) == (
         ["welcome", "verify_pin", "agent"], "14142135", None)
+    assert pop["inputs"] == [{"node": "welcome", "value": "2"},
+                             {"node": "verify_pin", "value": "***"}]
+    assert pop["caller_name"] == "Kim Caller"
 
 
 async def test_what_callbacks_send_matches_the_schema(r: Rig) -> None:

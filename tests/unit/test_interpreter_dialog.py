@@ -225,6 +225,21 @@ async def test_a_secure_value_never_reaches_a_trace() -> None:
     assert all(r["secure"] for r in caller.reads[:7]) and not caller.reads[7]["secure"]
     readback = [p for p in caller.plays if p["secure"]]
     assert [p["ids"] for p in readback] == [[f"digit-{d}" for d in pin]]
-    ((_, variables),) = caller.handoffs
+    ((request, variables),) = caller.handoffs
     assert variables["pin"] == "***" and variables["pin2"] == "***"
+    assert request.inputs == (("c", "***"),)  # what an agent's screen shows of the entry
     assert state.outcome == "error"
+
+
+async def test_a_hand_off_carries_the_callers_inputs_in_order_secure_ones_masked() -> None:
+    flow = make_flow(
+        MenuNode("m", prompt=says("menu"), options=options({"1": "acct", "2": "end"})),
+        CollectNode("acct", prompt=says("acct"), store="acct", max_length=4, next="pin"),
+        CollectNode("pin", prompt=says("pin"), store="pin", max_length=4, secure=True,
+                    next="agent"),
+        HandoffNode("agent", kind="transfer", target="desk", next="end"), END)
+    caller = ScriptedCaller(["9", "1", *"1234", *"5678"])
+    await run(flow, caller)
+    ((request, _),) = caller.handoffs
+    assert request.inputs == (("m", "1"), ("acct", "1234"), ("pin", "***"))
+    assert request.path == ("m", "acct", "pin", "agent")

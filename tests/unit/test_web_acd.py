@@ -265,7 +265,7 @@ async def until(condition: Any, timeout: float = 5.0) -> None:
 
 def screen_pop(agent: str, call_id: str = "c1", caller: str = "01012345678") -> ScreenPop:
     return ScreenPop.of(IvrOrigin(path=("main_menu", "agent")), agent=agent, call_id=call_id,
-                        queue="general", caller=caller, language="en", priority=0,
+                        queue="general", caller=caller, caller_name="", language="en", priority=0,
                         waited_s=3.0)
 
 

@@ -39,11 +39,16 @@ function renderState(agent) {
 async function renderPop(pop) {
   currentCall = pop.call_id;
   field("caller", pop.caller);
+  $('#pop [data-field="caller_name"]').textContent = pop.caller_name || "";
   field("language", pop.language);
   field("queue", pop.queue);
   field("waited", pop.waited_s === null ? null : `${Math.round(pop.waited_s)} s`);
   field("account", pop.account ?? "not verified");
   field("path", (pop.path ?? []).join(" \u2192 "));
+  // Secure entries come masked ("***") from the server: the page never has a PIN to hide.
+  field("inputs", (pop.inputs ?? []).map(({ node, value }) => `${node}: ${value}`).join(", ")
+    || "none");
+  renderCall(pop.kind === "call" ? "offered" : "callback");
   show("#pop", true);
   $("#wrapup-saved").textContent = "";
   loadDispositions(pop.queue).catch(() => {});
@@ -74,6 +79,9 @@ function listen() {
     const event = JSON.parse(message.data);
     if (event.type === "agent_state") renderState(event);
     else if (event.type === "screen_pop") renderPop(event);
+    else if (event.type === "connected") renderCall("talking");
+    else if (event.type === "hold") renderCall(event.held ? "held" : "talking");
+    else if (event.type === "call_ended") renderCall("ended");
   };
   socket.onclose = () => { if (me) setTimeout(listen, 2000); };
 }
@@ -117,6 +125,37 @@ async function loadDispositions(queue) {
   }));
 }
 
+// Hold and blind transfer of the call the agent is on (POST /agents/{id}/call/...): the reply
+// comes once the call has done it, and the "hold" event keeps other open desktops in step.
+function renderCall(state) {
+  $('#pop [data-field="call_state"]').textContent = state;
+  const live = state === "talking" || state === "held";
+  $("#hold").hidden = state === "held";
+  $("#hold").disabled = !live;
+  $("#unhold").hidden = state !== "held";
+  $("#transfer").disabled = !live;
+}
+
+async function control(what, body) {
+  $("#call-error").textContent = "";
+  try {
+    const done = await api("POST", `/agents/${me.agent_id}/call/${what}`, body);
+    renderCall(done.state === "held" ? "held" : done.state === "talking" ? "talking" : "ended");
+  } catch (error) {
+    $("#call-error").textContent = error.message;
+  }
+}
+
+async function loadTransferTargets() {
+  const targets = await api("GET", `/agents/${me.agent_id}/call/targets`);
+  $("#transfer-targets").replaceChildren(...targets.map(({ to, queue }) => {
+    const option = document.createElement("option");
+    option.value = to;
+    option.textContent = `queue ${queue}`;
+    return option;
+  }));
+}
+
 async function start() {
   me = await api("GET", "/auth/me");
   csrf = me.csrf_token;
@@ -126,6 +165,7 @@ async function start() {
   if (me.role !== "agent") { showTabs(); return; }
   show("#desktop", true);
   await loadDispositions(null);
+  loadTransferTargets().catch(() => {});
   renderState(await api("GET", `/agents/${me.agent_id}`));
   listen();
 }
@@ -361,6 +401,9 @@ $("#ready").addEventListener("click", async () => {
 });
 $("#pause").addEventListener("click", () => act("pause", { reason: $("#pause-code").value }));
 $("#agent-logout").addEventListener("click", () => act("logout"));
+$("#hold").addEventListener("click", () => control("hold"));
+$("#unhold").addEventListener("click", () => control("unhold"));
+$("#transfer").addEventListener("click", () => control("transfer", { to: $("#transfer-to").value }));
 
 $("#wrapup").addEventListener("submit", async (submitted) => {
   submitted.preventDefault();

@@ -11,6 +11,7 @@ makes up cannot reach a desktop without a class, and so without the schema.
 | agent_state | on connecting, and on every change of the agent |
 | screen_pop | an agent is rung for a caller, or has answered for a callback (agent-first) |
 | connected | the agent is bridged with the caller or the called-back customer |
+| hold | the caller was put on hold, or taken off it |
 | call_ended | that conversation ended |
 """
 
@@ -29,9 +30,9 @@ from .agents import Agent
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-__all__ = ["EVENTS", "AgentStateEvent", "CallConnected", "CallEnded", "CallKind",
-           "CallbackOrigin", "DesktopEvent", "Desktops", "HowEnded", "IvrOrigin", "Json",
-           "Origin", "ScreenPop"]
+__all__ = ["EVENTS", "AgentStateEvent", "CallConnected", "CallEnded", "CallHold", "CallKind",
+           "CallbackOrigin", "DesktopEvent", "Desktops", "HowEnded", "IvrInput", "IvrOrigin",
+           "Json", "Origin", "ScreenPop"]
 
 Json: TypeAlias = "str | int | float | bool | list[Json] | dict[str, Json] | None"
 
@@ -67,6 +68,17 @@ class IvrOrigin:
     """The flow's nodes the caller went through."""
     account: str | None = None
     """The account number, only if the caller passed accounts.verify_pin in this call."""
+    inputs: tuple[IvrInput, ...] = ()
+    """What the caller keyed (or said) at each menu and entry, secure entries masked."""
+
+
+@dataclass(frozen=True, slots=True)
+class IvrInput:
+    """One answer the caller gave the IVR: a menu's key or an entry's digits ("***" when the
+    entry was secure: a PIN never reaches a desktop)."""
+
+    node: str
+    value: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +98,10 @@ class CallbackOrigin:
 Origin: TypeAlias = IvrOrigin | CallbackOrigin
 
 
+def _fields_json(event: DataclassInstance) -> dict[str, Json]:
+    return {f.name: _wire(getattr(event, f.name)) for f in dataclasses.fields(event)}
+
+
 def _wire(value: object) -> Json:
     """A field's value as JSON: enums as their text, tuples as lists."""
     if isinstance(value, enum.Enum):
@@ -96,14 +112,13 @@ def _wire(value: object) -> Json:
         return [_wire(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): _wire(v) for k, v in value.items()}
+    if isinstance(value, IvrInput):
+        return _fields_json(value)
     raise TypeError(f"no JSON form for {type(value).__name__}")
 
 
 def _as_json(kind: str, event: DataclassInstance) -> dict[str, Json]:
-    out: dict[str, Json] = {"type": kind}
-    for f in dataclasses.fields(event):
-        out[f.name] = _wire(getattr(event, f.name))
-    return out
+    return {"type": kind, **_fields_json(event)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +161,9 @@ class ScreenPop:
     queue: str
     caller: str
     """The caller's number, or the number called back."""
+    caller_name: str
+    """The caller's name as the call brought it (caller ID name), or the callback's contact
+    name; "" when unknown."""
     language: str
     priority: int
     waited_s: float | None
@@ -155,6 +173,8 @@ class ScreenPop:
     """IvrOrigin.path; null for a callback."""
     account: str | None
     """IvrOrigin.account; null for a callback."""
+    inputs: tuple[IvrInput, ...] | None
+    """IvrOrigin.inputs; null for a callback."""
     callback: str | None
     source: str | None
     message_id: str | None
@@ -163,13 +183,16 @@ class ScreenPop:
 
     @classmethod
     def of(cls, origin: Origin, *, agent: str, call_id: str, queue: str, caller: str,
-           language: str, priority: int, waited_s: float | None) -> ScreenPop:
+           caller_name: str, language: str, priority: int,
+           waited_s: float | None) -> ScreenPop:
         ivr = origin if isinstance(origin, IvrOrigin) else None
         cb = origin if isinstance(origin, CallbackOrigin) else None
         return cls(kind=CallKind.CALL if ivr else CallKind.CALLBACK, agent=agent,
-                   call_id=call_id, queue=queue, caller=caller, language=language,
+                   call_id=call_id, queue=queue, caller=caller, caller_name=caller_name,
+                   language=language,
                    priority=priority, waited_s=waited_s,
                    path=ivr.path if ivr else None, account=ivr.account if ivr else None,
+                   inputs=ivr.inputs if ivr else None,
                    callback=cb.callback if cb else None, source=cb.source if cb else None,
                    message_id=cb.message_id if cb else None,
                    attempt=cb.attempt if cb else None)
@@ -191,6 +214,18 @@ class CallConnected:
 
 
 @dataclass(frozen=True, slots=True)
+class CallHold:
+    """The caller of the agent's conversation was put on hold (held) or taken off it."""
+
+    TYPE: ClassVar[str] = "hold"
+    call_id: str
+    held: bool
+
+    def to_json(self) -> dict[str, Json]:
+        return _as_json(self.TYPE, self)
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     """The conversation the agent was connected to ended (wrap-up follows)."""
 
@@ -202,8 +237,9 @@ class CallEnded:
         return _as_json(self.TYPE, self)
 
 
-DesktopEvent: TypeAlias = AgentStateEvent | ScreenPop | CallConnected | CallEnded
-EVENTS: tuple[type[DesktopEvent], ...] = (AgentStateEvent, ScreenPop, CallConnected, CallEnded)
+DesktopEvent: TypeAlias = AgentStateEvent | ScreenPop | CallConnected | CallHold | CallEnded
+EVENTS: tuple[type[DesktopEvent], ...] = (AgentStateEvent, ScreenPop, CallConnected, CallHold,
+                                          CallEnded)
 """Every class of DesktopEvent (the schema test walks them)."""
 
 

@@ -8,7 +8,7 @@ from typing import assert_never
 from ...flow.expr import Value
 from ...flow.types import DECLINED, TAKEN, HandoffKind, HandoffRequest, HandoffResult, routed
 from ..seam import CallerLeg, EndedBy
-from .desktop import IvrOrigin
+from .desktop import IvrInput, IvrOrigin
 from .engine import Acd
 from .results import Left, QueueResult, Served, TransferredOut, UnknownQueue
 from .store import EntryRow
@@ -55,7 +55,9 @@ class QueueHandoff:
             max_wait=request.number("max_wait"), flow=request.flow, node=request.node,
             variables=request.variables,
             screen=IvrOrigin(path=request.path,
-                             account=_text(request.authenticated.get("account"))))
+                             account=_text(request.authenticated.get("account")),
+                             inputs=tuple(IvrInput(node, value)
+                                          for node, value in request.inputs)))
         try:
             result = await wait(self.acd, leg, queue_request)
         except asyncio.CancelledError:

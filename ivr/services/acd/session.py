@@ -26,7 +26,8 @@ from . import queue_log as ql
 from .agents import Agent, AgentState, utc
 from .announcer import Announcer, announcement
 from .config import QueueConfig
-from .desktop import CallConnected, CallEnded, HowEnded, ScreenPop
+from .control import CallCommand, CallControlError, Command, Commands, Hold, Transfer, Unhold
+from .desktop import CallConnected, CallEnded, CallHold, HowEnded, ScreenPop
 from .engine import Acd
 from .entries import EntryView, QueueRequest
 from .holding import join_holding, leave_holding
@@ -60,6 +61,8 @@ class QueueSession:
         self.connected_at = 0.0
         self.ended = False
         self.connected = asyncio.Event()
+        self.held = False
+        self._commands = Commands()
         self._offer: asyncio.Task[None] | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._announcer = Announcer(caller.handle, acd.prompts, caller.language)
@@ -267,6 +270,7 @@ class QueueSession:
             return False
         self.agent, self.agent_channel = acd.agents[row.agent_id], channel
         self.bridge = acd.client.bridges.handle(row.bridge_id or f"acd-call-{self.id}")
+        await self._back_in_bridge()
         self.connected_at = row.connected_at.timestamp() if row.connected_at else acd.clock()
         self.state = EntryState.CONNECTED
         self.caller.move(WithAgent(self.queue.name, self.agent.id))
@@ -274,22 +278,82 @@ class QueueSession:
         self.connected.set()
         return True
 
+    def command(self, command: CallCommand) -> asyncio.Future[str]:
+        """From the agent's desktop (control.py): done by _talk, which owns the legs."""
+        if not self.connected.is_set() or self.ended:
+            raise CallControlError(f"call {self.id} is not in a conversation")
+        return self._commands.put(command)
+
+    async def _back_in_bridge(self) -> None:
+        """After a restart a caller on hold is taken off it: nobody then knows it is held, and
+        a caller on hold forever is worse than one back with the agent."""
+        assert self.bridge is not None
+        try:
+            if self.id not in (await self.bridge.get()).channels:
+                with contextlib.suppress(AriError):
+                    await self.caller.handle.stop_moh()
+                await self.bridge.add(self.id)
+        except AriError as exc:
+            log.info("could not put %s back with its agent: %s", self.id, exc)
+
     async def _talk(self) -> Served | TransferredOut | Requeued:
         """Until the agent hangs up (the caller's hangup cancels this), or transfers."""
         assert self.agent_channel is not None and self.agent_channel.events is not None
         typed = ""
-        async for event in self.agent_channel.events:
-            if isinstance(event, ChannelDtmfReceived):
-                typed = _transfer_buffer(typed + event.digit)
+        while (item := await self._commands.next_or(self.agent_channel.events)) is not None:
+            if isinstance(item, Command):
+                ended = await self._obey(item.command, item.done)
+                if ended is not None:
+                    return ended
+            elif isinstance(item, ChannelDtmfReceived):
+                typed = _transfer_buffer(typed + item.digit)
                 if len(typed) > 3 and typed.endswith("#"):
                     return await self._transfer(typed[2:-1])
-            elif isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
+            elif isinstance(item, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
                 break
         await self._complete(HowEnded.COMPLETEAGENT)
         self.caller.ended_by(EndedBy.AGENT)
         with contextlib.suppress(AriError):
             await self.caller.handle.hangup()
         return Served()
+
+    async def _obey(self, command: CallCommand,
+                    done: asyncio.Future[str]) -> TransferredOut | Requeued | None:
+        """A desktop's command; the conversation's end if it was a transfer."""
+        try:
+            match command:
+                case Hold():
+                    await self._hold(True)
+                    done.set_result("held")
+                case Unhold():
+                    await self._hold(False)
+                    done.set_result("talking")
+                case Transfer(target=target):
+                    result = await self._transfer(target)
+                    done.set_result("requeued" if isinstance(result, Requeued)
+                                    else "transferred")
+                    return result
+        except AriError as exc:
+            if not done.done():
+                done.set_exception(CallControlError(f"call {self.id}: {exc}"))
+        return None
+
+    async def _hold(self, hold: bool) -> None:
+        """Out of the bridge with the queue's music, or back into it (see control.py)."""
+        if hold == self.held or self.bridge is None:
+            return
+        handle = self.caller.handle
+        if hold:
+            await self.bridge.remove(self.id)
+            await handle.start_moh(self.queue.moh)
+        else:
+            with contextlib.suppress(AriError):
+                await handle.stop_moh()
+            await self.bridge.add(self.id)
+        self.held = hold
+        self.caller.trace("queue_hold" if hold else "queue_unhold", queue=self.queue.name)
+        if self.agent is not None:
+            self.acd.desktops.publish(self.agent.id, CallHold(self.id, hold))
 
     async def _complete(self, verb: HowEnded, *extra: object) -> None:
         """Log the end of the conversation (`verb`, a queue_log verb, is also the desktop's
@@ -313,6 +377,10 @@ class QueueSession:
     async def _transfer(self, target: str) -> TransferredOut | Requeued:
         """Blind transfer typed by the agent as ##<target>#: a queue's transfer code re-queues
         the caller there; anything else is an extension of the IVR's dialplan."""
+        if self.held:
+            with contextlib.suppress(AriError):
+                await self.caller.handle.stop_moh()
+            self.held = False
         queue = self.acd.config().queue_by_transfer_code(target)
         if queue is not None:
             await self._complete(HowEnded.TRANSFER, target, f"queue:{queue.name}")
@@ -342,6 +410,7 @@ class QueueSession:
                                               self.position(), self.row.orig_position, wait_s))
 
     async def _release(self) -> None:
+        self._commands.fail_all(CallControlError(f"call {self.id} ended"))
         await self._stop_offer()
         await self._announcer.stop()
         self.acd.sessions.pop(self.id, None)
@@ -378,8 +447,19 @@ class QueueSession:
     def screen_pop(self, agent: Agent) -> ScreenPop:
         return ScreenPop.of(self.request.screen, agent=agent.id, call_id=self.id,
                             queue=self.queue.name, caller=self.caller.caller,
+                            caller_name=self.caller.caller_name,
                             language=self.caller.language, priority=self.row.priority,
                             waited_s=round(self.acd.clock() - self.entered_at, 1))
+
+
+def conversation_of(acd: Acd, agent_id: str) -> QueueSession:
+    """The queued call the agent is talking to; CallControlError if it is on none (an
+    agent-first callback is not a QueueSession: the desktop cannot hold or transfer it yet)."""
+    for entry in acd.sessions.values():
+        if isinstance(entry, QueueSession) and entry.agent is not None \
+                and entry.agent.id == agent_id and entry.connected.is_set() and not entry.ended:
+            return entry
+    raise CallControlError(f"agent {agent_id} is on no queued call")
 
 
 def _transfer_buffer(typed: str) -> str:

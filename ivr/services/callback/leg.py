@@ -95,6 +95,7 @@ class CustomerLeg(LegOnLine):
         assert handle.events is not None
         self.id = handle.id
         self.caller = number
+        self.caller_name = ""
         self.language = language
         self.handle = handle
         self.line = Line(handle, handle.events, prompts, language, trace=self.trace,

@@ -181,7 +181,7 @@ async def _agent_first(svc: CallbackService, entry: CallbackEntry, group: list[A
     await svc.dialling(cb, agent.id)
     acd.desktops.publish(agent.id, ScreenPop.of(
         _origin(cb), agent=agent.id, call_id=cb.id, queue=queue.name, caller=cb.number,
-        language=cb.language, priority=cb.priority, waited_s=None))
+        caller_name="", language=cb.language, priority=cb.priority, waited_s=None))
     agent_gone = asyncio.create_task(_gone(agent_leg))
     customer: ChannelHandle | None = None
     bridge = None

@@ -111,6 +111,10 @@ class FakeRest(RestTransport):
             self.bridges.setdefault(bridge_id, [])
             self.bridge_types[bridge_id] = str(params.get("type", ""))
             return {"id": bridge_id, "bridge_type": params.get("type", "")}
+        if method == "GET" and not op:
+            if bridge_id not in self.bridges:
+                raise error_for_status(404, method, f"/bridges/{bridge_id}", "Bridge not found")
+            return {"id": bridge_id, "channels": list(self.bridges[bridge_id])}
         if method == "DELETE" and not op:
             self.bridges.pop(bridge_id, None)
         elif op == "addChannel":
@@ -174,6 +178,7 @@ class FakeCaller:
                  caller: str = "01012345678", language: str = "ko") -> None:
         self.id = channel_id
         self.caller = caller
+        self.caller_name = "Kim Caller"
         self.language = language
         self.handle = client.channels.handle(channel_id)
         self.hangup_by = ""

@@ -150,6 +150,7 @@ class Caller:
     def __init__(self, client: VoicemailClient, answers: Sequence[str | None] = ()) -> None:
         self.id = CALL
         self.caller = "01012345678"
+        self.caller_name = ""
         self.language = "ko"
         self.handle = client.channels.handle(CALL)
         self.whereabouts = Whereabouts(CALL)
