@@ -46,4 +46,6 @@ def record_of(call: Call) -> CallRecord:
         keys=keys,
         outcome=outcome_of(call),
         hangup_by=call.hangup_by or "caller",
+        queues=list(dict.fromkeys(str(e["queue"]) for e in trace.events("place")
+                                  if e.get("queue"))),
     )

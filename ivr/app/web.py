@@ -16,7 +16,9 @@ from . import openapi, web_auth, web_call, web_console, web_flows, web_wallboard
 from .call import Call
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .service import IvrService
+from .web_access import queues_shown, require_queue
 from .web_acd import add_routes
+from .web_auth import current_user
 from .web_callback import add_routes as add_callback_routes
 from .web_voicemail import add_routes as add_voicemail_routes
 
@@ -29,9 +31,21 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(status, status=200 if status["ari_connected"] else 503)
 
 
+def _shown(request: web.Request) -> set[str] | None:
+    return queues_shown(current_user(request), request.app[SERVICE_KEY].acd)
+
+
+def _queue_of(call: Call) -> str:
+    """The queue the caller is in now (waiting, rung for, with its agent); "" elsewhere."""
+    return str(view(call.place).get("queue") or "")
+
+
 async def calls(request: web.Request) -> web.Response:
+    """Every live call; a supervisor's, those in its queues now."""
     service = request.app[SERVICE_KEY]
-    return web.json_response([call_view(call) for call in service.calls.values()])
+    shown = _shown(request)
+    return web.json_response([call_view(call) for call in service.calls.values()
+                              if shown is None or _queue_of(call) in shown])
 
 
 def call_view(call: Call) -> dict[str, object]:
@@ -49,6 +63,7 @@ async def call_trace(request: web.Request) -> web.Response:
     call = service.calls.get(request.match_info["call_id"])
     if call is None:
         raise web.HTTPNotFound(text="no such live call; ended calls are in the trace folder")
+    require_queue(current_user(request), service.acd, _queue_of(call))
     return web.json_response(call.trace_log.entries)
 
 
@@ -66,7 +81,8 @@ def _when(request: web.Request, name: str) -> dt.datetime | None:
 
 
 async def records(request: web.Request) -> web.Response:
-    """Search: ?caller= &outcome= &flow= &since= &until= &limit= (newest first, up to 1000)."""
+    """Search: ?caller= &outcome= &flow= &queue= &since= &until= &limit= (newest first, up
+    to 1000); a supervisor's, only calls that entered its queues."""
     service = request.app[SERVICE_KEY]
     if service.records is None:
         raise web.HTTPServiceUnavailable(text="no database")
@@ -76,10 +92,14 @@ async def records(request: web.Request) -> web.Response:
     outcome = request.query.get("outcome") or None
     if outcome is not None and outcome not in OUTCOMES:
         raise web.HTTPBadRequest(text=f"outcome: one of {', '.join(OUTCOMES)}")
+    queues = _shown(request)
+    if queue := request.query.get("queue"):
+        require_queue(current_user(request), service.acd, queue)
+        queues = {queue}
     found = await service.records.list(
         limit=min(int(raw_limit), 1000), since=_when(request, "since"),
         until=_when(request, "until"), flow=request.query.get("flow") or None,
-        caller=request.query.get("caller") or None, outcome=outcome)
+        caller=request.query.get("caller") or None, outcome=outcome, queues=queues)
     return web.json_response([_record_json(r) for r in found])
 
 
@@ -89,6 +109,9 @@ async def record_trace(request: web.Request) -> web.Response:
     call_id = request.match_info["call_id"]
     if not call_id.replace(".", "").replace("-", "").isalnum():
         raise web.HTTPNotFound(text="no such trace")
+    if _shown(request) is not None:  # a supervisor: only if the record says its queue
+        found = await service.records.get(call_id) if service.records is not None else None
+        require_queue(current_user(request), service.acd, *(found.queues if found else ()))
     path = service.config.trace_dir / f"{call_id}.jsonl"
     try:
         text = await asyncio.to_thread(path.read_text, encoding="utf-8")
@@ -105,6 +128,7 @@ async def record(request: web.Request) -> web.Response:
     found = await service.records.get(request.match_info["call_id"])
     if found is None:
         raise web.HTTPNotFound(text="no such call record")
+    require_queue(current_user(request), service.acd, *found.queues)
     result = _record_json(found)
     wrapped = await service.wrapups.get(found.call_id) if service.wrapups else None
     result["wrapup"] = wrapped.as_json() if wrapped else None
@@ -123,6 +147,7 @@ def _record_json(rec: CallRecord) -> dict[str, object]:
         "caller": rec.caller, "language": rec.language, "started_at": iso(rec.started_at),
         "answered_at": iso(rec.answered_at), "ended_at": iso(rec.ended_at), "path": rec.path,
         "keys": rec.keys, "outcome": rec.outcome, "hangup_by": rec.hangup_by,
+        "queues": rec.queues,
         "ring_s": rec.ring_s, "ivr_s": rec.ivr_s, "total_s": rec.total_s,
     }
 

@@ -14,8 +14,11 @@ What a role may do, in words:
 - reporting: reads queues, agents, KPIs, the queue log, live calls, call records and
   callbacks; changes nothing; no voicemail audio;
 - admin: everything.
-Supervisors reach neither call records, live calls nor voicemail yet: those are not filtered by
-queue yet, so they stay closed rather than open to every queue.
+A supervisor also reaches the live calls, call records, callbacks and voicemail of its queues:
+those routes let it in (`anyone`) and the handler, which knows the call's or message's queue,
+filters a list with `queues_shown` or refuses one item of another queue with `require_queue`
+(403). A call record knows the queues its call entered; a call in the IVR, before any queue,
+is no supervisor's.
 """
 
 from __future__ import annotations
@@ -86,6 +89,23 @@ def visible_agents(user: User, acd: Acd) -> set[str] | None:
             for a in config.agents_of(q)}
 
 
+def queues_shown(user: User, acd: Acd | None) -> set[str] | None:
+    """The queues whose calls, records, callbacks and messages this user sees; None: all.
+    Without a running ACD a supervisor still has the queues its user names."""
+    if user.role in (Role.ADMIN, Role.REPORTING):
+        return None
+    if acd is not None:
+        return visible_queues(user, acd)
+    return set(user.queues) if user.role is Role.SUPERVISOR else set()
+
+
+def require_queue(user: User, acd: Acd | None, *queues: str) -> None:
+    """403 unless the user sees one of `queues` (the queues of the item asked for)."""
+    shown = queues_shown(user, acd)
+    if shown is not None and not shown.intersection(queues):
+        raise web.HTTPForbidden(text="this belongs to a queue you do not supervise")
+
+
 @dataclass(frozen=True)
 class Access:
     summary: str
@@ -102,6 +122,10 @@ class Access:
 
 A, S, R = Role.AGENT, Role.SUPERVISOR, Role.REPORTING
 READ: dict[Role, Check] = {R: anyone}
+SEEN: dict[Role, Check] = {S: anyone, R: anyone}
+"""Reporting reads all of it; a supervisor its queues' part (the handler filters)."""
+SUPERVISED: dict[Role, Check] = {S: anyone}
+"""A supervisor, on its queues' items only (the handler checks); not reporting."""
 
 TABLE: dict[tuple[str, str], Access] = {
     ("GET", "/health"): Access("Whether the app is up and connected to Asterisk", public=True),
@@ -128,12 +152,12 @@ TABLE: dict[tuple[str, str], Access] = {
     ("GET", "/flows/{name}/graph.svg"): Access("A flow's picture (SVG)",
                                                {S: anyone, R: anyone}),
     ("GET", "/metrics"): Access("Prometheus metrics (text format)", READ),
-    ("GET", "/calls"): Access("Live calls and where each caller is", READ),
-    ("GET", "/calls/{call_id}/trace"): Access("A live call's trace", READ),
+    ("GET", "/calls"): Access("Live calls and where each caller is", SEEN),
+    ("GET", "/calls/{call_id}/trace"): Access("A live call's trace", SEEN),
     ("GET", "/records"): Access("Call records, newest first: by caller, outcome, flow, "
-                                "date", READ),
-    ("GET", "/records/{call_id}"): Access("One call record", READ),
-    ("GET", "/records/{call_id}/trace"): Access("An ended call's saved trace", READ),
+                                "queue, date", SEEN),
+    ("GET", "/records/{call_id}"): Access("One call record", SEEN),
+    ("GET", "/records/{call_id}/trace"): Access("An ended call's saved trace", SEEN),
     ("GET", "/queues"): Access("Queues, live", {A: anyone, S: anyone, R: anyone}),
     ("GET", "/queues/{name}"): Access("One queue, live",
                                       {A: serves_queue, S: own_queue, R: anyone}),
@@ -165,18 +189,20 @@ TABLE: dict[tuple[str, str], Access] = {
         {A: itself, S: agent_of_own_queue}),
     ("POST", "/agents/{agent_id}/{action}"): Access(
         "Log an agent in or out, pause or unpause it", {A: itself, S: agent_of_own_queue}),
-    ("GET", "/messages"): Access("Voicemail messages"),
-    ("GET", "/mailboxes/{mailbox}/messages"): Access("A mailbox's messages"),
-    ("GET", "/messages/{message_id}"): Access("One voicemail message"),
-    ("GET", "/messages/{message_id}/audio"): Access("A message's audio (WAV)"),
-    ("POST", "/messages/{message_id}/{what}"): Access("Mark a message heard or unheard"),
-    ("DELETE", "/messages/{message_id}"): Access("Delete a message and its audio"),
-    ("GET", "/callbacks"): Access("Callback requests", READ),
-    ("POST", "/callbacks"): Access("Book a callback"),
-    ("GET", "/callbacks/{callback_id}"): Access("One callback request and its attempts", READ),
-    ("DELETE", "/callbacks/{callback_id}"): Access("Cancel a callback"),
-    ("POST", "/callbacks/{callback_id}/cancel"): Access("Cancel a callback"),
-    ("POST", "/callbacks/{callback_id}/reschedule"): Access("Move a callback's next attempt"),
+    ("GET", "/messages"): Access("Voicemail messages", SUPERVISED),
+    ("GET", "/mailboxes/{mailbox}/messages"): Access("A mailbox's messages", SUPERVISED),
+    ("GET", "/messages/{message_id}"): Access("One voicemail message", SUPERVISED),
+    ("GET", "/messages/{message_id}/audio"): Access("A message's audio (WAV)", SUPERVISED),
+    ("POST", "/messages/{message_id}/{what}"): Access("Mark a message heard or unheard",
+                                                      SUPERVISED),
+    ("DELETE", "/messages/{message_id}"): Access("Delete a message and its audio", SUPERVISED),
+    ("GET", "/callbacks"): Access("Callback requests", SEEN),
+    ("POST", "/callbacks"): Access("Book a callback", SUPERVISED),
+    ("GET", "/callbacks/{callback_id}"): Access("One callback request and its attempts", SEEN),
+    ("DELETE", "/callbacks/{callback_id}"): Access("Cancel a callback", SUPERVISED),
+    ("POST", "/callbacks/{callback_id}/cancel"): Access("Cancel a callback", SUPERVISED),
+    ("POST", "/callbacks/{callback_id}/reschedule"): Access("Move a callback's next attempt",
+                                                            SUPERVISED),
     ("GET", "/dnc"): Access("The do-not-call list", {S: anyone, R: anyone}),
     ("PUT", "/dnc/{number}"): Access("Add a number to the do-not-call list", {S: anyone}),
     ("POST", "/dnc/{number}"): Access("Add a number to the do-not-call list", {S: anyone}),

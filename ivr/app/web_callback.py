@@ -12,6 +12,8 @@ from aiohttp import web
 from ..services.callback.service import CallbackRefused, Callbacks
 from ..services.callback.store import ACTIVE, CallbackState, normalize_number
 from .service import IvrService
+from .web_access import queues_shown, require_queue
+from .web_auth import current_user
 
 SERVICE_KEY = web.AppKey("callback_service", IvrService)
 
@@ -53,9 +55,27 @@ async def list_callbacks(request: web.Request) -> web.Response:
     if unknown:
         raise web.HTTPBadRequest(text=f"unknown state {unknown[0]!r}")
     states = ACTIVE if state == "active" else tuple(CallbackState(s) for s in names)
-    found = await _callbacks(request).store.find(states=states,
-                                                 queue=request.query.get("queue"))
-    return web.json_response([cb.as_json() for cb in found])
+    callbacks = _callbacks(request)
+    queue = request.query.get("queue")
+    shown = queues_shown(current_user(request), request.app[SERVICE_KEY].acd)
+    if queue is not None:
+        _may(request, queue)
+    found = await callbacks.store.find(states=states, queue=queue)
+    return web.json_response([cb.as_json() for cb in found
+                              if shown is None or cb.queue in shown])
+
+
+def _may(request: web.Request, queue: str) -> None:
+    """403 unless the user sees `queue` (a supervisor: one of its own)."""
+    require_queue(current_user(request), request.app[SERVICE_KEY].acd, queue)
+
+
+async def _callback_queue(request: web.Request) -> None:
+    """403 when the callback in the path is of a queue the user does not supervise; a
+    callback that does not exist is left to the handler's own 404."""
+    cb = await _callbacks(request).store.get(request.match_info["callback_id"])
+    if cb is not None:
+        _may(request, cb.queue)
 
 
 async def get_callback(request: web.Request) -> web.Response:
@@ -63,6 +83,7 @@ async def get_callback(request: web.Request) -> web.Response:
     cb = await callbacks.store.get(request.match_info["callback_id"])
     if cb is None:
         raise web.HTTPNotFound(text="no such callback")
+    _may(request, cb.queue)
     attempts = await callbacks.store.attempts(cb.id)
     return web.json_response({**cb.as_json(), "attempt_log": [a.as_json() for a in attempts]})
 
@@ -71,6 +92,7 @@ async def create_callback(request: web.Request) -> web.Response:
     data = await _body(request)
     if not isinstance(data.get("queue"), str) or not isinstance(data.get("number"), str):
         raise web.HTTPBadRequest(text="queue and number are required (text)")
+    _may(request, data["queue"])
     if data.get("timezone") and not isinstance(data["timezone"], str):
         raise web.HTTPBadRequest(text="timezone must be text (an IANA name, e.g. Asia/Seoul)")
     not_before = _when(data["not_before"], "not_before") if data.get("not_before") else None
@@ -86,6 +108,7 @@ async def create_callback(request: web.Request) -> web.Response:
 
 
 async def cancel_callback(request: web.Request) -> web.Response:
+    await _callback_queue(request)
     cb = await _callbacks(request).cancel(request.match_info["callback_id"])
     if cb is None:
         raise web.HTTPNotFound(text="no such callback")
@@ -98,6 +121,7 @@ async def reschedule_callback(request: web.Request) -> web.Response:
     data = await _body(request)
     if not data.get("not_before"):
         raise web.HTTPBadRequest(text="not_before is required")
+    await _callback_queue(request)
     cb = await _callbacks(request).reschedule(request.match_info["callback_id"],
                                               _when(data["not_before"], "not_before"))
     if cb is None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..services.voicemail.store import MessageStore
+from ..services.voicemail.store import Message, MessageStore
 from .service import IvrService
+from .web_access import queues_shown, require_queue
+from .web_auth import current_user
 
 SERVICE_KEY = web.AppKey("voicemail_service", IvrService)
 
@@ -24,24 +26,30 @@ async def list_messages(request: web.Request) -> web.Response:
     heard = None if heard_text is None else heard_text.lower() in ("1", "true", "yes")
     try:
         limit = min(int(request.query.get("limit", "100")), 1000)
-        found = await store.list(request.match_info.get("mailbox"), heard=heard, limit=limit)
+        found = await store.list(request.match_info.get("mailbox"), heard=heard, limit=limit,
+                                 queues=queues_shown(current_user(request),
+                                                     request.app[SERVICE_KEY].acd))
     except ValueError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from exc
     return web.json_response([m.as_json() for m in found])
 
 
-async def message(request: web.Request) -> web.Response:
+async def _message(request: web.Request) -> Message:
+    """The message in the path, once the user may see it (a supervisor: its queues')."""
     found = await _store(request).get(request.match_info["message_id"])
     if found is None:
         raise web.HTTPNotFound(text="no such message")
-    return web.json_response(found.as_json())
+    require_queue(current_user(request), request.app[SERVICE_KEY].acd, found.queue)
+    return found
+
+
+async def message(request: web.Request) -> web.Response:
+    return web.json_response((await _message(request)).as_json())
 
 
 async def audio(request: web.Request) -> web.StreamResponse:
     store = _store(request)
-    found = await store.get(request.match_info["message_id"])
-    if found is None:
-        raise web.HTTPNotFound(text="no such message")
+    found = await _message(request)
     try:
         path = store.path(found)
     except ValueError as exc:  # a row whose file name is not one the store writes
@@ -55,6 +63,7 @@ async def audio(request: web.Request) -> web.StreamResponse:
 
 async def mark(request: web.Request) -> web.Response:
     heard = request.match_info["what"] == "heard"
+    await _message(request)
     found = await _store(request).mark_heard(request.match_info["message_id"], heard)
     if found is None:
         raise web.HTTPNotFound(text="no such message")
@@ -62,6 +71,7 @@ async def mark(request: web.Request) -> web.Response:
 
 
 async def delete(request: web.Request) -> web.Response:
+    await _message(request)
     if not await _store(request).delete(request.match_info["message_id"]):
         raise web.HTTPNotFound(text="no such message")
     return web.Response(status=204)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,8 @@ class CallRecord:
     """One of OUTCOMES; None while the call is in progress."""
     hangup_by: str | None = None
     """'caller', 'ivr' or 'agent' (free text: whoever the app saw hang up)."""
+    queues: list[str] = field(default_factory=list)
+    """The ACD queues the caller entered, in order, each once (a transfer adds the next)."""
 
     def __post_init__(self) -> None:
         if self.outcome is not None and self.outcome not in OUTCOMES:
@@ -62,6 +65,8 @@ class CallRecord:
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:
                 raise ValueError(f"{name} must be timezone-aware")
+        if any("," in q or not q for q in self.queues):
+            raise ValueError("a queue name is not empty and has no comma")
         if not set(self.keys) <= _KEYS:
             raise ValueError("keys holds only DTMF keys and spaces (secure digits as '*')")
 
@@ -88,14 +93,18 @@ class CallRecord:
 
 _COLUMNS = ("call_id", "flow", "flow_version", "caller", "language", "started_at",
             "answered_at", "ended_at", "path", "last_node", "keys_pressed", "outcome",
-            "hangup_by", "ring_s", "ivr_s", "total_s")
+            "hangup_by", "ring_s", "ivr_s", "total_s", "queues")
 
 
 def _values(record: CallRecord) -> list[Any]:
     return [record.call_id, record.flow, record.flow_version, record.caller, record.language,
             record.started_at, record.answered_at, record.ended_at, json.dumps(record.path),
             record.last_node, record.keys, record.outcome, record.hangup_by, record.ring_s,
-            record.ivr_s, record.total_s]
+            record.ivr_s, record.total_s, _queues_text(record.queues)]
+
+
+def _queues_text(queues: builtins.list[str]) -> str:
+    return f",{','.join(queues)}," if queues else ""
 
 
 def _record(row: Row) -> CallRecord:
@@ -109,7 +118,14 @@ def _record(row: Row) -> CallRecord:
         ended_at=_utc(as_datetime(row["ended_at"])),
         path=[str(p) for p in json.loads(row["path"])], keys=row["keys_pressed"],
         outcome=row["outcome"], hangup_by=row["hangup_by"],
+        queues=[q for q in str(row["queues"] or "").split(",") if q],
     )
+
+
+def _like_literal(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern with ESCAPE '!' (a queue named a_b must
+    not find the calls of queue axb)."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -144,9 +160,10 @@ class CallRecordStore:
 
     async def list(self, since: dt.datetime | None = None, limit: int = 100,
                    flow: str | None = None, *, until: dt.datetime | None = None,
-                   caller: str | None = None,
-                   outcome: str | None = None) -> builtins.list[CallRecord]:
-        """Most recent first; `since` <= started_at < `until`; the others match exactly."""
+                   caller: str | None = None, outcome: str | None = None,
+                   queues: Collection[str] | None = None) -> builtins.list[CallRecord]:
+        """Most recent first; `since` <= started_at < `until`; the others match exactly;
+        `queues`: only calls that entered one of them (an empty collection: none)."""
         where: builtins.list[str] = []
         params: builtins.list[Any] = []
         for column, op, value in (("started_at", ">=", since), ("started_at", "<", until),
@@ -155,6 +172,11 @@ class CallRecordStore:
             if value is not None:
                 where.append(f"{column} {op} ?")
                 params.append(value)
+        if queues is not None:
+            if not queues:
+                return []
+            where.append("(" + " OR ".join("queues LIKE ? ESCAPE '!'" for _ in queues) + ")")
+            params.extend(f"%,{_like_literal(q)},%" for q in sorted(queues))
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = await self.db.fetch_all(
             f"SELECT {', '.join(_COLUMNS)} FROM call_records{clause}"

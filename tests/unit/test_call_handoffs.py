@@ -12,7 +12,7 @@ import pytest
 
 from ivr.app.call import Call
 from ivr.app.calls import CallSupervisor
-from ivr.app.records import outcome_of
+from ivr.app.records import outcome_of, record_of
 from ivr.app.web import call_view
 from ivr.ari import AriClient, Event, StasisStart
 from ivr.flow.model import Flow, HandoffNode, HangupNode, PlayNode
@@ -115,6 +115,7 @@ async def test_a_caller_who_reached_an_agent_is_a_queue_call_however_it_ends(
     assert len(fake.requests_to("DELETE", f"/channels/{call.id}")) == 1, \
         "the service hung up; the call did not hang up again"
     assert queue.ended == [call.id], "every service hears that the call is over"
+    assert record_of(call).queues == ["general"], "a supervisor of general sees its record"
 
 
 async def test_a_caller_given_back_goes_on_in_the_flow(

@@ -27,8 +27,10 @@ from ivr.services.acd.store import AcdStore
 from ivr.services.callback.service import Callbacks
 from ivr.services.callback.store import Attempt, Callback, CallbackStore
 from ivr.services.db import connect
+from ivr.services.users import Role, User
 
 from .acd.fakes import FakeClock
+from .web_users import Acting
 
 QUEUES_YAML = """\
 agents:
@@ -53,6 +55,7 @@ class StandIn:
     """What web_callback reads of the service: its `callbacks`."""
 
     callbacks: Callbacks | None
+    acd: None = None
 
 
 class NoAri:
@@ -67,6 +70,7 @@ class Env:
     client: TestClient[web.Request, web.Application]
     svc: Callbacks
     clock: FakeClock
+    acting: Acting
 
     async def call(self, method: str, path: str, expect: int, **kw: Any) -> Any:
         resp = await self.client.request(method, path, **kw)
@@ -97,12 +101,13 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
               clock=clock)
     acd.sync_agents()
     svc = Callbacks(client, acd, CallbackStore(db), dial="PJSIP/{number}@trunk", clock=clock)
-    app = web.Application()
+    acting = Acting()
+    app = web.Application(middlewares=[acting.middleware()])
     add_routes(app, cast(IvrService, StandIn(svc)))
     test_client = TestClient(TestServer(app))
     await test_client.start_server()
     try:
-        yield Env(test_client, svc, clock)
+        yield Env(test_client, svc, clock, acting)
     finally:
         await test_client.close()
         await svc.stop()
@@ -328,7 +333,7 @@ async def test_dnc_put_again_changes_the_reason(env: Env) -> None:
 
 
 async def test_every_route_answers_503_without_callbacks(tmp_path: Path) -> None:
-    app = web.Application()
+    app = web.Application(middlewares=[Acting().middleware()])
     add_routes(app, cast(IvrService, StandIn(None)))
     async with TestClient(TestServer(app)) as client:
         for method, path in [("GET", "/callbacks"), ("POST", "/callbacks"),
@@ -342,3 +347,21 @@ async def test_every_route_answers_503_without_callbacks(tmp_path: Path) -> None
             resp = await client.request(method, path, **kw)
             assert resp.status == 503, (method, path, await resp.text())
             assert await resp.text() == "callbacks are not running"
+
+
+async def test_a_supervisor_reaches_the_callbacks_of_its_queues_only(env: Env) -> None:
+    sales, care = await env.book("sales"), await env.book("care")
+    env.acting.user = User("sam", Role.SUPERVISOR, queues=("sales",))
+    assert await env.ids() == [sales["id"]]
+    assert await env.ids("?queue=sales") == [sales["id"]]
+    await env.call("GET", "/callbacks?queue=care", 403)
+    await env.call("GET", f"/callbacks/{care['id']}", 403)
+    await env.call("POST", f"/callbacks/{care['id']}/cancel", 403)
+    await env.call("DELETE", f"/callbacks/{care['id']}", 403)
+    await env.call("POST", f"/callbacks/{care['id']}/reschedule", 403,
+                   json={"not_before": "2026-11-24T10:00+09:00"})
+    await env.call("POST", "/callbacks", 403, json={"queue": "care", "number": "0212345678"})
+    assert (await env.call("GET", f"/callbacks/{care['id']}", 403)) is not None
+    assert (await env.svc.store.get(care["id"])).state == "pending"  # type: ignore[union-attr]
+    assert (await env.call("POST", f"/callbacks/{sales['id']}/cancel", 200))["state"] \
+        == "cancelled"

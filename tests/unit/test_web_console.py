@@ -33,6 +33,7 @@ from ivr.services.acd.engine import Acd
 from ivr.services.acd.queue_log import QueueLogEvent
 from ivr.services.acd.store import AcdStore
 from ivr.services.db import Database, connect
+from ivr.services.place import InFlow, InQueue, WithAgent
 from ivr.services.records import CallRecord, CallRecordStore
 from ivr.services.users import UserStore
 from ivr.services.wrapups import WrapupStore
@@ -102,7 +103,8 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     users = UserStore(db)
     tokens = {}
     for name, role, extra in (("root", "admin", {}), ("ana", "agent", {"agent_id": "a1"}),
-                              ("bob", "agent", {"agent_id": "a2"})):
+                              ("bob", "agent", {"agent_id": "a2"}),
+                              ("sam", "supervisor", {"queues": ("general",)})):
         await users.add(name, role, "a long password", **extra)
         tokens[name] = await users.new_token(name)
     records = CallRecordStore(db)
@@ -307,3 +309,50 @@ async def test_no_request_to_any_route_answers_500(env: Env, method: str, path: 
         method, path, params=query, json=body,
         headers={"Authorization": f"Bearer {env.tokens['root']}"})
     assert resp.status != 500, (method, path, query, body, await resp.text())
+
+
+async def test_a_supervisor_sees_the_records_of_its_queues_calls_only(env: Env) -> None:
+    now = dt.datetime.now(dt.UTC)
+    for call_id, queues in (("in-general", ["general"]), ("moved", ["billing", "general"]),
+                            ("in-billing", ["billing"]), ("ivr-only", [])):
+        await env.records.save(CallRecord(call_id=call_id, flow="bank", caller="0101",
+                                          started_at=now, outcome="queue", queues=queues))
+    status, found = await env.call("GET", "/records", "sam")
+    assert status == 200 and sorted(r["call_id"] for r in found) == ["in-general", "moved"]
+    assert (await env.call("GET", "/records/moved", "sam"))[1]["queues"] == ["billing",
+                                                                            "general"]
+    for path in ("/records/in-billing", "/records/ivr-only", "/records/in-billing/trace",
+                 "/records?queue=billing"):
+        assert (await env.call("GET", path, "sam"))[0] == 403, path
+    status, found = await env.call("GET", "/records?queue=billing", "root")
+    assert sorted(r["call_id"] for r in found) == ["in-billing", "moved"]
+
+
+async def test_a_queue_filter_matches_the_queue_name_literally(env: Env) -> None:
+    now = dt.datetime.now(dt.UTC)
+    await env.records.save(CallRecord(call_id="x", flow="f", started_at=now, queues=["axb"]))
+    await env.records.save(CallRecord(call_id="u", flow="f", started_at=now, queues=["a_b"]))
+    assert [r.call_id for r in await env.records.list(queues={"a_b"})] == ["u"]
+    assert await env.records.list(queues=set()) == []
+
+
+def live_call(call_id: str, place: Any) -> Any:
+    """What GET /calls and /calls/{id}/trace read of a live Call."""
+    return SimpleNamespace(
+        id=call_id, place=place, language="en", flow_state=SimpleNamespace(path=["main"]),
+        channel=SimpleNamespace(caller=SimpleNamespace(number="0101")),
+        line=SimpleNamespace(activity=SimpleNamespace(value="playing")),
+        trace_log=SimpleNamespace(entries=[{"t": 0, "event": "start"}]))
+
+
+async def test_a_supervisor_sees_the_live_calls_in_its_queues_only(env: Env) -> None:
+    env.service.calls.update({
+        "c-general": live_call("c-general", InQueue("general", 1)),
+        "c-billing": live_call("c-billing", WithAgent("billing", "a1")),
+        "c-menu": live_call("c-menu", InFlow("bank", "main"))})
+    status, shown = await env.call("GET", "/calls", "sam")
+    assert status == 200 and [c["id"] for c in shown] == ["c-general"]
+    assert (await env.call("GET", "/calls/c-general/trace", "sam"))[0] == 200
+    for other in ("c-billing", "c-menu"):
+        assert (await env.call("GET", f"/calls/{other}/trace", "sam"))[0] == 403, other
+    assert len((await env.call("GET", "/calls", "root"))[1]) == 3

@@ -24,6 +24,8 @@ from ivr.app.web_voicemail import add_routes
 from ivr.services.db import Database, connect
 from ivr.services.voicemail.store import Message, MessageStore
 
+from .web_users import SUPERVISOR_OF_GENERAL, Acting
+
 T0 = dt.datetime(2026, 11, 22, 10, 0, 0, tzinfo=dt.UTC)
 
 
@@ -42,6 +44,7 @@ class StandIn:
     """What web_voicemail reads of the service: its `messages`."""
 
     messages: MessageStore | None
+    acd: None = None
 
 
 @dataclass
@@ -52,6 +55,7 @@ class Env:
     service: StandIn
     m: list[Message]
     """sales: m[0] (oldest), m[1]; support: m[2] (newest)."""
+    acting: Acting
 
     async def get(self, path: str, expect: int = 200, **kw: Any) -> Any:
         resp = await self.client.get(path, **kw)
@@ -81,12 +85,13 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
                          created_at=T0 + dt.timedelta(minutes=2)),
     ]
     service = StandIn(store)
-    app = web.Application()
+    acting = Acting()
+    app = web.Application(middlewares=[acting.middleware()])
     add_routes(app, cast(IvrService, service))
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
-        yield Env(client, store, db, service, messages)
+        yield Env(client, store, db, service, messages, acting)
     finally:
         await client.close()
         await db.close()
@@ -197,3 +202,19 @@ async def test_503_while_voicemail_is_not_running(env: Env) -> None:
         resp = await env.client.request(method, path)
         assert resp.status == 503, (method, path)
         assert await resp.text() == "voicemail is not running"
+
+
+async def test_a_supervisor_reaches_the_messages_of_its_queues_only(env: Env) -> None:
+    """m[1] was left from queue general; m[0] and m[2] from no queue (a flow's voicemail)."""
+    env.acting.user = SUPERVISOR_OF_GENERAL
+    assert await env.ids("/messages") == [env.m[1].id]
+    assert await env.ids("/mailboxes/sales/messages") == [env.m[1].id]
+    assert (await env.get(f"/messages/{env.m[1].id}"))["queue"] == "general"
+    for message in (env.m[0], env.m[2]):
+        await env.get(f"/messages/{message.id}", expect=403)
+        await env.get(f"/messages/{message.id}/audio", expect=403)
+        await env.post(f"/messages/{message.id}/heard", expect=403)
+        resp = await env.client.delete(f"/messages/{message.id}")
+        assert resp.status == 403
+    assert (await env.store.get(env.m[0].id)) is not None, "nothing deleted"
+    assert not (await env.store.get(env.m[0].id)).heard  # type: ignore[union-attr]

@@ -19,3 +19,21 @@ def as_user(user: User = ADMIN) -> Middleware:
         return await handler(request)
 
     return middleware
+
+
+class Acting:
+    """The user every request is made as, switched by the test (`acting.user = ...`)."""
+
+    def __init__(self, user: User = ADMIN) -> None:
+        self.user = user
+
+    def middleware(self) -> Middleware:
+        @web.middleware
+        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+            request[USER] = self.user
+            return await handler(request)
+
+        return middleware
+
+
+SUPERVISOR_OF_GENERAL = User("sam", Role.SUPERVISOR, queues=("general",))

@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 import wave
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -254,10 +254,17 @@ class MessageStore:
         return None if row is None else _message(row)
 
     async def list(self, mailbox: str | None = None, *, heard: bool | None = None,
-                   limit: int = 100) -> builtins.list[Message]:
-        """Newest first; optionally one mailbox's, and only the heard or the unheard."""
+                   limit: int = 100,
+                   queues: Collection[str] | None = None) -> builtins.list[Message]:
+        """Newest first; optionally one mailbox's, only the heard or the unheard, only those
+        left from one of `queues` (an empty collection: none)."""
         where: builtins.list[str] = []
         params: builtins.list[Any] = []
+        if queues is not None:
+            if not queues:
+                return []
+            where.append(f"queue IN ({', '.join('?' for _ in queues)})")
+            params.extend(sorted(queues))
         if mailbox is not None:
             where.append("mailbox = ?")
             params.append(mailbox)
