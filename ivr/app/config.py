@@ -6,6 +6,7 @@ provisioned Asterisk, the app refuses to start and says how to fix it.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -64,6 +65,11 @@ class AppConfig:
     """Where messages' audio files live (IVR_VOICEMAIL_DIR); their index is in the database."""
     voicemail_retention_days: float = 90.0
     """Messages older than this are deleted (IVR_VOICEMAIL_RETENTION_DAYS; 0 keeps them)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks of the reverse proxies in front of the app (IVR_TRUSTED_PROXIES,
+    comma-separated, e.g. 127.0.0.1): a request from one of them is counted, for the login
+    limit and the logs, as coming from the address its X-Forwarded-For names. None by
+    default: a header anyone can send must not choose whose failures are counted."""
     fcr_days: float = 7.0
     """First-call resolution: a wrapped-up call counts as resolved when its caller does not
     call again within this many days (IVR_FCR_DAYS)."""
@@ -164,6 +170,18 @@ def _days(env: Mapping[str, str], name: str, default: float) -> float:
                    "a number of days (0: keep for ever)")
 
 
+def trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    """IVR_TRUSTED_PROXIES, each entry checked as an IP address or network."""
+    entries = [e.strip() for e in env.get("IVR_TRUSTED_PROXIES", "").split(",") if e.strip()]
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"IVR_TRUSTED_PROXIES: {entry!r} is not an IP address or "
+                              "network (e.g. 127.0.0.1 or 10.0.0.0/24)") from None
+    return tuple(entries)
+
+
 def database_url(env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     return env.get("IVR_DATABASE_URL") or f"sqlite:///{paths.state_dir() / 'ivr.db'}"
@@ -201,6 +219,7 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         log_format=merged.get("IVR_LOG_FORMAT", "json"),
         voicemail_dir=Path(merged.get("IVR_VOICEMAIL_DIR", str(state / "voicemail"))),
         voicemail_retention_days=_days(merged, "IVR_VOICEMAIL_RETENTION_DAYS", 90),
+        trusted_proxies=trusted_proxies(merged),
         fcr_days=_number(merged, "IVR_FCR_DAYS", 7.0, float, lambda d: 0 < d <= 366,
                          "a number of days, more than 0 and at most 366"),
         queue_log=_optional_path(merged.get("IVR_QUEUE_LOG", str(state / "queue_log"))),

@@ -15,6 +15,7 @@ nobody can be authenticated: 503 (the public routes still answer).
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -139,9 +140,37 @@ def _cookie_secure(request: web.Request) -> bool:
     return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
 
 
+def client_address(request: web.Request) -> str:
+    """Who sent the request: the peer, or, when the peer is a trusted proxy
+    (IVR_TRUSTED_PROXIES), the last address its X-Forwarded-For adds that is not a trusted
+    proxy too (the ones before it are whatever the client wrote, so never believed)."""
+    trusted = [ipaddress.ip_network(p, strict=False)
+               for p in request.app[SERVICE_KEY].config.trusted_proxies]
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in trusted)
+
+    peer = request.remote or "unknown"
+    if not is_trusted(peer):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", ()))
+            .split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not is_trusted(hop):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # a proxy that forwards garbage: count the proxy
+    return peer
+
+
 async def login(request: web.Request) -> web.Response:
     name, password = await _credentials(request)
-    remote = request.remote or "unknown"
+    remote = client_address(request)
     result, session = await _users(request).login(name, password, remote)
     if result is LoginResult.RATE_LIMITED:
         log.warning("login refused (too many failures): %r from %s", name[:64], remote)

@@ -39,3 +39,12 @@ def test_the_first_call_resolution_window() -> None:
     for value in ("0", "400", "week"):
         with pytest.raises(ConfigError, match="IVR_FCR_DAYS must be a number of days"):
             load_config({**ARI, "IVR_FCR_DAYS": value})
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    from ivr.app.config import ConfigError, trusted_proxies
+    assert trusted_proxies({}) == ()
+    assert trusted_proxies({"IVR_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/24"}) == (
+        "127.0.0.1", "10.0.0.0/24")
+    with pytest.raises(ConfigError, match="proxy-host"):
+        trusted_proxies({"IVR_TRUSTED_PROXIES": "127.0.0.1,proxy-host"})

@@ -11,6 +11,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -63,6 +64,7 @@ class StandIn:
     calls: dict[str, Any] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
     running: None = None
+    config: Any = field(default_factory=lambda: SimpleNamespace(trusted_proxies=()))
 
     def status(self) -> dict[str, object]:
         return {"ari_connected": True}
@@ -74,6 +76,7 @@ class Env:
     users: UserStore
     app: web.Application
     tokens: dict[str, str]
+    service: StandIn
 
     async def call(self, method: str, path: str, who: str | None = None,
                    **kw: Any) -> tuple[int, str]:
@@ -99,11 +102,12 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
                               ("rita", "reporting", {})):
         await users.add(name, role, PASSWORD, **extra)
         tokens[name] = await users.new_token(name, "tests")
-    app = build_app(cast(IvrService, StandIn(users, acd)))
+    service = StandIn(users, acd)
+    app = build_app(cast(IvrService, service))
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
-        yield Env(client, users, app, tokens)
+        yield Env(client, users, app, tokens, service)
     finally:
         await client.close()
         await acd.stop()
@@ -307,3 +311,28 @@ async def test_a_bad_login_body_is_a_400(env: Env, body: Any) -> None:
     resp = await env.client.post("/auth/login", data=b"{not json",
                                  headers={"Content-Type": "application/json"})
     assert resp.status == 400
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_address_is_the_clients(
+        env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    tries = iter(range(10))
+
+    async def fail_from(forwarded: str) -> None:
+        """A wrong login as a new user each time (the per-user limit stays out of it)."""
+        resp = await env.client.post("/auth/login",
+                                     json={"user": f"rita{next(tries)}", "password": "no!"},
+                                     headers={"X-Forwarded-For": forwarded})
+        assert resp.status == 401
+
+    await fail_from("203.0.113.9")  # the peer (127.0.0.1) is no trusted proxy: ignored
+    assert "from 127.0.0.1" in caplog.text and "203.0.113.9" not in caplog.text
+    env.service.config = SimpleNamespace(trusted_proxies=("127.0.0.0/8",))
+    caplog.clear()
+    await fail_from("203.0.113.9")
+    assert "'rita1' from 203.0.113.9" in caplog.text
+    caplog.clear()
+    await fail_from("10.6.6.6, 198.51.100.7, 127.0.0.1")  # what the client wrote comes first
+    assert "'rita2' from 198.51.100.7" in caplog.text and "10.6.6.6" not in caplog.text
+    caplog.clear()
+    await fail_from("not an address")
+    assert "'rita3' from 127.0.0.1" in caplog.text

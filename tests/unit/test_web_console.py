@@ -72,6 +72,7 @@ class StandIn:
 @dataclass
 class Config:
     trace_dir: Path
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass
