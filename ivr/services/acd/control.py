@@ -2,8 +2,9 @@
 
 The phone can already transfer (`##<target>#`); the desktop sends the same through REST. A
 command does not touch the legs itself: it is queued to the conversation's own loop
-(QueueSession._talk), which owns the caller's and the agent's channels, so a command and a
-hangup or a DTMF transfer are never applied at once. The command's future says how it went.
+(conversation.py, Conversation.talk), which owns the caller's and the agent's channels, so a
+command and a hangup or a DTMF transfer are never applied at once. The command's future says
+how it went.
 
 Hold takes the caller out of the conversation's bridge and plays the queue's music to them
 alone: the agent hears silence and the caller hears neither the agent nor the room. Back off

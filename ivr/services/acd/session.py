@@ -1,7 +1,14 @@
-"""One caller in a queue (a `QueueSession`): hold music, announcements, rings to agents, the
-conversation. waiting.py's `wait()` makes one per queue the caller waits in and runs it in the
-caller's flow task, so the caller's hangup cancels it and its `finally` releases everything the
-wait owns: the announcement, agent channels still ringing, the bridge with the agent.
+"""One caller in a queue (a `QueueSession`): hold music, announcements, rings to agents, then
+the conversation with the agent who answered (conversation.py, a `Conversation` the session owns
+and hands the call to once connected). waiting.py's `wait()` makes one per queue the caller
+waits in and runs it in the caller's flow task, so the caller's hangup cancels it and its
+`finally` releases everything the wait owns: the announcement, agent channels still ringing, the
+bridge with the agent.
+
+The session owns the entry: its state and row, when it is connected, when it is over (`ended`,
+which the conversation sets as it completes). Its parts: what the dispatcher sees, what the
+desktop and reconcile.py see of the conversation, the wait, announcements, ringing agents (which
+bridges the one who answers), the end of the wait however it ended, and the stored row.
 """
 
 from __future__ import annotations
@@ -11,33 +18,26 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from ...ari import (
-    AriError,
-    BridgeHandle,
-    ChannelDestroyed,
-    ChannelDtmfReceived,
-    ChannelHandle,
-    ChannelHangupRequest,
-    StasisEnd,
-)
-from ..place import InQueue, RingingAgent, Transferring, WithAgent
-from ..seam import CallerLeg, EndedBy
+from ...ari import AriError, ChannelHandle
+from ..place import InQueue, RingingAgent, WithAgent
+from ..seam import CallerLeg
 from . import queue_log as ql
 from .agents import Agent, AgentState, utc
 from .announcer import Announcer, announcement
 from .config import QueueConfig
-from .control import CallCommand, CallControlError, Command, Commands, Hold, Transfer, Unhold
-from .desktop import CallConnected, CallEnded, CallHold, HowEnded, ScreenPop
+from .control import CallCommand, CallControlError
+from .conversation import TRANSFER_CONTEXT, Conversation
+from .desktop import CallConnected, HowEnded, ScreenPop
 from .engine import Acd
 from .entries import EntryView, QueueRequest
 from .holding import join_holding, leave_holding
-from .results import Left, QueueResult, Requeued, Served, TransferredOut
+from .results import Left, QueueResult, Requeued
 from .ringing import ring_group
 from .store import EntryRow, EntryState
 
-log = logging.getLogger(__name__)
+__all__ = ["TRANSFER_CONTEXT", "QueueSession", "conversation_of"]
 
-TRANSFER_CONTEXT = "ivr-extensions"
+log = logging.getLogger(__name__)
 
 
 class QueueSession:
@@ -55,14 +55,10 @@ class QueueSession:
         self.state = EntryState.WAITING
         self.tried: set[str] = set()
         self.last_try = 0.0
-        self.agent: Agent | None = None
-        self.agent_channel: ChannelHandle | None = None
-        self.bridge: BridgeHandle | None = None
-        self.connected_at = 0.0
         self.ended = False
         self.connected = asyncio.Event()
-        self.held = False
-        self._commands = Commands()
+        self.conversation = Conversation(self)
+        """The agent, its leg and the bridge once an agent answers; runs the call from then."""
         self._offer: asyncio.Task[None] | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._announcer = Announcer(caller.handle, acd.prompts, caller.language)
@@ -98,25 +94,58 @@ class QueueSession:
         self.state = EntryState.RINGING
         self._offer = asyncio.create_task(self._ring(list(group)), name=f"offer-{self.id}")
 
+    # -- the conversation (conversation.py), as the desktop and reconcile.py see it ----------
+
+    @property
+    def agent(self) -> Agent | None:
+        return self.conversation.agent
+
+    @property
+    def agent_channel(self) -> ChannelHandle | None:
+        """The agent's leg (reconcile.py leaves alone the one a session holds)."""
+        return self.conversation.agent_channel
+
+    @property
+    def held(self) -> bool:
+        return self.conversation.held
+
+    def command(self, command: CallCommand) -> asyncio.Future[str]:
+        """From the agent's desktop (control.py): done by the conversation's loop, which owns
+        the legs (Conversation.talk)."""
+        if not self.connected.is_set() or self.ended:
+            raise CallControlError(f"call {self.id} is not in a conversation")
+        return self.conversation.commands.put(command)
+
     # -- the wait ----------------------------------------------------------------------------
 
     async def run(self, resumed: EntryRow | None) -> QueueResult | Requeued:
         try:
             if resumed is not None and resumed.state is EntryState.CONNECTED:
                 if await self._adopt(resumed):
-                    return await self._talk()
+                    return await self.conversation.talk()
             await join_holding(self.acd.client, self.queue, self.id)
             self._start_announcing(joined=resumed is None)
             left = await self._until_connected()
             if left is not None:
                 return left
-            return await self._talk()
+            return await self.conversation.talk()
         except asyncio.CancelledError:
             if not self.acd.stopping:
                 await self._caller_gone()
             raise
         finally:
             await self._release()
+
+    async def _adopt(self, row: EntryRow) -> bool:
+        """After a restart: take back a call that was already bridged, if both legs are up."""
+        agent = await self.conversation.adopt(row)
+        if agent is None:
+            return False
+        self.state = EntryState.CONNECTED
+        self.caller.move(WithAgent(self.queue.name, agent.id))
+        await self.acd.answered(agent, self.id, adopted=True)
+        self.connected.set()
+        return True
 
     async def _leave_holding(self) -> None:
         """Out of the holding bridge, down with it if nobody else holds there: another caller
@@ -214,12 +243,12 @@ class QueueSession:
             self.acd.wake()
 
     async def _connect(self, agent: Agent, channel: ChannelHandle, ring_s: float) -> None:
-        acd = self.acd
+        acd, talk = self.acd, self.conversation
         try:
             await self._announcer.stop()
             bridge = await acd.client.bridges.create("mixing,dtmf_events",
                                                      bridge_id=f"acd-call-{self.id}")
-            self.bridge = bridge
+            talk.bridge = bridge
             await self._leave_holding()
             await bridge.add(self.id, channel.id)
         except AriError as exc:  # the caller went as the agent answered
@@ -230,9 +259,9 @@ class QueueSession:
                 channel.events.close()
             await acd.ring_failed(agent, self.queue, self.id, 0, answered_elsewhere=True)
             return
-        self.agent, self.agent_channel = agent, channel
-        self.connected_at = acd.clock()
-        hold = round(self.connected_at - self.entered_at)
+        talk.agent, talk.agent_channel = agent, channel
+        talk.connected_at = acd.clock()
+        hold = round(talk.connected_at - self.entered_at)
         await acd.answered(agent, self.id)
         await acd.log(acd.event(self.id, self.queue.name, agent.interface, ql.CONNECT, hold,
                                 channel.id, round(ring_s)))
@@ -254,155 +283,14 @@ class QueueSession:
             await asyncio.gather(task, return_exceptions=True)
         self._offer = None
 
-    # -- the conversation --------------------------------------------------------------------
-
-    async def _adopt(self, row: EntryRow) -> bool:
-        """After a restart: take back a call that was already bridged, if both legs are up."""
-        acd = self.acd
-        if not row.agent_channel or not row.agent_id or row.agent_id not in acd.agents:
-            return False
-        events = acd.client.subscribe(f"channel:{row.agent_channel}")
-        channel = ChannelHandle(acd.client.ari, row.agent_channel, events)
-        try:
-            await channel.get()
-        except AriError:
-            events.close()
-            return False
-        self.agent, self.agent_channel = acd.agents[row.agent_id], channel
-        self.bridge = acd.client.bridges.handle(row.bridge_id or f"acd-call-{self.id}")
-        await self._back_in_bridge()
-        self.connected_at = row.connected_at.timestamp() if row.connected_at else acd.clock()
-        self.state = EntryState.CONNECTED
-        self.caller.move(WithAgent(self.queue.name, self.agent.id))
-        await acd.answered(self.agent, self.id, adopted=True)
-        self.connected.set()
-        return True
-
-    def command(self, command: CallCommand) -> asyncio.Future[str]:
-        """From the agent's desktop (control.py): done by _talk, which owns the legs."""
-        if not self.connected.is_set() or self.ended:
-            raise CallControlError(f"call {self.id} is not in a conversation")
-        return self._commands.put(command)
-
-    async def _back_in_bridge(self) -> None:
-        """After a restart a caller on hold is taken off it: nobody then knows it is held, and
-        a caller on hold forever is worse than one back with the agent."""
-        assert self.bridge is not None
-        try:
-            if self.id not in (await self.bridge.get()).channels:
-                with contextlib.suppress(AriError):
-                    await self.caller.handle.stop_moh()
-                await self.bridge.add(self.id)
-        except AriError as exc:
-            log.info("could not put %s back with its agent: %s", self.id, exc)
-
-    async def _talk(self) -> Served | TransferredOut | Requeued:
-        """Until the agent hangs up (the caller's hangup cancels this), or transfers."""
-        assert self.agent_channel is not None and self.agent_channel.events is not None
-        typed = ""
-        while (item := await self._commands.next_or(self.agent_channel.events)) is not None:
-            if isinstance(item, Command):
-                ended = await self._obey(item.command, item.done)
-                if ended is not None:
-                    return ended
-            elif isinstance(item, ChannelDtmfReceived):
-                typed = _transfer_buffer(typed + item.digit)
-                if len(typed) > 3 and typed.endswith("#"):
-                    return await self._transfer(typed[2:-1])
-            elif isinstance(item, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
-                break
-        await self._complete(HowEnded.COMPLETEAGENT)
-        self.caller.ended_by(EndedBy.AGENT)
-        with contextlib.suppress(AriError):
-            await self.caller.handle.hangup()
-        return Served()
-
-    async def _obey(self, command: CallCommand,
-                    done: asyncio.Future[str]) -> TransferredOut | Requeued | None:
-        """A desktop's command; the conversation's end if it was a transfer."""
-        try:
-            match command:
-                case Hold():
-                    await self._hold(True)
-                    done.set_result("held")
-                case Unhold():
-                    await self._hold(False)
-                    done.set_result("talking")
-                case Transfer(target=target):
-                    result = await self._transfer(target)
-                    done.set_result("requeued" if isinstance(result, Requeued)
-                                    else "transferred")
-                    return result
-        except AriError as exc:
-            if not done.done():
-                done.set_exception(CallControlError(f"call {self.id}: {exc}"))
-        return None
-
-    async def _hold(self, hold: bool) -> None:
-        """Out of the bridge with the queue's music, or back into it (see control.py)."""
-        if hold == self.held or self.bridge is None:
-            return
-        handle = self.caller.handle
-        if hold:
-            await self.bridge.remove(self.id)
-            await handle.start_moh(self.queue.moh)
-        else:
-            with contextlib.suppress(AriError):
-                await handle.stop_moh()
-            await self.bridge.add(self.id)
-        self.held = hold
-        self.caller.trace("queue_hold" if hold else "queue_unhold", queue=self.queue.name)
-        if self.agent is not None:
-            self.acd.desktops.publish(self.agent.id, CallHold(self.id, hold))
-
-    async def _complete(self, verb: HowEnded, *extra: object) -> None:
-        """Log the end of the conversation (`verb`, a queue_log verb, is also the desktop's
-        `how`), hang up the agent's leg and start its wrap-up."""
-        if self.ended or self.agent is None:
-            return
-        self.ended = True
-        acd = self.acd
-        hold = round(self.connected_at - self.entered_at)
-        talk = round(acd.clock() - self.connected_at)
-        data = (*extra, hold, talk, self.row.orig_position)
-        await acd.log(acd.event(self.id, self.queue.name, self.agent.interface, verb, *data))
-        acd.record_handle_time(self.queue.name, talk + self.queue.wrapup)
-        if self.agent_channel is not None:
-            with contextlib.suppress(AriError):
-                await self.agent_channel.hangup()
-        await acd.call_ended(self.agent, self.queue, self.id)
-        acd.desktops.publish(self.agent.id, CallEnded(self.id, verb))
-        self.caller.trace("queue_complete", queue=self.queue.name, how=verb, talk=talk)
-
-    async def _transfer(self, target: str) -> TransferredOut | Requeued:
-        """Blind transfer typed by the agent as ##<target>#: a queue's transfer code re-queues
-        the caller there; anything else is an extension of the IVR's dialplan."""
-        if self.held:
-            with contextlib.suppress(AriError):
-                await self.caller.handle.stop_moh()
-            self.held = False
-        queue = self.acd.config().queue_by_transfer_code(target)
-        if queue is not None:
-            await self._complete(HowEnded.TRANSFER, target, f"queue:{queue.name}")
-            with contextlib.suppress(AriError):
-                if self.bridge is not None:
-                    await self.bridge.remove(self.id)
-            return Requeued(queue.name)
-        self.caller.ended_by(EndedBy.TRANSFER)
-        self.caller.move(Transferring(target))
-        await self._complete(HowEnded.TRANSFER, target, TRANSFER_CONTEXT)
-        try:
-            await self.caller.handle.continue_in_dialplan(TRANSFER_CONTEXT, target, 1)
-        except AriError as exc:
-            log.warning("transfer of %s to %s failed: %s", self.id, target, exc)
-        return TransferredOut(target)
+    # -- the end of the wait -----------------------------------------------------------------
 
     async def _caller_gone(self) -> None:
         """The caller hung up: a conversation completes, a wait is abandoned."""
         await self._stop_offer()
         await self._settle_connect()
         if self.connected.is_set():
-            await self._complete(HowEnded.COMPLETECALLER)
+            await self.conversation.complete(HowEnded.COMPLETECALLER)
         elif not self.ended:
             self.ended = True
             wait_s = round(self.acd.clock() - self.entered_at)
@@ -410,19 +298,20 @@ class QueueSession:
                                               self.position(), self.row.orig_position, wait_s))
 
     async def _release(self) -> None:
-        self._commands.fail_all(CallControlError(f"call {self.id} ended"))
+        talk = self.conversation
+        talk.commands.fail_all(CallControlError(f"call {self.id} ended"))
         await self._stop_offer()
         await self._announcer.stop()
         self.acd.sessions.pop(self.id, None)
-        if self.agent_channel is not None and self.agent_channel.events is not None:
-            self.agent_channel.events.close()
-        if self.bridge is not None and self.bridge.events is not None:
-            self.bridge.events.close()
+        if talk.agent_channel is not None and talk.agent_channel.events is not None:
+            talk.agent_channel.events.close()
+        if talk.bridge is not None and talk.bridge.events is not None:
+            talk.bridge.events.close()
         if self.acd.stopping:
             return
-        if self.bridge is not None:
+        if talk.bridge is not None:
             with contextlib.suppress(AriError):
-                await self.bridge.destroy()
+                await talk.bridge.destroy()
         if not self.connected.is_set():
             await self._leave_holding()
         try:
@@ -431,14 +320,16 @@ class QueueSession:
             log.exception("could not remove the queue entry of %s", self.id)
         self.acd.wake()
 
+    # -- the entry, as stored and as the agents' screens show it -----------------------------
+
     async def _save(self, state: EntryState) -> None:
         self.state = state
-        row = self.row
+        row, talk = self.row, self.conversation
         row.state = state
-        row.agent_id = self.agent.id if self.agent else None
-        row.agent_channel = self.agent_channel.id if self.agent_channel else None
-        row.bridge_id = self.bridge.id if self.bridge else None
-        row.connected_at = utc(self.connected_at) if self.connected_at else None
+        row.agent_id = talk.agent.id if talk.agent else None
+        row.agent_channel = talk.agent_channel.id if talk.agent_channel else None
+        row.bridge_id = talk.bridge.id if talk.bridge else None
+        row.connected_at = utc(talk.connected_at) if talk.connected_at else None
         try:
             await self.acd.store.update_entry(row)
         except Exception:
@@ -461,9 +352,3 @@ def conversation_of(acd: Acd, agent_id: str) -> QueueSession:
             return entry
     raise CallControlError(f"agent {agent_id} is on no queued call")
 
-
-def _transfer_buffer(typed: str) -> str:
-    """Keep what may still become ##<digits>#; anything else starts over."""
-    while typed and not (typed.startswith("##") or typed in ("#",)):
-        typed = typed[1:]
-    return typed
