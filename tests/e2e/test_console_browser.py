@@ -127,6 +127,14 @@ def fetch_status(driver: WebDriver, path: str) -> int:
         "fetch(arguments[0], {credentials: 'same-origin'}).then(r => done(r.status));", path))
 
 
+def fetch_json(driver: WebDriver, path: str) -> object:
+    """What the page's own session reads at `path`, as JSON."""
+    return driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.json()).then(done);",
+        path)
+
+
 async def test_an_agent_takes_a_call_on_the_desktop_and_wraps_it_up(
         acd: RunningApp, browser: WebDriver, agent_user: str, tmp_path: Path) -> None:
     await asyncio.to_thread(add_account, acd, "17320508", "2718", "KRW", "123000")
@@ -163,6 +171,7 @@ async def test_an_agent_takes_a_call_on_the_desktop_and_wraps_it_up(
     keys = pop.find_element(By.CSS_SELECTOR, "[data-test=inputs]").text
     assert "17320508" in keys and re.search(r"pin\w*: \*\*\*", keys), keys
     assert "2718" not in browser.page_source, "the PIN never reaches the desktop"
+    assert not browser.find_element(By.ID, "tabs").is_displayed(), "no operations tabs"
     text_of(browser, "[data-test=state]", "^(wrap_up|available)")
 
     wrapup = browser.find_element(By.ID, "wrapup")
@@ -241,6 +250,11 @@ async def test_the_wallboard_shows_a_caller_waiting_then_answered_within_a_secon
     browser.execute_script("document.querySelector(arguments[0]).click()",  # rows are replaced
                            f"{general} td.link")                          # on every push
     shows_rows(browser, "intraday", len(acd.get("/queues/general/intervals")))
+    # the supervisor of general finds this call's record among its queues' and nothing else
+    records = fetch_json(browser, "/records?limit=200")
+    assert isinstance(records, list) and caller in [r["caller"] for r in records]
+    assert all("general" in r["queues"] for r in records), "only its queue's records"
+    assert fetch_status(browser, "/records?queue=billing") == 403
     print(f"wallboard: waiting shown {waiting_s:.3f} s, answered {answered_s:.3f} s after the "
           "API showed them")
 
