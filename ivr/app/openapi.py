@@ -42,6 +42,12 @@ def _operation(method: str, path: str, access: Access) -> dict[str, Any]:
                       "400": {"description": "bad input: the text says what is wrong"},
                       "404": {"description": "no such thing"}},
     }
+    op["parameters"] += [{"name": name, "in": "query", "required": False,
+                          "schema": {"type": "string"}, "description": text}
+                         for name, text in access.query.items()]
+    if access.body:
+        op["requestBody"] = {"description": access.body, "required": False, "content": {
+            "application/json": {"schema": {"type": "object"}}}}
     if access.public:
         op["security"] = []
     else:

@@ -112,6 +112,11 @@ class Access:
     roles: Mapping[Role, Check] = field(default_factory=dict)
     public: bool = False
     """Anyone, logged in or not (health, the login itself, the API document)."""
+    query: Mapping[str, str] = field(default_factory=dict)
+    """The query parameters the route reads: name -> what it means (the OpenAPI document
+    lists them; a unit test finds every one the handler reads here)."""
+    body: str = ""
+    """The JSON body the route reads, in words ("" when it reads none)."""
 
     def allows(self, request: web.Request, user: User, acd: Acd | None) -> bool:
         if user.role is Role.ADMIN:
@@ -127,10 +132,18 @@ SEEN: dict[Role, Check] = {S: anyone, R: anyone}
 SUPERVISED: dict[Role, Check] = {S: anyone}
 """A supervisor, on its queues' items only (the handler checks); not reporting."""
 
+WINDOW = {"since": "start, epoch seconds (default: `hours` before `until`)",
+          "until": "end, epoch seconds (default: now)",
+          "hours": "the window's length back from `until` (default 24)"}
+"""The time window of the KPI and queue-log routes (web_acd._window)."""
+MESSAGES = {"heard": "true: the heard only; false: the unheard only",
+            "limit": "at most this many (default 100, up to 1000)"}
+
 TABLE: dict[tuple[str, str], Access] = {
     ("GET", "/health"): Access("Whether the app is up and connected to Asterisk", public=True),
     ("GET", "/openapi.json"): Access("This API, as an OpenAPI 3.1 document", public=True),
-    ("POST", "/auth/login"): Access("Log in: a session cookie and its CSRF token", public=True),
+    ("POST", "/auth/login"): Access("Log in: a session cookie and its CSRF token", public=True,
+                                    body='{"user": name, "password": text}'),
     ("POST", "/auth/logout"): Access("End this session", {A: anyone, S: anyone, R: anyone}),
     ("GET", "/auth/me"): Access("Who is logged in, and this session's CSRF token",
                                 {A: anyone, S: anyone, R: anyone}),
@@ -139,9 +152,11 @@ TABLE: dict[tuple[str, str], Access] = {
     ("GET", "/console/{name}"): Access("The web console's files (no data in them)",
                                        public=True),
     ("GET", "/dispositions"): Access("The disposition codes of a wrap-up",
-                                     {A: anyone, S: anyone, R: anyone}),
+                                     {A: anyone, S: anyone, R: anyone},
+                                     query={"queue": "only the codes of this queue's calls"}),
     ("POST", "/agents/{agent_id}/wrapup"): Access(
-        "Save the disposition and notes of a call the agent took", {A: itself}),
+        "Save the disposition and notes of a call the agent took", {A: itself},
+        body='{"call_id": the call, "disposition": a code, "notes": text}'),
     ("GET", "/agents/{agent_id}/calls/{call_id}/history"): Access(
         "The earlier contacts of the caller of a call the agent takes", {A: itself}),
     ("GET", "/wallboard"): Access("The wallboard: queues live and today, agents, colours",
@@ -155,20 +170,29 @@ TABLE: dict[tuple[str, str], Access] = {
     ("GET", "/calls"): Access("Live calls and where each caller is", SEEN),
     ("GET", "/calls/{call_id}/trace"): Access("A live call's trace", SEEN),
     ("GET", "/records"): Access("Call records, newest first: by caller, outcome, flow, "
-                                "queue, date", SEEN),
+                                "queue, date", SEEN,
+                                query={"caller": "the caller's number", "outcome": "one of "
+                                       "the outcomes", "flow": "a flow's name",
+                                       "queue": "calls that entered this queue",
+                                       "since": "started at or after (ISO date or time)",
+                                       "until": "started before (ISO date or time)",
+                                       "limit": "at most this many (default 100, up to "
+                                                "1000)"}),
     ("GET", "/records/{call_id}"): Access("One call record", SEEN),
     ("GET", "/records/{call_id}/trace"): Access("An ended call's saved trace", SEEN),
     ("GET", "/queues"): Access("Queues, live", {A: anyone, S: anyone, R: anyone}),
     ("GET", "/queues/{name}"): Access("One queue, live",
                                       {A: serves_queue, S: own_queue, R: anyone}),
     ("GET", "/queues/{name}/kpis"): Access("A queue's KPIs over a window",
-                                           {S: own_queue, R: anyone}),
+                                           {S: own_queue, R: anyone}, query=WINDOW),
     ("GET", "/queues/{name}/intervals"): Access(
         "A queue's day by 15 minutes, with the agents Erlang C says each needed",
-        {S: own_queue, R: anyone}),
-    ("GET", "/kpis"): Access("KPIs of every queue over a window", READ),
+        {S: own_queue, R: anyone},
+        query={"since": "the day's start, epoch seconds (default: today's, local time)"}),
+    ("GET", "/kpis"): Access("KPIs of every queue over a window", READ, query=WINDOW),
     ("GET", "/queue_log"): Access("The queue log, in Asterisk's queue_log format",
-                                  {S: own_queue_in_query, R: anyone}),
+                                  {S: own_queue_in_query, R: anyone},
+                                  query={**WINDOW, "queue": "one queue's lines (and NONE's)"}),
     ("GET", "/agents"): Access("Agents and their states", {A: anyone, S: anyone, R: anyone}),
     ("GET", "/agents/{agent_id}"): Access("One agent",
                                           {A: itself, S: agent_of_own_queue, R: anyone}),
@@ -186,26 +210,38 @@ TABLE: dict[tuple[str, str], Access] = {
         {A: itself, S: agent_of_own_queue}),
     ("POST", "/agents/{agent_id}/call/transfer"): Access(
         "Blind-transfer the agent's caller: to a queue (its transfer code) or an extension",
-        {A: itself, S: agent_of_own_queue}),
+        {A: itself, S: agent_of_own_queue},
+        body='{"to": a queue\'s transfer code or an extension, 1-20 of 0-9 and *}'),
     ("POST", "/agents/{agent_id}/{action}"): Access(
-        "Log an agent in or out, pause or unpause it", {A: itself, S: agent_of_own_queue}),
-    ("GET", "/messages"): Access("Voicemail messages", SUPERVISED),
-    ("GET", "/mailboxes/{mailbox}/messages"): Access("A mailbox's messages", SUPERVISED),
+        "Log an agent in or out, pause or unpause it", {A: itself, S: agent_of_own_queue},
+        query={"reason": "pause: a reason code of queues.yaml or text"},
+        body='pause: {"reason": ...}, which wins over ?reason='),
+    ("GET", "/messages"): Access("Voicemail messages", SUPERVISED, query=MESSAGES),
+    ("GET", "/mailboxes/{mailbox}/messages"): Access("A mailbox's messages", SUPERVISED,
+                                                     query=MESSAGES),
     ("GET", "/messages/{message_id}"): Access("One voicemail message", SUPERVISED),
     ("GET", "/messages/{message_id}/audio"): Access("A message's audio (WAV)", SUPERVISED),
     ("POST", "/messages/{message_id}/{what}"): Access("Mark a message heard or unheard",
                                                       SUPERVISED),
     ("DELETE", "/messages/{message_id}"): Access("Delete a message and its audio", SUPERVISED),
-    ("GET", "/callbacks"): Access("Callback requests", SEEN),
-    ("POST", "/callbacks"): Access("Book a callback", SUPERVISED),
+    ("GET", "/callbacks"): Access("Callback requests", SEEN,
+                                  query={"state": "active, or states separated by commas",
+                                         "queue": "one queue's"}),
+    ("POST", "/callbacks"): Access("Book a callback", SUPERVISED,
+                                   body='{"queue", "number", "language"?, "not_before"? (ISO '
+                                        'time with offset), "timezone"? (IANA name)}'),
     ("GET", "/callbacks/{callback_id}"): Access("One callback request and its attempts", SEEN),
     ("DELETE", "/callbacks/{callback_id}"): Access("Cancel a callback", SUPERVISED),
     ("POST", "/callbacks/{callback_id}/cancel"): Access("Cancel a callback", SUPERVISED),
     ("POST", "/callbacks/{callback_id}/reschedule"): Access("Move a callback's next attempt",
-                                                            SUPERVISED),
+                                                            SUPERVISED,
+                                                            body='{"not_before": ISO time '
+                                                                 'with offset}'),
     ("GET", "/dnc"): Access("The do-not-call list", {S: anyone, R: anyone}),
-    ("PUT", "/dnc/{number}"): Access("Add a number to the do-not-call list", {S: anyone}),
-    ("POST", "/dnc/{number}"): Access("Add a number to the do-not-call list", {S: anyone}),
+    ("PUT", "/dnc/{number}"): Access("Add a number to the do-not-call list", {S: anyone},
+                                     body='{"reason"?: text}'),
+    ("POST", "/dnc/{number}"): Access("Add a number to the do-not-call list", {S: anyone},
+                                      body='{"reason"?: text}'),
     ("DELETE", "/dnc/{number}"): Access("Take a number off the do-not-call list",
                                         {S: anyone}),
 }

@@ -7,6 +7,7 @@ refuses an anonymous request; each role reaches what the table gives it and noth
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -132,6 +133,39 @@ async def test_every_route_is_in_the_access_table_and_the_document(env: Env) -> 
     assert documented == served
 
 
+_READS_QUERY = re.compile(r"""query(?:\.get\(|\[)["'](\w+)["']|_when\(request, ["'](\w+)["']""")
+_READS_BODY = re.compile(r"request\.json\(\)|_body\(request\)|_credentials\(request\)")
+_CALLS = re.compile(r"\b(_\w+)\(request")
+
+
+def _source_of(handler: Any) -> str:
+    """The handler's source and that of its module's helpers it hands the request to (one
+    level: `_window(request)`, `_when(request, "since")`, `_body(request)`)."""
+    module = inspect.getmodule(handler)
+    source = inspect.getsource(handler)
+    helpers = [getattr(module, name) for name in set(_CALLS.findall(source))
+               if callable(getattr(module, name, None))]
+    return source + "".join(inspect.getsource(h) for h in helpers)
+
+
+async def test_the_document_lists_every_query_parameter_and_body_a_route_reads(
+        env: Env) -> None:
+    for route in env.app.router.routes():
+        if route.method in ("HEAD", "OPTIONS") or route.resource is None:
+            continue
+        info = route.resource.get_info()
+        path = re.sub(r"{(\w+)(?::[^}]*)?}", r"{\1}",
+                      str(info.get("formatter") or info.get("path")))
+        access = TABLE[(route.method, path)]
+        source = _source_of(route.handler)
+        read = {a or b for a, b in _READS_QUERY.findall(source)}
+        assert read == set(access.query), (route.method, path)
+        assert bool(_READS_BODY.search(source)) == bool(access.body), (route.method, path)
+    operation = document(env.app)["paths"]["/records"]["get"]
+    assert {p["name"] for p in operation["parameters"] if p["in"] == "query"} >= {
+        "caller", "queue", "since"}
+
+
 async def test_the_document_is_served_and_says_who_may_call_what(env: Env) -> None:
     resp = await env.client.get("/openapi.json")
     assert resp.status == 200
@@ -140,7 +174,7 @@ async def test_the_document_is_served_and_says_who_may_call_what(env: Env) -> No
     assert doc["paths"]["/health"]["get"]["security"] == []
     agent_action = doc["paths"]["/agents/{agent_id}/{action}"]["post"]
     assert agent_action["x-roles"] == ["admin", "agent", "supervisor"]
-    assert [p["name"] for p in agent_action["parameters"]] == ["agent_id", "action"]
+    assert [p["name"] for p in agent_action["parameters"]] == ["agent_id", "action", "reason"]
     assert agent_action["parameters"][1]["schema"]["enum"] == ["login", "logout", "pause",
                                                                 "unpause"]
 
