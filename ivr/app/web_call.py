@@ -3,8 +3,8 @@
 
 The ACD does the work (services/acd/control.py): the command is queued to the conversation,
 which answers once it is done, so the reply says what really happened: 200 with the call's
-new state, 409 when the agent is on no queued call (or the call ended meanwhile, or Asterisk
-refused), 400 for a target a phone could not key.
+new state, 409 when the agent is on neither a queued call nor an agent-first callback (or
+the call ended meanwhile, or Asterisk refused), 400 for a target a phone could not key.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from ..services.acd.control import (
     check_target,
 )
 from ..services.acd.engine import AgentError
-from ..services.acd.session import conversation_of
+from ..services.acd.session import QueueSession, conversation_of
+from ..services.callback.talk import AgentFirstTalk
 from .service import IvrService
 
 SERVICE_KEY = web.AppKey("call_control_service", IvrService)
@@ -41,15 +42,27 @@ async def _command(request: web.Request, command: CallCommand) -> web.Response:
     except AgentError as exc:
         raise web.HTTPNotFound(text=str(exc)) from exc
     try:
-        session = conversation_of(acd, agent_id)
-        call_id = session.id
-        state = await asyncio.wait_for(session.command(command), ANSWER_WITHIN)
+        talk = _talk_of(request.app[SERVICE_KEY], agent_id)
+        call_id = talk.id
+        state = await asyncio.wait_for(talk.command(command), ANSWER_WITHIN)
     except CallControlError as exc:
         raise web.HTTPConflict(text=str(exc)) from exc
     except TimeoutError as exc:
         raise web.HTTPGatewayTimeout(text=f"call {call_id}: no answer from the call within "
                                           f"{ANSWER_WITHIN:g} s") from exc
     return web.json_response({"call_id": call_id, "state": state})
+
+
+def _talk_of(service: IvrService, agent_id: str) -> QueueSession | AgentFirstTalk:
+    """The agent's queued call, else its agent-first callback's; CallControlError if none."""
+    assert service.acd is not None
+    try:
+        return conversation_of(service.acd, agent_id)
+    except CallControlError:
+        found = service.callbacks.talking.get(agent_id) if service.callbacks else None
+        if found is None:
+            raise
+        return found
 
 
 async def hold(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ sip:<number>@127.0.0.1:<PORT> (IVR_CALLBACK_DIAL), where the test's softphones l
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import urllib.error
@@ -320,3 +321,47 @@ async def test_a_message_routed_to_the_queue_is_called_back_by_an_agent_who_hear
 def _time(text: str) -> float:
     return dt.datetime.fromisoformat(text).timestamp()
 
+
+
+async def test_the_agent_holds_a_called_back_customer_from_the_desktop(
+        app: RunningApp, tmp_path: Path) -> None:
+    """An agent-first callback has no queued call; the desktop's hold still takes the
+    customer out of the bridge to music, and back."""
+    number = new_caller()
+    said_by_agent = voice(tmp_path, "en", "goodbye", repeats=20)
+    customer = await start_answerer("wait 14; hangup", record=tmp_path / "customer.wav",
+                                    port=PORT, timeout=60)
+    agent = await agent_phone(app, "agent1002", f"play-bg {said_by_agent}; wait-hangup 60",
+                              timeout=60)
+    try:
+        made = request(app, {"queue": "general", "number": number})
+        assert made["status"] == 201, made
+        post(app, "/agents/agent1002/login")
+        bridge = f"/bridges/cb-call-{made['id']}"
+
+        def bridged() -> list[str]:
+            try:
+                return list(app.ari(bridge)["channels"])
+            except urllib.error.HTTPError:
+                return []
+
+        wait_for(lambda: len(bridged()) == 2, 30, "the customer was never bridged")
+        await asyncio.sleep(2)
+        held = post(app, "/agents/agent1002/call/hold")
+        assert held == {"call_id": made["id"], "state": "held"}
+        assert len(bridged()) == 1, "the customer is out of the conversation"
+        await asyncio.sleep(4)
+        assert post(app, "/agents/agent1002/call/unhold")["state"] == "talking"
+        assert len(bridged()) == 2
+        customer_report = await customer.result(60)
+        await agent.result(30)
+    finally:
+        await customer.close()
+        await agent.close()
+    assert customer_report.ok, customer_report.error
+    heard = load_wav(tmp_path / "customer.wav")
+    said = [m.offset_s for m in find_prompt(heard, load_wav(PROMPTS / "en" / "goodbye.wav"),
+                                            threshold=HEARD_WHOLE)]
+    assert said, "the customer heard the agent (before and after the hold)"
+    wait_for(lambda: callback(app, made["id"])["state"] == "completed", 10,
+             "callback not completed")

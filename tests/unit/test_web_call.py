@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from ivr.app import web_call
 from ivr.app.service import IvrService
+from ivr.services.acd.control import Hold
 from ivr.services.acd.results import TransferredOut
 
 from .acd.fakes import Rig
@@ -27,7 +29,7 @@ Client = TestClient[web.Request, web.Application]
 async def env(tmp_path: Path) -> AsyncIterator[tuple[Client, Rig]]:
     async with queue_rig(tmp_path) as r:
         app = web.Application(middlewares=[as_user()])
-        web_call.add_routes(app, cast(IvrService, SimpleNamespace(acd=r.acd)))
+        web_call.add_routes(app, cast(IvrService, SimpleNamespace(acd=r.acd, callbacks=None)))
         async with TestClient(TestServer(app)) as client:
             yield client, r
 
@@ -76,3 +78,27 @@ async def test_what_cannot_be_done_is_a_4xx_that_says_why(
     await r.acd.login("a1")
     got, text = await post(client, path, body)
     assert got == status and says in text
+
+
+async def test_an_agent_first_callbacks_call_takes_the_same_commands(tmp_path: Path) -> None:
+    """No queued call, but the agent talks to a called-back customer (callback/talk.py)."""
+    heard: list[object] = []
+
+    class Talk:
+        id = "cb-1"
+
+        def command(self, command: object) -> Any:
+            heard.append(command)
+            done = asyncio.get_running_loop().create_future()
+            done.set_result("held")
+            return done
+
+    async with queue_rig(tmp_path) as r:
+        app = web.Application(middlewares=[as_user()])
+        service = SimpleNamespace(acd=r.acd, callbacks=SimpleNamespace(talking={"a1": Talk()}))
+        web_call.add_routes(app, cast(IvrService, service))
+        async with TestClient(TestServer(app)) as client:
+            assert await post(client, "/agents/a1/call/hold") == (
+                200, {"call_id": "cb-1", "state": "held"})
+            assert (await post(client, "/agents/a2/call/hold"))[0] == 409
+    assert heard == [Hold()]

@@ -96,6 +96,10 @@ class Commands:
             return None  # SubscriptionClosed: the leg is gone
         return event.result()
 
+    async def next(self) -> Command:
+        """The next command (for a conversation that watches its legs another way)."""
+        return await self._queue.get()
+
     def fail_all(self, error: CallControlError) -> None:
         """The conversation ended: every command still queued fails with `error`."""
         while not self._queue.empty():

@@ -34,7 +34,14 @@ from ...ari import (
 from ...ari.handles import new_id
 from ...media.say import say
 from ..acd.agents import Agent
-from ..acd.desktop import CallbackOrigin, CallConnected, CallEnded, HowEnded, ScreenPop
+from ..acd.desktop import (
+    CallbackOrigin,
+    CallConnected,
+    CallEnded,
+    CallHold,
+    HowEnded,
+    ScreenPop,
+)
 from ..acd.engine import Acd
 from ..acd.results import Left, QueueResult, Served, TransferredOut
 from ..acd.ringing import ring_group
@@ -43,6 +50,7 @@ from ..acd.waiting import QueueRequest, wait
 from .entry import CallbackEntry
 from .leg import CALLBACK_ARG, CustomerLeg, Dialled, dial_customer
 from .store import Callback, CallbackState, CallbackStore
+from .talk import AgentFirstTalk
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +79,9 @@ class CallbackService(Protocol):
     def active(self) -> Mapping[str, Callback]: ...
     @property
     def stopping(self) -> bool: ...
+    @property
+    def talking(self) -> dict[str, AgentFirstTalk]:
+        """Agent id -> its agent-first callback conversation, for the desktop's commands."""
 
     def now(self) -> dt.datetime: ...
     def unlist(self, entry: CallbackEntry) -> None: ...
@@ -187,6 +198,7 @@ async def _agent_first(svc: CallbackService, entry: CallbackEntry, group: list[A
     bridge = None
     result, detail, talked = "agent_gone", "", False
     interrupted = False  # a cancel or an error: serve() settles it, not this
+    handed_on = False
     try:
         async with _message(svc, cb.message_id) as message:
             briefed = asyncio.create_task(_play(agent_leg, _briefing(svc, entry, message)))
@@ -217,8 +229,17 @@ async def _agent_first(svc: CallbackService, entry: CallbackEntry, group: list[A
         log.info("callback %s: %s talks to %s", cb.id, agent.id, cb.number)
         acd.desktops.publish(agent.id, CallConnected(cb.id, queue.name))
         customer_gone = asyncio.create_task(_gone(customer))
-        await asyncio.wait({agent_gone, customer_gone}, return_when=asyncio.FIRST_COMPLETED)
-        customer_gone.cancel()
+        talk = AgentFirstTalk(acd, cb.id, bridge, customer, queue.moh,
+                              lambda held: acd.desktops.publish(agent.id, CallHold(cb.id, held)))
+        svc.talking[agent.id] = talk
+        try:
+            await talk.run(agent_gone, customer_gone)
+        finally:
+            svc.talking.pop(agent.id, None)
+            customer_gone.cancel()
+        if talk.transferred_to is not None:
+            detail = f"transferred to {talk.transferred_to}"
+            handed_on = True  # the customer is in the dialplan now: not hung up below
     except BaseException:
         interrupted = True
         raise
@@ -226,8 +247,9 @@ async def _agent_first(svc: CallbackService, entry: CallbackEntry, group: list[A
         agent_gone.cancel()
         for leg in (customer, agent_leg):
             if leg is not None:
-                with contextlib.suppress(AriError):
-                    await leg.hangup()
+                if not (handed_on and leg is customer):
+                    with contextlib.suppress(AriError):
+                        await leg.hangup()
                 if leg.events is not None:
                     leg.events.close()
         if bridge is not None:

@@ -36,6 +36,7 @@ from .store import (
     new_callback_id,
     normalize_number,
 )
+from .talk import AgentFirstTalk
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ class Callbacks:
         self.message_media = message_media
         self.clock = clock
         self.active: dict[str, Callback] = {}
+        self.talking: dict[str, AgentFirstTalk] = {}
+        """Agent id -> its agent-first callback conversation (serve.py), for the desktop."""
         self.entries: dict[str, CallbackEntry] = {}
         self._loop: asyncio.Task[None] | None = None
         self._serving: set[asyncio.Task[None]] = set()

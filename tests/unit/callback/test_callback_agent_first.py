@@ -9,8 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
+
 from ivr.ari import ChannelDestroyed, ChannelHangupRequest, StasisStart
 from ivr.services.acd.agents import AgentState
+from ivr.services.acd.control import CallControlError, Hold, Transfer, Unhold
+from ivr.services.acd.desktop import CallHold
 from ivr.services.callback.entry import CallbackEntry
 from ivr.services.callback.service import RETRY_SOON
 from ivr.services.callback.store import Callback
@@ -194,3 +198,45 @@ async def test_cancel_while_the_agent_rings(env: Env) -> None:
     assert [(a.result, a.detail) for a in await env.store.attempts(cb.id)] == [
         ("interrupted", "cancelled")]
     assert cb.id not in env.r.acd.sessions and cb.id not in env.svc.active
+
+
+async def test_agent_first_the_desktop_holds_the_customer_and_transfers_them(env: Env) -> None:
+    cb = await env.svc.request("sales", NUMBER)
+    entry, agent_channel = await agent_answers(env, cb)
+    customer = await rung(env, CUSTOMER)
+    env.r.client.channel_event(StasisStart, customer, args=("callback", cb.id))
+    bridge = f"cb-call-{cb.id}"
+    await eventually(lambda: "a1" in env.svc.talking)
+    desk = env.r.acd.desktops.listen("a1")
+    talk = env.svc.talking["a1"]
+    assert talk.id == cb.id
+    assert await talk.command(Hold()) == "held"
+    assert env.r.rest.bridges[bridge] == [agent_channel]
+    assert env.r.rest.sent("POST", f"/channels/{customer}/moh")
+    assert await talk.command(Unhold()) == "talking"
+    assert env.r.rest.bridges[bridge] == [agent_channel, customer]
+    assert [desk.get_nowait() for _ in range(desk.qsize())] == [
+        CallHold(cb.id, True), CallHold(cb.id, False)]
+    assert await talk.command(Transfer("1234")) == "transferred"
+    await served(entry)
+    assert env.r.rest.sent("POST", f"/channels/{customer}/continue")[0].params == {
+        "context": "ivr-extensions", "extension": "1234", "priority": 1}
+    assert customer not in env.r.rest.hung_up, "the customer goes on in the dialplan"
+    assert agent_channel in env.r.rest.hung_up and "a1" not in env.svc.talking
+    [attempt] = await env.store.attempts(cb.id)
+    assert (attempt.result, attempt.detail) == ("answered", "transferred to 1234")
+    with pytest.raises(CallControlError):
+        talk.command(Hold())
+
+
+async def test_agent_first_a_command_after_the_call_is_refused(env: Env) -> None:
+    cb = await env.svc.request("sales", NUMBER)
+    entry, _ = await agent_answers(env, cb)
+    customer = await rung(env, CUSTOMER)
+    env.r.client.channel_event(StasisStart, customer, args=("callback", cb.id))
+    await eventually(lambda: "a1" in env.svc.talking)
+    talk = env.svc.talking["a1"]
+    env.r.client.channel_event(ChannelDestroyed, customer, cause=16)
+    await served(entry)
+    with pytest.raises(CallControlError, match="ended"):
+        talk.command(Hold())  # refused at once: nobody would ever answer it
