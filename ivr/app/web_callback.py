@@ -72,8 +72,12 @@ def _may(request: web.Request, queue: str) -> None:
 
 async def _callback_queue(request: web.Request) -> None:
     """403 when the callback in the path is of a queue the user does not supervise; a
-    callback that does not exist is left to the handler's own 404."""
-    cb = await _callbacks(request).store.get(request.match_info["callback_id"])
+    callback that does not exist is left to the handler's own 404. Looked up only for a
+    user whose reach is by queue: the change itself reads the callback again."""
+    callbacks = _callbacks(request)
+    if queues_shown(current_user(request), request.app[SERVICE_KEY].acd) is None:
+        return
+    cb = await callbacks.store.get(request.match_info["callback_id"])
     if cb is not None:
         _may(request, cb.queue)
 

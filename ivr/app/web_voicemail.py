@@ -61,9 +61,16 @@ async def audio(request: web.Request) -> web.StreamResponse:
         "Content-Disposition": f'attachment; filename="{found.id}.wav"'})
 
 
+async def _may_change(request: web.Request) -> None:
+    """A supervisor may change only its queues' messages: looked up for it alone (the change
+    itself reads the message again, and answers the 404)."""
+    if queues_shown(current_user(request), request.app[SERVICE_KEY].acd) is not None:
+        await _message(request)
+
+
 async def mark(request: web.Request) -> web.Response:
     heard = request.match_info["what"] == "heard"
-    await _message(request)
+    await _may_change(request)
     found = await _store(request).mark_heard(request.match_info["message_id"], heard)
     if found is None:
         raise web.HTTPNotFound(text="no such message")
@@ -71,7 +78,7 @@ async def mark(request: web.Request) -> web.Response:
 
 
 async def delete(request: web.Request) -> web.Response:
-    await _message(request)
+    await _may_change(request)
     if not await _store(request).delete(request.match_info["message_id"]):
         raise web.HTTPNotFound(text="no such message")
     return web.Response(status=204)

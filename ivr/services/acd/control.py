@@ -14,14 +14,15 @@ hold, the caller rejoins the same bridge.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from ...ari import Event, Subscription
+from ...ari import AriError, BridgeHandle, ChannelHandle, Event, Subscription
 
 __all__ = ["CallCommand", "CallControlError", "Command", "Commands", "Hold", "Transfer",
-           "Unhold", "check_target"]
+           "Unhold", "check_target", "put_on_hold", "take_off_hold"]
 
 _TARGET = re.compile(r"[0-9*]{1,20}")
 
@@ -106,3 +107,16 @@ class Commands:
             done = self._queue.get_nowait().done
             if not done.done():
                 done.set_exception(error)
+
+
+async def put_on_hold(bridge: BridgeHandle, channel: ChannelHandle, moh: str) -> None:
+    """The channel out of the conversation's bridge, hearing the music class `moh` alone."""
+    await bridge.remove(channel.id)
+    await channel.start_moh(moh)
+
+
+async def take_off_hold(bridge: BridgeHandle, channel: ChannelHandle) -> None:
+    """The channel's music off (it may have none: a restart) and back into the bridge."""
+    with contextlib.suppress(AriError):
+        await channel.stop_moh()
+    await bridge.add(channel.id)

@@ -33,7 +33,17 @@ from ..place import Transferring
 from ..seam import CallerLeg, EndedBy
 from .agents import Agent
 from .config import QueueConfig
-from .control import CallCommand, CallControlError, Command, Commands, Hold, Transfer, Unhold
+from .control import (
+    CallCommand,
+    CallControlError,
+    Command,
+    Commands,
+    Hold,
+    Transfer,
+    Unhold,
+    put_on_hold,
+    take_off_hold,
+)
 from .desktop import CallEnded, CallHold, HowEnded
 from .engine import Acd
 from .results import Requeued, Served, TransferredOut
@@ -108,9 +118,7 @@ class Conversation:
         owner = self.owner
         try:
             if owner.id not in (await self.bridge.get()).channels:
-                with contextlib.suppress(AriError):
-                    await owner.caller.handle.stop_moh()
-                await self.bridge.add(owner.id)
+                await take_off_hold(self.bridge, owner.caller.handle)
         except AriError as exc:
             log.info("could not put %s back with its agent: %s", owner.id, exc)
 
@@ -162,14 +170,10 @@ class Conversation:
         if hold == self.held or self.bridge is None:
             return
         owner = self.owner
-        handle = owner.caller.handle
         if hold:
-            await self.bridge.remove(owner.id)
-            await handle.start_moh(owner.queue.moh)
+            await put_on_hold(self.bridge, owner.caller.handle, owner.queue.moh)
         else:
-            with contextlib.suppress(AriError):
-                await handle.stop_moh()
-            await self.bridge.add(owner.id)
+            await take_off_hold(self.bridge, owner.caller.handle)
         self.held = hold
         owner.caller.trace("queue_hold" if hold else "queue_unhold", queue=owner.queue.name)
         if self.agent is not None:

@@ -112,7 +112,7 @@ def _wire(value: object) -> Json:
         return [_wire(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): _wire(v) for k, v in value.items()}
-    if isinstance(value, IvrInput):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _fields_json(value)
     raise TypeError(f"no JSON form for {type(value).__name__}")
 

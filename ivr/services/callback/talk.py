@@ -10,11 +10,20 @@ customer was dialled, not queued, and re-queuing them is not built.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 
 from ...ari import AriError, BridgeHandle, ChannelHandle
-from ..acd.control import CallCommand, CallControlError, Command, Commands, Hold, Transfer, Unhold
+from ..acd.control import (
+    CallCommand,
+    CallControlError,
+    Command,
+    Commands,
+    Hold,
+    Transfer,
+    Unhold,
+    put_on_hold,
+    take_off_hold,
+)
 from ..acd.conversation import TRANSFER_CONTEXT
 from ..acd.engine import Acd
 
@@ -49,17 +58,13 @@ class AgentFirstTalk:
                 await asyncio.wait({*gone, command}, return_when=asyncio.FIRST_COMPLETED)
                 if any(task.done() for task in gone):
                     command.cancel()
-                    if command.done() and not command.cancelled():
-                        self._put_back(command.result())
+                    if command.done() and not command.cancelled():  # taken, never obeyed
+                        _fail(command.result(), f"callback {self.id} ended")
                     return
                 await self._obey(command.result())
         finally:
             self.ended = True
             self._commands.fail_all(CallControlError(f"callback {self.id} ended"))
-
-    def _put_back(self, command: Command) -> None:
-        if not command.done.done():
-            command.done.set_exception(CallControlError(f"callback {self.id} ended"))
 
     async def _obey(self, item: Command) -> None:
         try:
@@ -84,11 +89,13 @@ class AgentFirstTalk:
         if hold == self.held:
             return
         if hold:
-            await self.bridge.remove(self.customer.id)
-            await self.customer.start_moh(self.moh)
+            await put_on_hold(self.bridge, self.customer, self.moh)
         else:
-            with contextlib.suppress(AriError):
-                await self.customer.stop_moh()
-            await self.bridge.add(self.customer.id)
+            await take_off_hold(self.bridge, self.customer)
         self.held = hold
         self.on_hold(hold)
+
+
+def _fail(command: Command, why: str) -> None:
+    if not command.done.done():
+        command.done.set_exception(CallControlError(why))
