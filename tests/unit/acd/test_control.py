@@ -16,7 +16,7 @@ from ivr.services.acd.agents import AgentState
 from ivr.services.acd.control import CallControlError, Hold, Transfer, Unhold, check_target
 from ivr.services.acd.desktop import CallHold
 from ivr.services.acd.results import TransferredOut
-from ivr.services.acd.session import conversation_of
+from ivr.services.acd.session import QueueSession, conversation_of
 
 from .fakes import Rig, eventually
 from .session_helpers import NUMBER, caller, connected, holding, join, queue_rig, rung
@@ -125,6 +125,10 @@ async def test_after_a_restart_a_held_caller_is_put_back_with_the_agent(
         assert row is not None and row.state == "connected"
         task = join(again, caller(again))  # the restarted app takes the caller back
         await eventually(lambda: "caller-1" in again.rest.bridges.get("acd-call-caller-1", []))
+        # the caller is back in the bridge while the adoption is still under way: the
+        # conversation is the agent's once the session has marked it connected
+        await eventually(lambda: (s := again.acd.sessions.get("caller-1")) is not None
+                         and isinstance(s, QueueSession) and s.connected.is_set())
         assert again.rest.sent("DELETE", "/channels/caller-1/moh")
         assert conversation_of(again.acd, "a1").caller.caller == NUMBER
         assert not again.rest.sent("POST", "/channels/caller-1/moh")
