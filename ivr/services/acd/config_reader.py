@@ -27,7 +27,7 @@ from .config_callback import read_callback
 from .config_dispositions import read_dispositions, read_queue_dispositions
 from .config_wallboard import read_wallboard
 
-__all__ = ["load_acd_config", "parse_acd_config"]
+__all__ = ["ConfigReader", "load_acd_config", "parse_acd_config", "read_text_keys"]
 
 Scalar = tuple[str, float, float]
 """A scalar field's kind (text, flag, whole, seconds) and range (numbers only)."""
@@ -42,7 +42,8 @@ _ANNOUNCE: dict[str, Scalar] = {"first": ("seconds", 0, 3600), "every": ("second
 _WIDEN: dict[str, Scalar] = {"after": ("seconds", 0, 86400), "max_penalty": ("whole", 0, 9)}
 _KINDS: dict[str, tuple[tuple[type, ...], str]] = {
     "text": ((str,), "text"), "flag": ((bool,), "true or false"),
-    "whole": ((int,), "a whole number"), "seconds": ((int, float), "a number of seconds")}
+    "whole": ((int,), "a whole number"), "seconds": ((int, float), "a number of seconds"),
+    "number": ((int, float), "a number")}
 _TOP_FIELDS = ("agents", "queues", "pause_reasons", "wallboard", "dispositions")
 _AGENT_FIELDS = ("name", "endpoint", "skills")
 _QUEUE_FIELDS = tuple(f.name for f in dataclass_fields(QueueConfig) if f.name != "name")
@@ -74,29 +75,38 @@ def _is(value: Any, kinds: tuple[type, ...]) -> bool:
     return isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool))
 
 
-def _label(path: KeyPath) -> str:
+def _label(path: KeyPath, sections: Collection[str] = ("agents", "queues")) -> str:
     """The field as a person wrote it, inside its agent or queue: 'widen[2].after'."""
     text, parent = "", ""
-    for part in path[2:] if path[:1] in (("agents",), ("queues",)) else path:
+    for part in path[2:] if path[:1] and path[0] in sections else path:
         index = parent in _LISTS and part.isdigit()
         text += f"[{int(part) + 1}]" if index else (f".{part}" if text else part)
         parent = "" if index else part
     return repr(text)
 
 
-class _Reader:
-    """Reads plain YAML data into the dataclasses, collecting every finding with its place."""
+class ConfigReader:
+    """Reads plain YAML data into the dataclasses, collecting every finding with its place.
 
-    def __init__(self, file: str, positions: Positions) -> None:
+    `sections` are the top-level mappings whose keys name things (agents, queues; campaigns):
+    a finding inside one names it as its node, and field labels start inside it.
+    """
+
+    def __init__(self, file: str, positions: Positions,
+                 sections: Collection[str] = ("agents", "queues")) -> None:
         self.file = file
         self.positions = positions
+        self.sections = tuple(sections)
         self.details: list[FlowErrorDetail] = []
 
     def report(self, path: KeyPath, message: str, severity: str = "error",
                at: tuple[int, int] | None = None) -> None:
         line, column = at or self.positions.find(path)
-        node = path[1] if len(path) >= 2 and path[0] in ("agents", "queues") else None
+        node = path[1] if len(path) >= 2 and path[0] in self.sections else None
         self.details.append(FlowErrorDetail(self.file, line, column, node, message, severity))
+
+    def label(self, path: KeyPath) -> str:
+        return _label(path, self.sections)
 
     def mapping(self, value: Any, path: KeyPath, what: str) -> dict[str, Any] | None:
         if isinstance(value, dict):
@@ -125,16 +135,16 @@ class _Reader:
         if not _is(value, kinds):
             tip = (f'; quote it: {path[-1]}: "{value}"'
                    if kind == "text" and isinstance(value, int | float) else "")
-            self.report(path, f"{_label(path)} must be {words}, not {_actual(value)}{tip}")
+            self.report(path, f"{self.label(path)} must be {words}, not {_actual(value)}{tip}")
             return _BAD
         if kind == "text" and not value.strip():
-            self.report(path, f"{_label(path)} is empty")
+            self.report(path, f"{self.label(path)} is empty")
             return _BAD
-        if kind in ("whole", "seconds") and not low <= value <= high:
+        if kind in ("whole", "seconds", "number") and not low <= value <= high:
             unit = " seconds" if kind == "seconds" else ""
-            self.report(path, f"{_label(path)} must be {low:g} to {high:g}{unit}, not {value}")
+            self.report(path, f"{self.label(path)} must be {low:g} to {high:g}{unit}, not {value}")
             return _BAD
-        return float(value) if kind == "seconds" else value
+        return float(value) if kind in ("seconds", "number") else value
 
     def scalars(self, raw: Mapping[str, Any], path: KeyPath, specs: Mapping[str, Scalar],
                 null_is_absent: bool = True) -> dict[str, Any]:
@@ -151,7 +161,7 @@ class _Reader:
         """A list of distinct names (members, skills); a bad or repeated item is reported."""
         items = raw.get(path[-1], [])
         if not isinstance(items, list):
-            self.report(path, f"{_label(path)} must be a list, not {_actual(items)}")
+            self.report(path, f"{self.label(path)} must be a list, not {_actual(items)}")
             return ()
         out: list[str] = []
         for index, item in enumerate(items):
@@ -159,7 +169,7 @@ class _Reader:
             if not isinstance(item, str) or not _NAME.fullmatch(item):
                 self.report(where, f"{item!r} is not {what} (letters, digits, _ . -)")
             elif item in out:
-                self.report(where, f"{_label(path)} lists {item!r} twice")
+                self.report(where, f"{self.label(path)} lists {item!r} twice")
             else:
                 out.append(item)
         return tuple(out)
@@ -299,7 +309,7 @@ class _Reader:
         return keys
 
 
-def _cross_checks(reader: _Reader, config: AcdConfig) -> None:
+def _cross_checks(reader: ConfigReader, config: AcdConfig) -> None:
     """Rules between queues and agents: unique transfer codes, queues nobody can answer."""
     codes: dict[str, str] = {}
     for queue in config.queues.values():
@@ -324,7 +334,7 @@ def _cross_checks(reader: _Reader, config: AcdConfig) -> None:
                                  "would wait for nobody", "warning")
 
 
-def _read(text: str) -> tuple[yaml.Node | None, Any]:
+def read_text_keys(text: str) -> tuple[yaml.Node | None, Any]:
     """Like source.read_yaml, but every plain key stays text: `1: voicemail` is key "1"."""
     loader = FlowYamlLoader(text)
     try:
@@ -355,11 +365,11 @@ def parse_acd_config(text: str, file: str = "<queues>") -> AcdConfig:
     details next to the errors, so `ivr check` can print them all.
     """
     try:
-        root, data = _read(text)
+        root, data = read_text_keys(text)
     except yaml.YAMLError as exc:
         raise yaml_error(exc, file) from None
     positions, duplicates = walk(root)
-    reader = _Reader(file, positions)
+    reader = ConfigReader(file, positions)
     for path, line, column, message in duplicates:
         reader.report(path, message, at=(line, column))
     if data is None:
