@@ -10,7 +10,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -111,8 +111,11 @@ def cmd_prompts(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from ..flow.check_cli import run_check
     from ..flow.loader import FlowError, FlowErrorDetail
+    from ..media.prompts import PromptLibrary
     from ..services.accounts import ACCOUNT_ACTION_SPECS
+    from ..services.acd.config import EMPTY
     from ..services.acd.config_reader import load_acd_config
+    from ..services.outbound.config_campaigns import CAMPAIGNS_FILE, load_campaigns
     from .flows import QUEUES_FILE, announcement_findings
 
     prompts_dir = paths.project_root() / "prompts"
@@ -122,6 +125,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     targets = [t for t in targets if t.is_dir() or t.name != QUEUES_FILE]
     findings: list[FlowErrorDetail] = []
     queues: dict[str, frozenset[str]] | None = {}
+    acd_configs = []
     for file in sorted(f for f in queue_files if f.is_file()):
         try:
             config = load_acd_config(file)
@@ -129,11 +133,30 @@ def cmd_check(args: argparse.Namespace) -> int:
             findings += exc.details
             queues = None  # queue nodes cannot be judged against a broken queue file
             continue
+        acd_configs.append(config)
         findings += [*config.warnings, *announcement_findings(config, file, prompts_dir)]
         if queues is not None:
             queues.update({name: q.outcomes() for name, q in config.queues.items()})
+    campaign_files = {t / CAMPAIGNS_FILE if t.is_dir() else t.parent / CAMPAIGNS_FILE
+                      for t in targets}
+    targets = [t for t in targets if t.is_dir() or t.name != CAMPAIGNS_FILE]
+    # Campaigns name queues: judged against the one queues file (none: no queue exists).
+    acd = None if queues is None or len(acd_configs) > 1 else (
+        acd_configs[0] if acd_configs else EMPTY)
+
+    def campaign_findings(flows: Collection[str]) -> list[FlowErrorDetail]:
+        """campaigns.yaml against the queues and flows beside it."""
+        out: list[FlowErrorDetail] = []
+        library = PromptLibrary(prompts_dir) if prompts_dir.is_dir() else None
+        for file in sorted(f for f in campaign_files if f.is_file()):
+            try:
+                load_campaigns(file, acd, flows, library)
+            except FlowError as exc:
+                out += exc.details
+        return out
+
     return run_check(targets, prompts_dir, actions=ACCOUNT_ACTION_SPECS,
-                     queues=queues, data_findings=findings)
+                     queues=queues, data_findings=findings, flow_data_check=campaign_findings)
 
 
 def cmd_db(args: argparse.Namespace) -> int:

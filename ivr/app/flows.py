@@ -19,6 +19,8 @@ from ..flow.model import Flow
 from ..media.prompts import PromptLibrary
 from ..services.acd.config import EMPTY, AcdConfig
 from ..services.acd.config_reader import load_acd_config
+from ..services.outbound.campaign import Campaigns
+from ..services.outbound.config_campaigns import CAMPAIGNS_FILE, load_campaigns
 
 QUEUES_FILE = "queues.yaml"
 
@@ -72,6 +74,9 @@ class FlowRegistry:
         self.acd_config: AcdConfig = EMPTY
         """The ACD's queues and agents (flows/queues.yaml): checked and swapped with the flows,
         since flows name queues and route their outcomes."""
+        self.campaigns: Campaigns = Campaigns()
+        """The outbound campaigns (flows/campaigns.yaml), which name queues and flows: checked
+        and swapped with them."""
 
     @property
     def current(self) -> FlowSet:
@@ -82,17 +87,20 @@ class FlowRegistry:
     def load_initial(self) -> FlowSet:
         """At start-up a broken flow folder is fatal: there is no last good version yet."""
         self._signature = folder_signature(self.folder)
-        self._current, self.acd_config = self._load()
+        self._current, self.acd_config, self.campaigns = self._load()
         self._log_warnings(self._current)
         return self._current
 
-    def _load(self) -> tuple[FlowSet, AcdConfig]:
-        """Queues first (flows are checked against them); both or neither."""
+    def _load(self) -> tuple[FlowSet, AcdConfig, Campaigns]:
+        """Queues first (flows are checked against them), campaigns last (they name both);
+        all three or none."""
         path = self.folder / QUEUES_FILE
         acd = load_acd_config(path) if path.exists() else EMPTY
         outcomes = {name: queue.outcomes() for name, queue in acd.queues.items()}
-        return load_folder(self.folder, self.prompts, actions=self.actions,
-                           queues=outcomes), acd
+        flows = load_folder(self.folder, self.prompts, actions=self.actions, queues=outcomes)
+        campaigns = load_campaigns(self.folder / CAMPAIGNS_FILE, acd, set(flows.flows),
+                                   self.prompts)
+        return flows, acd, campaigns
 
     def get(self, name: str) -> Flow | None:
         return self.current.flows.get(name)
@@ -106,7 +114,7 @@ class FlowRegistry:
             return False
         self._signature = signature
         try:
-            fresh, acd = await asyncio.to_thread(self._load)
+            fresh, acd, campaigns = await asyncio.to_thread(self._load)
         except FlowError as exc:
             self.refused += 1
             log.error(
@@ -122,9 +130,9 @@ class FlowRegistry:
             log.error("flow folder unreadable, keeping the last good version: %s", exc)
             return False
         if self._current is not None and fresh.fingerprint == self._current.fingerprint \
-                and acd == self.acd_config:
+                and acd == self.acd_config and campaigns == self.campaigns:
             return False
-        self._current, self.acd_config = fresh, acd
+        self._current, self.acd_config, self.campaigns = fresh, acd, campaigns
         self.reloads += 1
         self._log_warnings(fresh)
         log.info("flows reloaded", extra={"fields": {"versions": self.versions()}})

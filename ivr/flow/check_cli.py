@@ -7,7 +7,7 @@ that calls subflows in another reports them as unknown: check the folder.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -22,14 +22,18 @@ from .model import ActionNode
 def run_check(paths: list[Path], prompts_dir: Path, out: TextIO | None = None,
               actions: Mapping[str, ActionSpec] | None = None,
               queues: QueueOutcomes | None = None,
-              data_findings: Sequence[FlowErrorDetail] = ()) -> int:
+              data_findings: Sequence[FlowErrorDetail] = (),
+              flow_data_check: Callable[[Collection[str]], Sequence[FlowErrorDetail]]
+              | None = None) -> int:
     """Check flow files and folders; print findings and a summary; 1 if any error, else 0.
 
     A missing `prompts_dir` skips the prompt check (with a note) rather than reporting every
     prompt as missing. `actions` (name -> spec) checks action nodes against the actions the
     service offers; without it only what needs no spec is checked (with a note). `queues`
     does the same for queue nodes; `data_findings` are the caller's findings in data files
-    beside the flows (queues.yaml), reported and counted with the flows' own.
+    beside the flows (queues.yaml), reported and counted with the flows' own;
+    `flow_data_check` is asked for those of data files that name flows (campaigns.yaml), given
+    the names of the flows that loaded.
     """
     stream = out or sys.stdout
     files: list[Path] = []
@@ -57,6 +61,8 @@ def run_check(paths: list[Path], prompts_dir: Path, out: TextIO | None = None,
                                for node in flow.nodes.values()):
         print("note: no action specs given; action names, args, outcomes and results "
               "not checked", file=stream)
+    if flow_data_check is not None:
+        data_findings = [*data_findings, *flow_data_check(set(inspection.flows))]
     for detail in [*data_findings, *inspection.details]:
         print(detail.report_line(), file=stream)
     errors = len(inspection.errors) + problems + sum(d.is_error for d in data_findings)

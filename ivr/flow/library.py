@@ -21,8 +21,8 @@ from .loader import FlowError, FlowErrorDetail, Positions, parse_flow_positions
 from .model import Flow
 
 FLOW_PATTERNS = ("*.yaml", "*.yml")
-DATA_FILES = frozenset({"queues.yaml"})
-"""Files beside the flows that are not flows (the ACD's queues and agents)."""
+DATA_FILES = frozenset({"queues.yaml", "campaigns.yaml"})
+"""Files beside the flows that are not flows (the ACD's queues and agents, the campaigns)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ DEFAULT_DISPOSITIONS: Mapping[str, str] = {
     "transferred": "Transferred",
     "complaint": "Complaint",
     "wrong_number": "Wrong number",
+    "sale": "Sale",
+    "do_not_call": "Do not call again",
     "other": "Other",
 }
 """Wrap-up code -> label, in the order the desktop offers them, for a file without a

@@ -9,7 +9,7 @@
 
 The codes are what reporting groups calls by, so they are data the operations staff keep with
 the queues, checked with the rest of the file (file:line:col) and reloaded with it. Without the
-block the seven codes of config.DEFAULT_DISPOSITIONS apply; a queue without a list offers every
+block the codes of config.DEFAULT_DISPOSITIONS apply; a queue without a list offers every
 code. A code is short lowercase text (it is stored with each wrap-up and typed into reports);
 a label is what the agent reads in a select, so it is kept to one short line.
 """

@@ -57,6 +57,11 @@ _TEXT_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float"
 _BAD = object()
 
 
+def _number(value: float) -> str:
+    """2592000, not 2.592e+06; 0.5 as 0.5."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _tip(word: str, candidates: Iterable[str]) -> str:
     guess = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f"; did you mean {guess[0]!r}?" if guess else ""
@@ -142,7 +147,8 @@ class ConfigReader:
             return _BAD
         if kind in ("whole", "seconds", "number") and not low <= value <= high:
             unit = " seconds" if kind == "seconds" else ""
-            self.report(path, f"{self.label(path)} must be {low:g} to {high:g}{unit}, not {value}")
+            self.report(path, f"{self.label(path)} must be {_number(low)} to {_number(high)}"
+                              f"{unit}, not {value}")
             return _BAD
         return float(value) if kind in ("seconds", "number") else value
 

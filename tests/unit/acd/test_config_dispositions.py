@@ -27,10 +27,11 @@ def problems(text: str) -> list[FlowErrorDetail]:
     return refused.value.details
 
 
-def test_without_a_block_the_seven_default_codes_apply_to_every_queue() -> None:
+def test_without_a_block_the_default_codes_apply_to_every_queue() -> None:
     config = parse_acd_config(BASE)
     assert list(config.dispositions) == ["resolved", "follow_up", "callback", "transferred",
-                                         "complaint", "wrong_number", "other"]
+                                         "complaint", "wrong_number", "sale", "do_not_call",
+                                         "other"]
     assert config.dispositions == DEFAULT_DISPOSITIONS
     assert config.queues["billing"].dispositions == ()
     assert config.dispositions_of("billing") == DEFAULT_DISPOSITIONS
