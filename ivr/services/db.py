@@ -92,6 +92,10 @@ class Queries(ABC):
     @abstractmethod
     async def fetch_all(self, sql: str, *params: Any) -> list[Row]: ...
 
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """One statement over many parameter rows (a bulk import); the rows it changed."""
+        return sum([await self.execute(sql, *row) for row in rows])
+
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
         rows = await self.fetch_all(sql, *params)
         return rows[0] if rows else None
@@ -161,6 +165,10 @@ class Database(Queries):
     async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
         async with self._queries() as q:
             return await q.fetch_all(sql, *params)
+
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        async with self._queries() as q:
+            return await q.execute_many(sql, rows)
 
     async def run_script(self, sql: str) -> None:
         async with self.transaction() as tx:
@@ -245,6 +253,10 @@ class _SqliteQueries(Queries):
     async def run_script(self, sql: str) -> None:
         await self._db._run(self._db._script_sync, sql)
 
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """One hop to the database thread for the whole batch, not one per row."""
+        return await self._db._run(self._db._execute_many_sync, sql, rows)
+
     async def lock(self, key: str) -> None:
         """BEGIN IMMEDIATE already holds SQLite's one write lock for the whole transaction."""
 
@@ -281,6 +293,13 @@ class SqliteDatabase(Database):
 
     def _execute_sync(self, sql: str, params: Sequence[Any]) -> int:
         cur = self._c().execute(sql, [_sqlite_param(p) for p in params])
+        try:
+            return cur.rowcount
+        finally:
+            cur.close()
+
+    def _execute_many_sync(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        cur = self._c().executemany(sql, ([_sqlite_param(p) for p in row] for row in rows))
         try:
             return cur.rowcount
         finally:

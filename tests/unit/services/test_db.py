@@ -25,16 +25,17 @@ async def test_migrate_is_idempotent_and_recorded(db_url: str) -> None:
         assert await db.migrate() == ["0001_accounts", "0002_call_records", "0003_acd",
                                       "0004_voicemail", "0005_voicemail_mailboxes",
                                       "0006_callbacks", "0007_users", "0008_wrapups",
-                                      "0009_intervals", "0010_record_queues"]
+                                      "0009_intervals", "0010_record_queues",
+                                      "0011_outbound"]
         assert await db.migrate() == []
-        assert await db.applied_migrations() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+        assert await db.applied_migrations() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
     async with await connect(db_url) as again:  # a restart finds them applied
         assert await again.migrate() == []
         rows = await again.fetch_all("SELECT version, name FROM schema_migrations ORDER BY 1")
         assert [(r["version"], r["name"]) for r in rows] == [
             (1, "accounts"), (2, "call_records"), (3, "acd"), (4, "voicemail"),
             (5, "voicemail_mailboxes"), (6, "callbacks"), (7, "users"), (8, "wrapups"),
-            (9, "intervals"), (10, "record_queues")]
+            (9, "intervals"), (10, "record_queues"), (11, "outbound")]
 
 
 def test_both_dialects_have_the_same_migrations() -> None:
@@ -165,3 +166,15 @@ async def test_naive_timestamps_are_refused(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="timezone-aware"):
             await db.execute("INSERT INTO accounts (account_no, currency, pin_hash, created_at)"
                              " VALUES ('123456', 'KRW', 'x', ?)", dt.datetime(2026, 1, 1))
+
+
+async def test_execute_many_counts_the_rows_it_changed(db_url: str) -> None:
+    async with await connect(db_url) as db:
+        await db.migrate()
+        sql = ("INSERT INTO outbound_dnc (campaign, number, reason, added_at) VALUES (?, ?, ?, ?)"
+               " ON CONFLICT (campaign, number) DO NOTHING")
+        now = dt.datetime.now(dt.UTC)
+        async with db.transaction() as tx:
+            assert await tx.execute_many(sql, [("c", "1001", "", now), ("c", "1002", "", now)]) == 2
+        assert await db.execute_many(sql, [("c", "1002", "", now), ("c", "1003", "", now)]) == 1
+        assert await db.fetch_value("SELECT COUNT(*) FROM outbound_dnc") == 3

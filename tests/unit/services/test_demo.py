@@ -32,7 +32,8 @@ async def test_init_database(db_url: str) -> None:
     assert first == {"migrations": ["0001_accounts", "0002_call_records", "0003_acd",
                                     "0004_voicemail", "0005_voicemail_mailboxes",
                                     "0006_callbacks", "0007_users",
-                                    "0008_wrapups", "0009_intervals", "0010_record_queues"],
+                                    "0008_wrapups", "0009_intervals", "0010_record_queues",
+                                    "0011_outbound"],
                      "accounts": [a.account_no for a in DEMO_ACCOUNTS],
                      "mailboxes": ["general"]}
     assert await init_database(db_url, demo=True) == {"migrations": [], "accounts": [],
