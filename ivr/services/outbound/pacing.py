@@ -46,6 +46,7 @@ ALLOWANCE_CEILING = 2.0
 simulator's best (it expects about twice the abandonment the simulator then measures), not a
 promise. At 1.0 the 30-day rate settled at 1.7 %, half a point of utilisation lower."""
 
+
 @dataclass(frozen=True, slots=True)
 class PacingPolicy:
     """A campaign's pacing settings (campaign.py's `Pacing`, with the rule set's abandon cap)."""
