@@ -118,6 +118,11 @@ async def next_event(q: asyncio.Queue[dict[str, Any]], *types: str, deadline: fl
             return event
 
 
+def answer(ev: dict[str, Any]) -> bool:
+    return ev.get("dialstatus") == "ANSWER" or (
+        ev["type"] == "ChannelStateChange" and ev["channel"].get("state") == "Up")
+
+
 async def run_trial(ari: Ari, g: Greeting, config: str, params: str, beep: bool) -> Trial:
     t = Trial(config, g.id, g.label, g.kind)
     cid = f"amd-{config}-{g.id}-{uuid.uuid4().hex[:6]}"
@@ -136,13 +141,13 @@ async def run_trial(ari: Ari, g: Greeting, config: str, params: str, beep: bool)
                     raise
                 ari.dial_retries += 1
                 await asyncio.sleep(0.01)
-        ev = await next_event(q, "Dial")
-        while ev["type"] == "Dial" and ev.get("dialstatus") != "ANSWER":
-            if ev.get("dialstatus"):
-                raise RuntimeError(f"dial: {ev.get('dialstatus')}")
-            ev = await next_event(q, "Dial")
-        if ev["type"] != "Dial":
-            raise RuntimeError(f"gone before the answer ({ev.get('cause_txt', ev['type'])})")
+        ev = await next_event(q, "Dial", "ChannelStateChange")
+        while not answer(ev):  # Dial ANSWER or the state Up, whichever comes first
+            if ev["type"] == "ChannelDestroyed" or ev.get("dialstatus"):
+                break
+            ev = await next_event(q, "Dial", "ChannelStateChange")
+        if not answer(ev):
+            raise RuntimeError(f"not answered: {ev.get('dialstatus') or ev.get('cause_txt')}")
         answered = stamp(ev)
         await ari.post(f"channels/{cid}/continue", context="ivr-outbound-amd", extension="s",
                        priority=1)
