@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from ...flow.source import KeyPath
 from .config import CALLBACK_MODES, CallbackPolicy
 
-__all__ = ["read_callback", "valid_timezone"]
+__all__ = ["read_callback", "read_timezones", "read_window", "valid_timezone"]
 
 _SCALARS: dict[str, tuple[str, float, float]] = {
     "mode": ("text", 0, 0), "attempts": ("whole", 1, 20), "ring_timeout": ("seconds", 5, 120),
@@ -67,7 +67,7 @@ def read_callback(reader: Reader, data: Mapping[str, Any], path: KeyPath) -> Cal
                                            "Asia/Seoul or America/New_York)")
     return CallbackPolicy(**values, retry=_retry(reader, raw, here),
                           window=_window(reader, raw, here),
-                          timezones=_timezones(reader, raw, here))
+                          timezones=read_timezones(reader, raw, here))
 
 
 def _retry(reader: Reader, raw: Mapping[str, Any], here: KeyPath) -> tuple[float, ...]:
@@ -89,17 +89,24 @@ def _retry(reader: Reader, raw: Mapping[str, Any], here: KeyPath) -> tuple[float
 def _window(reader: Reader, raw: Mapping[str, Any], here: KeyPath) -> tuple[str, str]:
     if "window" not in raw:
         return _DEFAULT.window
-    text = raw["window"]
+    return read_window(reader, raw, here) or _DEFAULT.window
+
+
+def read_window(reader: Reader, raw: Mapping[str, Any], here: KeyPath,
+                key: str = "window") -> tuple[str, str] | None:
+    """raw[key] as ("HH:MM", "HH:MM"); None (reported) if it is not one."""
+    text = raw[key]
     match = _WINDOW.fullmatch(text) if isinstance(text, str) else None
     if match is None or not all(_CLOCK.fullmatch(t) for t in match.groups()):
-        reader.report((*here, "window"), f"window {text!r} must be 'HH:MM-HH:MM' in 24-hour "
-                                         "time, e.g. '09:00-20:00' (it may wrap past midnight; "
-                                         "'00:00-00:00' is all day)")
-        return _DEFAULT.window
+        reader.report((*here, key), f"{key} {text!r} must be 'HH:MM-HH:MM' in 24-hour "
+                                    "time, e.g. '09:00-20:00' (it may wrap past midnight; "
+                                    "'00:00-00:00' is all day)")
+        return None
     return match[1], match[2]
 
 
-def _timezones(reader: Reader, raw: Mapping[str, Any], here: KeyPath) -> dict[str, str]:
+def read_timezones(reader: Reader, raw: Mapping[str, Any], here: KeyPath) -> dict[str, str]:
+    """raw's `timezones:` (number prefix -> IANA zone), every bad entry reported."""
     where = (*here, "timezones")
     zones = (reader.mapping(raw["timezones"], where, "'timezones'")
              if "timezones" in raw else None) or {}

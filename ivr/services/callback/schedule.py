@@ -7,23 +7,30 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Mapping
 
 from ..acd.config import CallbackPolicy
 
-__all__ = ["first_attempt_at", "in_window", "next_window_start", "retry_at", "scheduled_for",
-           "timezone_for"]
+__all__ = ["clock_in_window", "first_attempt_at", "in_window", "next_window_start", "retry_at",
+           "scheduled_for", "timezone_for", "zone_by_prefix"]
+
+
+def zone_by_prefix(number: str, timezones: Mapping[str, str], default: str) -> str:
+    """The zone of the longest prefix in `timezones` that the number starts with (with or
+    without its +), else `default`."""
+    digits = number.lstrip("+")
+    best = ""
+    for prefix in timezones:
+        bare = prefix.lstrip("+")
+        if (number.startswith(prefix) or digits.startswith(bare)) and len(bare) > len(best):
+            best = bare
+    return next((z for p, z in timezones.items() if p.lstrip("+") == best),
+                default) if best else default
 
 
 def timezone_for(number: str, policy: CallbackPolicy) -> str:
     """The longest prefix of `policy.timezones` that the number starts with, else the default."""
-    digits = number.lstrip("+")
-    best = ""
-    for prefix in policy.timezones:
-        bare = prefix.lstrip("+")
-        if (number.startswith(prefix) or digits.startswith(bare)) and len(bare) > len(best):
-            best = bare
-    return next((z for p, z in policy.timezones.items() if p.lstrip("+") == best),
-                policy.timezone) if best else policy.timezone
+    return zone_by_prefix(number, policy.timezones, policy.timezone)
 
 
 def _clock(text: str) -> dt.time:
@@ -33,8 +40,12 @@ def _clock(text: str) -> dt.time:
 
 def in_window(moment: dt.datetime, policy: CallbackPolicy, zone: str) -> bool:
     """Is `moment` inside the calling window, in the customer's local time (wraps midnight)?"""
-    local = moment.astimezone(zoneinfo.ZoneInfo(zone)).time()
-    start, end = (_clock(t) for t in policy.window)
+    return clock_in_window(moment.astimezone(zoneinfo.ZoneInfo(zone)).time(), policy.window)
+
+
+def clock_in_window(local: dt.time, window: tuple[str, str]) -> bool:
+    """Is a local clock time inside ("HH:MM", "HH:MM")? Equal ends: all day; it may wrap."""
+    start, end = (_clock(t) for t in window)
     if start == end:
         return True
     if start < end:

@@ -21,7 +21,7 @@ from ...flow.loader import FlowError, yaml_error
 from ...flow.source import KeyPath, walk
 from ...media.prompts import PromptLibrary
 from ..acd.config import AcdConfig
-from ..acd.config_callback import valid_timezone
+from ..acd.config_callback import read_timezones, valid_timezone
 from ..acd.config_reader import ConfigReader, read_text_keys
 from .campaign import (
     AMD_ACTIONS,
@@ -49,7 +49,6 @@ _PACING = {"min_predictive_agents": ("whole", 1, 1000), "max_dial_ratio": ("numb
            "reserve_inbound": ("whole", 0, 1000), "inbound_wait_limit": ("seconds", 0, 3600),
            "max_channels": ("whole", 1, 1000)}
 _AMD = {"enabled": ("flag", 0, 0), "on_machine": ("text", 0, 0)}
-_PREFIX = re.compile(r"\+?[0-9]{1,6}")
 _DTMF = re.compile(r"[0-9*#]")
 
 
@@ -81,7 +80,7 @@ class _Campaigns(ConfigReader):
         if mode not in MODES:
             self.report((*path, "mode"), f"unknown mode {mode!r} (one of {', '.join(MODES)})")
         self.references(path, data, values, mode, rules)
-        values["timezones"] = self.zones(data, path)
+        values["timezones"] = read_timezones(self, data, path)
         values["retry"] = self.retry(data, path)
         for key in ("dispositions", "dnc_dispositions", "callback_dispositions"):
             if key in data:
@@ -128,21 +127,6 @@ class _Campaigns(ConfigReader):
         if key is not None and not _DTMF.fullmatch(key):
             self.report((*path, "opt_out_key"), f"opt_out_key {key!r} must be one key: 0-9, "
                                                 "* or #")
-
-    def zones(self, data: Mapping[str, Any], path: KeyPath) -> dict[str, str]:
-        here = (*path, "timezones")
-        raw = (self.mapping(data["timezones"], here, "'timezones'")
-               if "timezones" in data else None) or {}
-        out: dict[str, str] = {}
-        for prefix, zone in raw.items():
-            if not _PREFIX.fullmatch(str(prefix)):
-                self.report((*here, str(prefix)), f"number prefix {prefix!r} must be digits, "
-                                                  "optionally after + (quote it: \"+1\")")
-            elif not isinstance(zone, str) or not valid_timezone(zone):
-                self.report((*here, str(prefix)), f"unknown time zone {zone!r}")
-            else:
-                out[str(prefix)] = zone
-        return out
 
     def retry(self, data: Mapping[str, Any], path: KeyPath) -> Mapping[str, float]:
         here = (*path, "retry")

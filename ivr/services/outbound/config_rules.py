@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,13 +17,12 @@ import yaml
 
 from ...flow.loader import FlowError, yaml_error
 from ...flow.source import KeyPath, walk
+from ..acd.config_callback import read_window
 from ..acd.config_reader import ConfigReader, read_text_keys
 from .rules import RULES_DIR, WEEKDAYS, AbandonRule, Limits, RuleSet
 
 __all__ = ["read_rule_set", "shipped_rule_sets"]
 
-_CLOCK = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
-_WINDOW = re.compile(r"\s*(\S+)\s*-\s*(\S+)\s*")
 _FIELDS = ("description", "extends", "window", "night_window", "days", "holidays", "limits",
            "abandon", "consent_days", "require_consent", "national_list_max_age_days",
            "min_ring_seconds")
@@ -36,18 +34,6 @@ _LIMITS = {"per_day": ("whole", 1, 100), "per_24h": ("whole", 1, 100),
            "lifetime": ("whole", 1, 1000)}
 _ABANDON = {"max_rate": ("number", 0, 0.5), "window_days": ("number", 1 / 24, 365),
             "connect_seconds": ("seconds", 0.5, 10), "recall_block_hours": ("number", 0, 720)}
-
-
-def _window(reader: ConfigReader, raw: Mapping[str, Any], path: KeyPath,
-            key: str) -> tuple[str, str] | None:
-    text = raw[key]
-    match = _WINDOW.fullmatch(text) if isinstance(text, str) else None
-    if match is None or not all(_CLOCK.fullmatch(t) for t in match.groups()):
-        reader.report((*path, key), f"{key} {text!r} must be 'HH:MM-HH:MM' in 24-hour time, "
-                                    "e.g. '08:00-21:00' (it may wrap past midnight; "
-                                    "'00:00-00:00' is all day)")
-        return None
-    return match[1], match[2]
 
 
 def _days(reader: ConfigReader, raw: Any, path: KeyPath) -> frozenset[int] | None:
@@ -96,7 +82,7 @@ def read_rule_set(reader: ConfigReader, name: str, raw: Any, path: KeyPath,
     changes: dict[str, Any] = reader.scalars(data, path, _SCALARS)
     for key in ("window", "night_window"):
         if key in data and data[key] is not None:
-            if (window := _window(reader, data, path, key)) is not None:
+            if (window := read_window(reader, data, path, key)) is not None:
                 changes[key] = window
         elif key == "night_window" and key in data:
             changes[key] = None

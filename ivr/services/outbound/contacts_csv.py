@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..acd.config_callback import valid_timezone
+from ..callback.schedule import zone_by_prefix
 from .campaign import CampaignConfig
 from .gate import valid_number
 
@@ -107,10 +108,7 @@ def zone_for(number: str, region: str, campaign: CampaignConfig) -> tuple[str | 
             return None, (f"region {region!r} has {len(zones)} time zones; give a timezone "
                           "column or a region such as US-NY")
         return None, f"unknown region {region!r} (an ISO country code such as KR, or US-NY)"
-    digits = number.lstrip("+")
-    best = max((p for p in campaign.timezones if digits.startswith(p.lstrip("+"))),
-               key=lambda p: len(p.lstrip("+")), default=None)
-    return (campaign.timezones[best] if best else campaign.timezone), ""
+    return zone_by_prefix(number, campaign.timezones, campaign.timezone), ""
 
 
 def _column(header: str) -> str:

@@ -17,6 +17,7 @@ import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ..callback.schedule import clock_in_window
 from .rules import RuleSet
 
 __all__ = ["REASONS", "Clearance", "DialRequest", "DncHits", "PastAttempt", "Verdict",
@@ -121,15 +122,6 @@ def _clock(text: str) -> dt.time:
     return dt.time(int(text[:2]), int(text[3:5]))
 
 
-def _inside(moment: dt.time, window: tuple[str, str]) -> bool:
-    start, end = _clock(window[0]), _clock(window[1])
-    if start == end:
-        return True
-    if start < end:
-        return start <= moment < end
-    return moment >= start or moment < end
-
-
 def _allowed_local(local: dt.datetime, rules: RuleSet, night_consent: bool) -> list[str]:
     """The reasons the callee's local clock alone forbids a call."""
     reasons: list[str] = []
@@ -137,8 +129,8 @@ def _allowed_local(local: dt.datetime, rules: RuleSet, night_consent: bool) -> l
         reasons.append("holiday")
     if local.weekday() not in rules.days:
         reasons.append("closed_day")
-    if not _inside(local.time(), rules.window):
-        if rules.night_window is None or not _inside(local.time(), rules.night_window):
+    if not clock_in_window(local.time(), rules.window):
+        if rules.night_window is None or not clock_in_window(local.time(), rules.night_window):
             reasons.append("outside_window")
         elif not night_consent:
             reasons.append("night_no_consent")
