@@ -27,6 +27,8 @@ from ..services.acd.features import FEATURE_ARG, run_feature_call
 from ..services.acd.ringing import AGENT_ARG
 from ..services.callback.leg import CALLBACK_ARG
 from ..services.callback.service import Callbacks
+from ..services.outbound.call import AMD_ARG, OUTBOUND_ARG
+from ..services.outbound.dialler import Dialler
 from ..services.records import CallRecordStore
 from ..services.users.store import UserStore
 from ..services.voicemail.mailbox_menu import MAILBOX_ARG
@@ -95,6 +97,10 @@ class IvrService:
         return self.running.messages if self.running else None
 
     @property
+    def outbound(self) -> Dialler | None:
+        return self.running.outbound if self.running else None
+
+    @property
     def mailboxes(self) -> MailboxStore | None:
         return self.running.mailboxes if self.running else None
 
@@ -126,6 +132,7 @@ class IvrService:
         await running.acd.start()
         await running.acd.load_handle_times()
         await running.callbacks.start()
+        await running.outbound.start()
         self._register_routes(running, self.reconciler)
         self.client.on_unclaimed(self.routes.on_unclaimed)
         await self.client.start(wait=30.0)
@@ -147,6 +154,10 @@ class IvrService:
                                                                event.args[1:])))
         stray = Route("stray leg", self._stray_leg, subscribe=False)
         routes.add(CALLBACK_ARG, stray)
+        # An outbound contact's channel is the dialler's from its dial on (subscribed then): one
+        # that reaches the router was dialled by a process that is gone.
+        routes.add(OUTBOUND_ARG, stray)
+        routes.add(AMD_ARG, stray)
         routes.add_matcher(is_listener_leg, stray)
         routes.set_default(Route("flows", self._flow_call, subscribe=False))
 
@@ -158,6 +169,7 @@ class IvrService:
         await self.supervisor.stop()
         if running is not None:
             await running.callbacks.stop()
+            await running.outbound.stop()
             await running.acd.stop()
         await self.routes.stop()
         for task in list(self._tasks):
@@ -218,7 +230,7 @@ class IvrService:
 
     async def _stray_leg(self, event: StasisStart, handle: ChannelHandle) -> None:
         del event
-        log.info("hanging up %s: the callback or listener it served is gone", handle.id)
+        log.info("hanging up %s: the callback, contact or listener it served is gone", handle.id)
         with contextlib.suppress(AriError):
             await handle.hangup()
 

@@ -20,6 +20,7 @@ from .web_access import queues_shown, require_queue
 from .web_acd import add_routes
 from .web_auth import current_user
 from .web_callback import add_routes as add_callback_routes
+from .web_outbound import add_routes as add_outbound_routes
 from .web_voicemail import add_routes as add_voicemail_routes
 
 SERVICE_KEY = web.AppKey("service", IvrService)
@@ -179,4 +180,5 @@ def build_app(service: IvrService) -> web.Application:
     add_routes(app, service)
     add_voicemail_routes(app, service)
     add_callback_routes(app, service)
+    add_outbound_routes(app, service)
     return app

@@ -244,12 +244,30 @@ TABLE: dict[tuple[str, str], Access] = {
                                       body='{"reason"?: text}'),
     ("DELETE", "/dnc/{number}"): Access("Take a number off the do-not-call list",
                                         {S: anyone}),
+    # outbound: a supervisor, the campaigns of its queues (the handler checks the queue)
+    ("GET", "/campaigns"): Access("Outbound campaigns: mode, queue, running, contacts by "
+                                  "state, the last pacing decision", SEEN),
+    ("GET", "/campaigns/{campaign}"): Access("One outbound campaign", SEEN),
+    ("POST", "/campaigns/{campaign}/contacts"): Access(
+        "Import a contact list into the campaign (the body is the CSV file)", SUPERVISED,
+        query={"strict": "true: any bad row and nothing is imported (400)",
+               "file": "the file's name, kept with the import"},
+        body="the CSV file: number, then optional timezone/region, language, name, consent "
+             "columns and custom fields"),
+    ("GET", "/campaigns/{campaign}/contacts"): Access("The campaign's contacts and their "
+                                                      "states", SEEN),
+    ("GET", "/campaigns/{campaign}/attempts"): Access(
+        "The campaign's attempts, newest first, or one number's", SEEN,
+        query={"number": "one number's attempts, oldest first"}),
+    ("POST", "/campaigns/{campaign}/{run}"): Access("Start or stop dialling a campaign",
+                                                    SUPERVISED),
 }
 
 
 PATH_VALUES: dict[str, tuple[str, ...]] = {
     "what": ("heard", "unheard"),
     "action": ("login", "logout", "pause", "unpause"),
+    "run": ("start", "stop"),
 }
 """Path parameters that take one of a few values (the OpenAPI document lists them)."""
 

@@ -25,6 +25,8 @@ from ..services.callback.handoff import CallbackHandoff
 from ..services.callback.service import Callbacks
 from ..services.callback.store import CallbackStore
 from ..services.db import Database, connect, redact_url
+from ..services.outbound.dialler import Dialler
+from ..services.outbound.store import OutboundStore
 from ..services.records import CallRecordStore
 from ..services.seam import Handoffs, handoffs
 from ..services.users.store import UserStore
@@ -59,6 +61,7 @@ class Services:
     mailbox_menu: MailboxMenu
     acd: Acd
     callbacks: Callbacks
+    outbound: Dialler
     users: UserStore
     wrapups: WrapupStore
     handoffs: Handoffs
@@ -95,11 +98,13 @@ async def open_services(config: AppConfig, client: AriClient, prompts: PromptLib
     voicemail = Voicemail(client, messages, on_saved=lambda message: announce_message(
         config, notifier, messages, callbacks, message))
     queues = QueueHandoff(acd)
+    outbound = Dialler(client, acd, OutboundStore(db), lambda: registry.campaigns,
+                       dial=config.callback_dial)
     return Services(
         db=db, records=CallRecordStore(db), accounts=accounts,
         actions=account_actions(accounts), messages=messages, voicemail=voicemail,
         mailboxes=mailboxes, mailbox_menu=mailbox_menu, acd=acd, callbacks=callbacks,
-        users=UserStore(db),
+        outbound=outbound, users=UserStore(db),
         wrapups=WrapupStore(db, dt.timedelta(days=config.fcr_days)),
         handoffs=handoffs(queues, VoicemailHandoff(voicemail),
                           CallbackHandoff(callbacks, queues.place_left)))

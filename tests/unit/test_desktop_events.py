@@ -34,6 +34,8 @@ from ivr.services.acd.desktop import (
     HowEnded,
     IvrInput,
     IvrOrigin,
+    OutboundOrigin,
+    OutboundTry,
 )
 from ivr.services.acd.session import QueueSession
 from ivr.services.acd.waiting import QueueRequest, wait
@@ -73,7 +75,9 @@ CALLS_SEND = {("agent_state", None), ("screen_pop", CallKind.CALL), ("connected"
               ("call_ended", HowEnded.COMPLETEAGENT)}
 CALLBACKS_SEND = {("agent_state", None), ("screen_pop", CallKind.CALLBACK), ("connected", None),
                   ("call_ended", HowEnded.CALLBACK), ("call_ended", HowEnded.COMPLETEAGENT)}
-"""What the two runs below make the code send: (type, the kind of a screen pop or the how
+OUTBOUND_SEND = {("agent_state", None), ("screen_pop", CallKind.OUTBOUND), ("connected", None),
+                 ("call_ended", HowEnded.COMPLETEAGENT)}
+"""What the three runs below make the code send: (type, the kind of a screen pop or the how
 of a call_ended)."""
 
 
@@ -137,8 +141,9 @@ def test_the_schema_lists_every_event_and_every_field() -> None:
     assert screen["kind"]["enum"] == [k.value for k in CallKind]
     assert SCHEMA["$defs"]["call_ended"]["properties"]["how"]["enum"] == [
         h.value for h in HowEnded]
-    assert {t for t, _ in CALLS_SEND | CALLBACKS_SEND} == {cls.TYPE for cls in EVENTS}
-    assert {v for _, v in CALLS_SEND | CALLBACKS_SEND} - {None} == {*CallKind, *HowEnded}, (
+    runs = CALLS_SEND | CALLBACKS_SEND | OUTBOUND_SEND
+    assert {t for t, _ in runs} == {cls.TYPE for cls in EVENTS}
+    assert {v for _, v in runs} - {None} == {*CallKind, *HowEnded}, (
         "the runs below make the code send every kind and every how")
 
 
@@ -201,6 +206,33 @@ async def test_what_a_call_sends_matches_the_schema(r: Rig) -> None:
     assert pop["inputs"] == [{"node": "welcome", "value": "2"},
                              {"node": "verify_pin", "value": "***"}]
     assert pop["caller_name"] == "Kim Caller"
+
+
+async def test_what_an_outbound_contact_sends_matches_the_schema(r: Rig) -> None:
+    """A campaign's contact who answered waits for an agent like a caller (outbound/call.py),
+    with the contact's fields and earlier attempts on the pop; the agent hangs up."""
+    desks = [r.acd.desktops.listen("a1")]
+    await r.acd.login("a1")
+    contact = FakeCaller(r.client, "ob-1", NUMBER, "en")
+    origin = OutboundOrigin(campaign="card-payment", contact="ct-1", attempt=2,
+                            fields={"amount": "120000", "due": "2026-12-15"},
+                            history=(OutboundTry("2026-12-07T10:00:00+00:00", "busy"),))
+    waiting = asyncio.create_task(wait(r.acd, contact, QueueRequest("sales", screen=origin)))
+    agent_leg = await rung(r, "PJSIP/a1")
+    await answers(r, agent_leg, contact.id)
+    r.client.channel_event(ChannelHangupRequest, agent_leg)
+    await waiting
+
+    messages = sent(desks)
+    for message in messages:
+        validate(message)
+    assert {variant(m) for m in messages} == OUTBOUND_SEND
+    pop = next(m for m in messages if m["type"] == "screen_pop")
+    assert (pop["kind"], pop["campaign"], pop["contact"], pop["attempt"]) == (
+        "outbound", "card-payment", "ct-1", 2)
+    assert pop["fields"] == {"amount": "120000", "due": "2026-12-15"}
+    assert pop["history"] == [{"at": "2026-12-07T10:00:00+00:00", "result": "busy"}]
+    assert (pop["path"], pop["callback"]) == (None, None)
 
 
 async def test_what_callbacks_send_matches_the_schema(r: Rig) -> None:

@@ -134,7 +134,8 @@ async def test_every_route_is_in_the_access_table_and_the_document(env: Env) -> 
 
 
 _READS_QUERY = re.compile(r"""query(?:\.get\(|\[)["'](\w+)["']|_when\(request, ["'](\w+)["']""")
-_READS_BODY = re.compile(r"request\.json\(\)|_body\(request\)|_credentials\(request\)")
+_READS_BODY = re.compile(
+    r"request\.json\(\)|_body\(request\)|_credentials\(request\)|request\.content\.read\(")
 _CALLS = re.compile(r"\b(_\w+)\(request")
 
 

@@ -60,6 +60,7 @@ class StandIn:
     running: None = None
     calls: dict[str, Any] = field(default_factory=dict)
     callbacks: None = None
+    outbound: None = None
     messages: None = None
     mailboxes: None = None
     registry: Any = field(default_factory=lambda: SimpleNamespace(current=SimpleNamespace(

@@ -44,11 +44,20 @@ async function renderPop(pop) {
   field("queue", pop.queue);
   field("waited", pop.waited_s === null ? null : `${Math.round(pop.waited_s)} s`);
   field("account", pop.account ?? "not verified");
-  field("path", (pop.path ?? []).join(" \u2192 "));
-  // Secure entries come masked ("***") from the server: the page never has a PIN to hide.
-  field("inputs", (pop.inputs ?? []).map(({ node, value }) => `${node}: ${value}`).join(", ")
-    || "none");
-  renderCall(pop.kind === "call" ? "offered" : "callback");
+  if (pop.kind === "outbound") {
+    // A campaign's contact: the list's own columns and the earlier attempts instead of a path.
+    field("path", `campaign ${pop.campaign}, attempt ${pop.attempt}: ` +
+      (pop.history.map(({ at, result }) => `${at.slice(0, 16).replace("T", " ")} ${result}`)
+        .join(", ") || "first attempt"));
+    field("inputs", Object.entries(pop.fields).map(([k, v]) => `${k}: ${v}`).join(", ")
+      || "none");
+  } else {
+    field("path", (pop.path ?? []).join(" \u2192 "));
+    // Secure entries come masked ("***") from the server: the page never has a PIN to hide.
+    field("inputs", (pop.inputs ?? []).map(({ node, value }) => `${node}: ${value}`)
+      .join(", ") || "none");
+  }
+  renderCall(pop.kind === "callback" ? "callback" : "offered");
   show("#pop", true);
   $("#wrapup-saved").textContent = "";
   loadDispositions(pop.queue).catch(() => {});

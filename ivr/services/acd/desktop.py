@@ -30,9 +30,25 @@ from .agents import Agent
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-__all__ = ["EVENTS", "AgentStateEvent", "CallConnected", "CallEnded", "CallHold", "CallKind",
-           "CallbackOrigin", "DesktopEvent", "Desktops", "HowEnded", "IvrInput", "IvrOrigin",
-           "Json", "Origin", "ScreenPop"]
+__all__ = [
+    "EVENTS",
+    "AgentStateEvent",
+    "CallConnected",
+    "CallEnded",
+    "CallHold",
+    "CallKind",
+    "CallbackOrigin",
+    "DesktopEvent",
+    "Desktops",
+    "HowEnded",
+    "IvrInput",
+    "IvrOrigin",
+    "Json",
+    "Origin",
+    "OutboundOrigin",
+    "OutboundTry",
+    "ScreenPop",
+]
 
 Json: TypeAlias = "str | int | float | bool | list[Json] | dict[str, Json] | None"
 
@@ -48,6 +64,8 @@ class CallKind(enum.StrEnum):
     CALLBACK = "callback"
     """A callback: agent-first, the agent is about to dial the customer; customer-first, the
     customer was called back and waits on the line."""
+    OUTBOUND = "outbound"
+    """A campaign's contact who answered and was put through to the agent (services/outbound)."""
 
 
 class HowEnded(enum.StrEnum):
@@ -95,7 +113,31 @@ class CallbackOrigin:
     """This attempt's number, from 1."""
 
 
-Origin: TypeAlias = IvrOrigin | CallbackOrigin
+@dataclass(frozen=True, slots=True)
+class OutboundTry:
+    """One earlier attempt to reach an outbound contact, for the agent's screen."""
+
+    at: str
+    """ISO 8601, UTC."""
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundOrigin:
+    """A campaign's contact, for the screen pop of the agent it is put through to."""
+
+    campaign: str
+    contact: str
+    """The contact's id (GET /campaigns/{campaign}/contacts)."""
+    attempt: int
+    """This attempt's number, from 1."""
+    fields: Mapping[str, str]
+    """The contact list's own columns for this contact (balance, due date...)."""
+    history: tuple[OutboundTry, ...]
+    """The earlier attempts of this campaign to the contact, oldest first."""
+
+
+Origin: TypeAlias = IvrOrigin | CallbackOrigin | OutboundOrigin
 
 
 def _fields_json(event: DataclassInstance) -> dict[str, Json]:
@@ -179,7 +221,12 @@ class ScreenPop:
     source: str | None
     message_id: str | None
     attempt: int | None
-    """CallbackOrigin's fields; null for a call."""
+    """CallbackOrigin's fields (an outbound contact's attempt too); null for a call."""
+    campaign: str | None
+    contact: str | None
+    fields: Mapping[str, str] | None
+    history: tuple[OutboundTry, ...] | None
+    """OutboundOrigin's fields; null for a call or a callback."""
 
     @classmethod
     def of(cls, origin: Origin, *, agent: str, call_id: str, queue: str, caller: str,
@@ -187,7 +234,9 @@ class ScreenPop:
            waited_s: float | None) -> ScreenPop:
         ivr = origin if isinstance(origin, IvrOrigin) else None
         cb = origin if isinstance(origin, CallbackOrigin) else None
-        return cls(kind=CallKind.CALL if ivr else CallKind.CALLBACK, agent=agent,
+        out = origin if isinstance(origin, OutboundOrigin) else None
+        kind = CallKind.CALL if ivr else CallKind.CALLBACK if cb else CallKind.OUTBOUND
+        return cls(kind=kind, agent=agent,
                    call_id=call_id, queue=queue, caller=caller, caller_name=caller_name,
                    language=language,
                    priority=priority, waited_s=waited_s,
@@ -195,7 +244,11 @@ class ScreenPop:
                    inputs=ivr.inputs if ivr else None,
                    callback=cb.callback if cb else None, source=cb.source if cb else None,
                    message_id=cb.message_id if cb else None,
-                   attempt=cb.attempt if cb else None)
+                   attempt=cb.attempt if cb else out.attempt if out else None,
+                   campaign=out.campaign if out else None,
+                   contact=out.contact if out else None,
+                   fields=dict(out.fields) if out else None,
+                   history=out.history if out else None)
 
     def to_json(self) -> dict[str, Json]:
         return _as_json(self.TYPE, self)

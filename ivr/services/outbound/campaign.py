@@ -19,9 +19,10 @@ SAFE_HARBOR = ("outbound-safe-harbor",)
 MODES = ("preview", "progressive", "predictive", "agentless")
 AMD_ACTIONS = ("hangup", "message")
 RESULTS = ("human", "machine", "busy", "no_answer", "failed", "abandoned", "dnc",
-           "outside_window")
+           "outside_window", "blocked")
 """What one attempt can end as (answered-human, machine, busy, no-answer, failed, abandoned,
-DNC-blocked, outside-window)."""
+DNC-blocked, outside-window; blocked: refused by the gate for another reason, a limit or
+consent, the attempt's `reasons` say which)."""
 DEFAULT_RETRY: Mapping[str, float] = {"no_answer": 3600.0, "busy": 900.0, "machine": 14400.0,
                                       "failed": 1800.0, "abandoned": 259200.0}
 

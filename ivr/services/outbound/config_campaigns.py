@@ -133,7 +133,8 @@ class _Campaigns(ConfigReader):
         default = dict(DEFAULT_RETRY)
         if "retry" not in data or (raw := self.mapping(data["retry"], here, "'retry'")) is None:
             return default
-        retriable = [r for r in RESULTS if r not in ("human", "dnc")]
+        # the gate says when a refusal may be tried again (its retry_at), not the campaign
+        retriable = [r for r in RESULTS if r not in ("human", "dnc", "outside_window", "blocked")]
         for result in raw:
             if result not in retriable:
                 self.report((*here, result), f"retry for {result!r}: results are "

@@ -1,0 +1,125 @@
+"""REST surface of outbound campaigns: list and inspect them, start and stop them, import a
+contact list (CSV, as `ivr campaign import`), read the attempts. A supervisor reaches the
+campaigns of the queues it supervises; reporting reads them all."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+
+from ..services.outbound.campaign import CampaignConfig
+from ..services.outbound.contacts_csv import ContactListError, parse_contacts
+from ..services.outbound.dialler import CampaignNotFound, Dialler
+from .service import IvrService
+from .web_access import queues_shown, require_queue
+from .web_auth import current_user
+
+SERVICE_KEY = web.AppKey("outbound_service", IvrService)
+MAX_LIST_BYTES = 20 * 1024 * 1024
+
+
+def _dialler(request: web.Request) -> Dialler:
+    dialler = request.app[SERVICE_KEY].outbound
+    if dialler is None:
+        raise web.HTTPServiceUnavailable(text="the outbound dialler is not running")
+    return dialler
+
+
+def _campaign(request: web.Request) -> tuple[Dialler, CampaignConfig]:
+    dialler = _dialler(request)
+    name = request.match_info["campaign"]
+    try:
+        campaign = dialler.campaign(name)
+    except CampaignNotFound:
+        raise web.HTTPNotFound(text=f"no campaign {name!r} in campaigns.yaml") from None
+    require_queue(current_user(request), request.app[SERVICE_KEY].acd, campaign.queue)
+    return dialler, campaign
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.datetime | dt.date) else value
+
+
+async def _summary(dialler: Dialler, campaign: CampaignConfig) -> dict[str, Any]:
+    decision = dialler.last.get(campaign.name)
+    return {
+        "name": campaign.name, "mode": campaign.mode, "queue": campaign.queue,
+        "rules": campaign.rules, "running": campaign.name in dialler.running,
+        "contacts": await dialler.store.states(campaign.name),
+        "in_flight": sum(c.campaign == campaign.name for c in dialler.calls.values()),
+        "pacing": None if decision is None else {
+            "dial": decision.dial, "reason": decision.reason, "ratio": round(decision.ratio, 3)},
+    }
+
+
+async def list_campaigns(request: web.Request) -> web.Response:
+    dialler = _dialler(request)
+    shown = queues_shown(current_user(request), request.app[SERVICE_KEY].acd)
+    return web.json_response([await _summary(dialler, c)
+                              for c in dialler.campaigns().campaigns.values()
+                              if shown is None or c.queue in shown])
+
+
+async def get_campaign(request: web.Request) -> web.Response:
+    dialler, campaign = _campaign(request)
+    return web.json_response(await _summary(dialler, campaign))
+
+
+async def run_campaign(request: web.Request) -> web.Response:
+    dialler, campaign = _campaign(request)
+    action = request.match_info["run"]
+    if action not in ("start", "stop"):
+        raise web.HTTPNotFound(text="start or stop")
+    if action == "start" and campaign.mode not in ("progressive", "predictive"):
+        raise web.HTTPConflict(text=f"campaign {campaign.name!r} is {campaign.mode}: only "
+                                    "progressive and predictive campaigns are dialled")
+    await dialler.set_running(campaign.name, action == "start", current_user(request).name)
+    return web.json_response(await _summary(dialler, campaign))
+
+
+async def list_attempts(request: web.Request) -> web.Response:
+    dialler, campaign = _campaign(request)
+    number = request.query.get("number")
+    rows = await dialler.store.attempts(campaign.name, number)
+    return web.json_response([{k: _iso(v) for k, v in row.items()} for row in rows])
+
+
+async def list_contacts(request: web.Request) -> web.Response:
+    dialler, campaign = _campaign(request)
+    rows = await dialler.store.contacts(campaign.name, limit=1000)
+    return web.json_response([{k: _iso(v) for k, v in row.items()} for row in rows])
+
+
+async def import_contacts(request: web.Request) -> web.Response:
+    """The body is the CSV file itself (text/csv). 400 with every bad row when ?strict=true
+    and a row is bad, or when the file itself cannot be read; else the good rows are imported
+    (once: a re-import adds nothing) and the bad ones listed."""
+    dialler, campaign = _campaign(request)
+    data = await request.content.read(MAX_LIST_BYTES + 1)
+    if len(data) > MAX_LIST_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_LIST_BYTES, actual_size=len(data))
+    languages = request.app[SERVICE_KEY].prompts.languages()
+    try:
+        parsed = parse_contacts(data, campaign, languages)
+    except ContactListError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    rejected = [{"line": r.line, "reason": r.reason} for r in parsed.rejected]
+    if parsed.rejected and request.query.get("strict") == "true":
+        return web.json_response({"imported": False, "rejected": rejected}, status=400)
+    result = await dialler.store.import_contacts(campaign.name, parsed,
+                                                 request.query.get("file", ""))
+    return web.json_response({"imported": True, "id": result.id, "added": result.added,
+                              "present": result.present, "rejected": rejected,
+                              "seen_before": result.seen_before}, status=201)
+
+
+def add_routes(app: web.Application, service: IvrService) -> None:
+    app[SERVICE_KEY] = service
+    app.router.add_get("/campaigns", list_campaigns)
+    app.router.add_get("/campaigns/{campaign}", get_campaign)
+    app.router.add_post("/campaigns/{campaign}/contacts", import_contacts)
+    app.router.add_get("/campaigns/{campaign}/contacts", list_contacts)
+    app.router.add_get("/campaigns/{campaign}/attempts", list_attempts)
+    app.router.add_post("/campaigns/{campaign}/{run}", run_campaign)

@@ -1,0 +1,217 @@
+"""One attempt to reach a contact, from the dial to the hangup: what the dialler runs per call.
+
+The customer's channel is dialled straight into the application (dial.py, with the gate's
+clearance). Once answered, a campaign with answering-machine detection sends it to the dialplan
+context `ivr-outbound-amd` (asterisk-conf/extensions.conf), where Asterisk's AMD() listens to
+the greeting and the channel comes back into Stasis with the verdict as its arguments; the
+subscription made at the dial sees that StasisStart, so nothing needs routing.
+
+- MACHINE: hang up, or (on_machine: message) go back to the context's `beep` extension, which
+  returns at the beep (or the silence after the greeting), and play the campaign's message.
+- HUMAN (NOTSURE too: a person wrongly taken for a machine is the costly mistake): the contact
+  joins the campaign's queue as a caller does, with the contact's fields on the agent's screen
+  pop. If no agent has taken it within the rule set's connect time (2 s in the US, measured
+  from the verdict), the wait is given up, the contact hears the safe-harbor message and the
+  attempt is `abandoned`.
+
+Whatever ends the attempt (either side hanging up, the dialler stopping) the customer's channel
+is hung up and the attempt's result is returned for the dialler to store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ...ari import AriClient, AriError, ChannelDestroyed, ChannelHandle, StasisStart
+from ...media.prompts import PromptLibrary
+from ..acd.desktop import OutboundOrigin
+from ..acd.engine import Acd
+from ..acd.waiting import QueueRequest, wait
+from ..callback.leg import CustomerLeg
+from ..place import PlaceChanged, WithAgent
+from .campaign import CampaignConfig
+from .dial import dial
+from .gate import Clearance
+from .store import Contact
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AMD_ARG", "AMD_CONTEXT", "OUTBOUND_ARG", "AttemptPlan", "Outcome", "run_attempt"]
+
+OUTBOUND_ARG = "outbound"
+"""First Stasis argument of a dialled contact's channel (then the attempt's id)."""
+AMD_ARG = "outbound-amd"
+"""First Stasis argument of a channel back from ivr-outbound-amd (then the verdict)."""
+AMD_CONTEXT = "ivr-outbound-amd"
+AMD_TIMEOUT = 20.0
+"""Seconds for AMD() to answer (its analysis time is 6 s in amd.conf) or the beep wait (20 s)."""
+FALLBACK_LANGUAGE = "en"
+
+Phase = Callable[[str], None]
+"""The dialler's hook: ringing, detecting, waiting_agent, connected, machine, done."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptPlan:
+    campaign: CampaignConfig
+    contact: Contact
+    clearance: Clearance
+    attempt: int
+    """This attempt's number for the contact, from 1."""
+    attempt_id: str
+    endpoint: str
+    """The dial string, the campaign's dial template filled with the number."""
+    connect_seconds: float
+    """The rule set's: an answered human waits at most this long for an agent."""
+    origin: OutboundOrigin
+
+
+@dataclass
+class Outcome:
+    result: str = "failed"
+    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    answered_at: dt.datetime | None = None
+    connected_at: dt.datetime | None = None
+    amd_status: str = ""
+    amd_cause: str = ""
+    agent_id: str = ""
+    channel_id: str = ""
+    detail: str = ""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def run_attempt(client: AriClient, acd: Acd, plan: AttemptPlan, phase: Phase) -> Outcome:
+    contact, campaign = plan.contact, plan.campaign
+    out = Outcome(channel_id=plan.attempt_id)
+    phase("ringing")
+    dialled = await dial(client, plan.endpoint, plan.clearance, contact.number,
+                         caller_id=campaign.caller_id, ring_timeout=campaign.ring_timeout,
+                         app_args=f"{OUTBOUND_ARG},{plan.attempt_id}",
+                         channel_id=plan.attempt_id, variables={"IVR_AMD_PARAMS": ""})
+    if dialled.channel is None:
+        out.result, out.detail = dialled.result, dialled.detail
+        return out
+    channel = dialled.channel
+    out.answered_at = _now()
+    try:
+        if campaign.amd.enabled:
+            phase("detecting")
+            verdict = await _detect(channel, "s")
+            if verdict is None:
+                out.result, out.detail = "no_answer", "hung up during machine detection"
+                return out
+            out.amd_status, out.amd_cause = verdict
+            if out.amd_status == "MACHINE":
+                phase("machine")
+                out.result = "machine"
+                out.detail = await _on_machine(channel, campaign, contact, acd.prompts)
+                return out
+        phase("waiting_agent")
+        await _to_agent(channel, acd, plan, out, phase)
+        return out
+    finally:
+        with contextlib.suppress(AriError):
+            await channel.hangup()
+        if channel.events is not None:
+            channel.events.close()
+        phase("done")
+
+
+async def _detect(channel: ChannelHandle, extension: str) -> tuple[str, str] | None:
+    """Continue into ivr-outbound-amd and wait for the channel to come back: (STATUS, CAUSE),
+    or None when the callee hung up meanwhile."""
+    await channel.continue_in_dialplan(AMD_CONTEXT, extension, 1)
+    assert channel.events is not None
+    try:
+        async with asyncio.timeout(AMD_TIMEOUT):
+            async for event in channel.events:
+                if isinstance(event, StasisStart) and event.args[:1] == (AMD_ARG,):
+                    status, cause = ([*event.args[1:], "", ""])[:2]
+                    return status, cause
+                if isinstance(event, ChannelDestroyed):
+                    return None
+    except TimeoutError:
+        log.warning("no verdict from %s for channel %s in %.0f s", AMD_CONTEXT, channel.id,
+                    AMD_TIMEOUT)
+    return None
+
+
+def _media(prompts: PromptLibrary, ids: tuple[str, ...], language: str) -> list[str]:
+    return [prompts.media_uri(p, language) for p in ids]
+
+
+async def _play(channel: ChannelHandle, media: list[str]) -> None:
+    if not media:
+        return
+    playback = await channel.play(media)
+    try:
+        await playback.finished()
+    finally:
+        if playback.events is not None:
+            playback.events.close()
+
+
+async def _on_machine(channel: ChannelHandle, campaign: CampaignConfig, contact: Contact,
+                      prompts: PromptLibrary) -> str:
+    if campaign.amd.on_machine != "message" or not campaign.amd.message:
+        return "hung up on the machine"
+    beep = await _detect(channel, "beep")
+    if beep is None:
+        return "the machine hung up before the beep"
+    await _play(channel, _media(prompts, campaign.amd.message,
+                                contact.language or FALLBACK_LANGUAGE))
+    return f"message left ({beep[1] or 'beep'})"
+
+
+async def _to_agent(channel: ChannelHandle, acd: Acd, plan: AttemptPlan, out: Outcome,
+                    phase: Phase) -> None:
+    """The answered human waits in the campaign's queue for at most the connect time."""
+    campaign, contact = plan.campaign, plan.contact
+    language = contact.language or FALLBACK_LANGUAGE
+    leg = CustomerLeg(channel, contact.number, language, acd.prompts)
+    leg.caller_name = contact.name
+    connected = asyncio.Event()
+
+    def moved(change: PlaceChanged) -> None:
+        if isinstance(change.place, WithAgent):
+            out.agent_id, out.connected_at = change.place.agent, _now()
+            connected.set()
+
+    leg.whereabouts.listeners.append(moved)
+    holding = asyncio.create_task(wait(acd, leg, QueueRequest(
+        queue=campaign.queue, priority=campaign.priority, screen=plan.origin)))
+    pump = asyncio.create_task(leg.pump(holding))
+    reached = asyncio.create_task(connected.wait())
+    try:
+        await asyncio.wait({holding, reached}, timeout=plan.connect_seconds,
+                           return_when=asyncio.FIRST_COMPLETED)
+        if not connected.is_set():
+            if not holding.done():
+                holding.cancel()  # no agent in time: out of the queue, then the message
+                await asyncio.gather(holding, return_exceptions=True)
+            if leg.gone.is_set():
+                out.result, out.detail = "human", "hung up before an agent took the call"
+                return
+            if not connected.is_set():
+                out.result, out.detail = "abandoned", "no agent within the connect time"
+                log.info("outbound %s: no agent in %.1f s, safe harbor", plan.attempt_id,
+                         plan.connect_seconds)
+                await _play(channel, _media(acd.prompts, campaign.safe_harbor, language))
+                return
+        phase("connected")
+        await asyncio.gather(holding, return_exceptions=True)
+        out.result = "human"
+    finally:
+        reached.cancel()
+        pump.cancel()
+        if not holding.done():
+            holding.cancel()
+        await asyncio.gather(holding, pump, reached, return_exceptions=True)

@@ -1,0 +1,310 @@
+"""The live dialler: each second, for each running campaign, pace, ask the gate, and dial.
+
+A pass measures the moment (the campaign queue's agents, the inbound callers waiting for them,
+the dialler's own calls in flight) into a `pacing.PacingSnapshot`, and the same `decide()` the
+simulator runs says how many calls to place. For that many due contacts it asks the compliance
+gate (`gate.clearance`) with what the database knows of the number: a refusal is stored as an
+attempt (dnc, outside_window or blocked, with the gate's reason codes) and the contact waits for
+the gate's `retry_at` or is done; a clearance is the only way to `dial()`. Each placed call runs
+as `call.run_attempt` in a task the dialler owns; its outcome is stored as the attempt and the
+contact is retried after the campaign's back-off for that result, until its attempts run out.
+
+Which campaigns run is stored (outbound_runs): a supervisor starts and stops them, and a
+restarted service goes on with the running ones; contacts a stopped process left `dialling`
+are due again. Preview and agentless campaigns are not paced here (an agent takes a preview
+contact by hand; agentless runs a flow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ...ari import AriClient
+from ..acd.agents import AgentState
+from ..acd.desktop import OutboundOrigin, OutboundTry
+from ..acd.engine import Acd
+from ..acd.store import EntryState
+from .call import AttemptPlan, Outcome, run_attempt
+from .campaign import CampaignConfig, Campaigns
+from .gate import REASONS, Clearance, DialRequest, Verdict, clearance
+from .pacing import Decision, PacingPolicy, PacingSnapshot, PacingStats, decide
+from .store import AttemptRow, Contact, OutboundStore
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DIALLED_MODES", "CampaignNotFound", "Dialler", "LiveCall"]
+
+DIALLED_MODES = ("progressive", "predictive")
+"""The modes this dialler paces (preview waits for an agent; agentless runs a flow)."""
+PASS_INTERVAL = 1.0
+STATS_TTL = 10.0
+"""Seconds the abandonment counts of a campaign are reused between passes."""
+CLOCK_REASONS = frozenset({"holiday", "closed_day", "outside_window", "night_no_consent"})
+DNC_REASONS = frozenset({"dnc_internal", "dnc_campaign", "dnc_national"})
+UNDECIDED = frozenset({"ringing", "detecting"})
+"""Phases of a call whose outcome (human or not) is not known yet: the calls in flight."""
+
+
+class CampaignNotFound(Exception):
+    pass
+
+
+@dataclass
+class LiveCall:
+    """One call the dialler placed and has not settled."""
+
+    id: str
+    campaign: str
+    contact: Contact
+    started: float
+    phase: str = "ringing"
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+def refusal_result(verdict: Verdict) -> str:
+    if any(r in DNC_REASONS for r in verdict.reasons):
+        return "dnc"
+    if verdict.reasons and all(r in CLOCK_REASONS for r in verdict.reasons):
+        return "outside_window"
+    return "blocked"
+
+
+class Dialler:
+    def __init__(self, client: AriClient, acd: Acd, store: OutboundStore,
+                 campaigns: Callable[[], Campaigns], *, dial: str,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.acd = acd
+        self.store = store
+        self.campaigns = campaigns
+        self.dial = dial
+        """Dial string template with {number} (the carrier's, as callbacks use)."""
+        self.clock = clock
+        self.running: set[str] = set()
+        self.calls: dict[str, LiveCall] = {}
+        self.last: dict[str, Decision] = {}
+        """Campaign -> the last pass's pacing decision (for GET /campaigns)."""
+        self._stats: dict[str, tuple[float, PacingStats]] = {}
+        self._lock = asyncio.Lock()
+        self._loop: asyncio.Task[None] | None = None
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+
+    # lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.running = await self.store.running()
+        for name in self.running:
+            freed = await self.store.release_claims(name, self.now())
+            if freed:
+                log.warning("campaign %s: %d contact(s) left dialling by the last run are due"
+                            " again", name, freed)
+        self._loop = asyncio.create_task(self._run_forever())
+
+    async def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            await asyncio.gather(self._loop, return_exceptions=True)
+        tasks = [c.task for c in self.calls.values() if c.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run_forever(self) -> None:
+        while True:
+            try:
+                await self.pass_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dialler pass failed")
+            await asyncio.sleep(PASS_INTERVAL)
+
+    # supervisor's controls ----------------------------------------------------------------------
+
+    def campaign(self, name: str) -> CampaignConfig:
+        campaign = self.campaigns().campaigns.get(name)
+        if campaign is None:
+            raise CampaignNotFound(name)
+        return campaign
+
+    async def set_running(self, name: str, running: bool, by: str = "") -> None:
+        self.campaign(name)
+        await self.store.set_running(name, running, by, self.now())
+        if running:
+            self.running.add(name)
+        else:
+            self.running.discard(name)
+        log.info("campaign %s %s by %s", name, "started" if running else "stopped", by or "-")
+
+    # one pass ---------------------------------------------------------------------------------
+
+    async def pass_once(self) -> dict[str, Decision]:
+        async with self._lock:
+            decisions: dict[str, Decision] = {}
+            config = self.campaigns()
+            for name in sorted(self.running):
+                campaign = config.campaigns.get(name)
+                if campaign is None or campaign.mode not in DIALLED_MODES:
+                    continue
+                decision = decide(self.policy(campaign, config),
+                                  await self.snapshot(campaign, config))
+                self.last[name] = decisions[name] = decision
+                if decision.dial > 0:
+                    await self._place(campaign, config, decision.dial)
+            return decisions
+
+    def policy(self, campaign: CampaignConfig, config: Campaigns) -> PacingPolicy:
+        pacing = campaign.pacing
+        return PacingPolicy(
+            mode=campaign.mode, max_abandon_rate=config.rules_of(campaign).abandon.max_rate,
+            min_predictive_agents=pacing.min_predictive_agents,
+            max_dial_ratio=pacing.max_dial_ratio, reserve_inbound=pacing.reserve_inbound,
+            inbound_wait_limit=pacing.inbound_wait_limit, max_channels=pacing.max_channels)
+
+    async def snapshot(self, campaign: CampaignConfig, config: Campaigns) -> PacingSnapshot:
+        acd, now = self.acd, self.clock()
+        queue = acd.config().queues.get(campaign.queue)
+        members = acd.members(queue) if queue is not None else []
+        logged_in = [a for a in members if a.state not in (AgentState.LOGGED_OUT,
+                                                            AgentState.PAUSED)]
+        free = [a for a in logged_in if a.state is AgentState.AVAILABLE]
+        busy = tuple(now - a.state_since for a in logged_in
+                     if a.state in (AgentState.ON_CALL, AgentState.WRAP_UP))
+        mine = [c for c in self.calls.values() if c.campaign == campaign.name]
+        inbound = [s for s in acd.sessions.values()
+                   if s.queue.name == campaign.queue and s.id not in self.calls and s.holds]
+        waiting = [s for s in inbound if s.state is EntryState.WAITING]
+        return PacingSnapshot(
+            agents_logged_in=len(logged_in), agents_free=len(free), agents_busy_since=busy,
+            calls_in_flight=sum(c.phase in UNDECIDED for c in mine),
+            humans_waiting=sum(c.phase == "waiting_agent" for c in mine),
+            inbound_waiting=len(waiting),
+            inbound_ringing=sum(s.state is EntryState.RINGING for s in inbound),
+            inbound_longest_wait=max((now - s.entered_at for s in waiting), default=0.0),
+            stats=await self._pacing_stats(campaign, config))
+
+    async def _pacing_stats(self, campaign: CampaignConfig, config: Campaigns) -> PacingStats:
+        cached = self._stats.get(campaign.name)
+        now = self.clock()
+        if cached is not None and now - cached[0] < STATS_TTL:
+            return cached[1]
+        window = config.rules_of(campaign).abandon.window_days
+        counts = await self.store.pacing_counts(
+            campaign.name, self.now() - dt.timedelta(days=window))
+        humans = counts.get("human", 0) + counts.get("abandoned", 0)
+        dialled = sum(counts.values())
+        handle = self.acd.handle_times(campaign.queue)
+        stats = PacingStats(
+            dialled=dialled, human_answered=humans, abandoned=counts.get("abandoned", 0),
+            recent_dialled=dialled, recent_human=humans,
+            mean_handle_time=sum(handle) / len(handle) if handle else 0.0,
+            mean_time_to_answer=campaign.ring_timeout / 2, mean_time_to_fail=campaign.ring_timeout)
+        self._stats[campaign.name] = (now, stats)
+        return stats
+
+    async def _place(self, campaign: CampaignConfig, config: Campaigns, wanted: int) -> None:
+        """Dial up to `wanted` due contacts the gate clears; store the ones it refuses."""
+        rules = config.rules_of(campaign)
+        placed = 0
+        for contact in await self.store.due(campaign.name, self.now(), wanted * 3 + 10):
+            if placed >= wanted:
+                break
+            if any(c.contact.id == contact.id for c in self.calls.values()):
+                continue
+            now = self.now()
+            history = await self.store.history(contact.number)
+            answer = clearance(DialRequest(
+                number=contact.number, zone=contact.timezone, campaign=campaign.name,
+                history=history, dnc=await self.store.dnc_hits(campaign.name, contact.number),
+                consent_at=contact.consent_at, night_consent=contact.night_consent),
+                rules, now)
+            if isinstance(answer, Verdict):
+                await self._refused(campaign, contact, answer, now)
+                continue
+            if not await self.store.claim(contact.id, now):
+                continue
+            tries = tuple(OutboundTry(a.at.astimezone(dt.UTC).isoformat(), a.result)
+                          for a in history if a.campaign == campaign.name)
+            self._start_call(campaign, contact, answer, rules.abandon.connect_seconds, tries)
+            placed += 1
+
+    async def _refused(self, campaign: CampaignConfig, contact: Contact, verdict: Verdict,
+                       now: dt.datetime) -> None:
+        result = refusal_result(verdict)
+        log.info("campaign %s: not dialling %s: %s", campaign.name, contact.number,
+                 ", ".join(verdict.reasons))
+        await self.store.record_attempt(AttemptRow(
+            contact_id=contact.id, campaign=campaign.name, number=contact.number,
+            attempt=contact.attempts, started_at=now, ended_at=now, result=result,
+            reasons=verdict.reasons,
+            detail="; ".join(REASONS[r][0] for r in verdict.reasons)))
+        if verdict.permanent or verdict.retry_at is None:
+            await self.store.settle(contact, state="done", outcome=verdict.reasons[0],
+                                    next_attempt_at=None, dialled=False, now=now)
+        else:
+            await self.store.settle(contact, state="retry", outcome=verdict.reasons[0],
+                                    next_attempt_at=verdict.retry_at, dialled=False, now=now)
+
+    def _start_call(self, campaign: CampaignConfig, contact: Contact, cleared: Clearance,
+                    connect_seconds: float, tries: tuple[OutboundTry, ...]) -> None:
+        attempt_id = "ob-" + secrets.token_hex(8)
+        number = contact.attempts + 1
+        plan = AttemptPlan(
+            campaign=campaign, contact=contact, clearance=cleared, attempt=number,
+            attempt_id=attempt_id, endpoint=self.dial.format(number=contact.number),
+            connect_seconds=connect_seconds,
+            origin=OutboundOrigin(campaign=campaign.name, contact=contact.id, attempt=number,
+                                  fields=contact.fields, history=tries))
+        live = self.calls[attempt_id] = LiveCall(attempt_id, campaign.name, contact,
+                                                 self.clock())
+        live.task = asyncio.create_task(self._call(live, plan))
+
+    async def _call(self, live: LiveCall, plan: AttemptPlan) -> None:
+        outcome = Outcome(started_at=self.now(), channel_id=live.id)
+
+        def phase(name: str) -> None:
+            live.phase = name
+            if name in ("waiting_agent", "done"):
+                self.acd.wake()  # a decided call changes what the next pass may place
+
+        try:
+            outcome = await run_attempt(self.client, self.acd, plan, phase)
+        except asyncio.CancelledError:
+            outcome.result, outcome.detail = "failed", "the dialler stopped"
+            await asyncio.shield(self._settle(live, plan, outcome))
+            raise
+        except Exception as exc:
+            log.exception("outbound call %s failed", live.id)
+            outcome.result, outcome.detail = "failed", str(exc)[:200]
+        finally:
+            self.calls.pop(live.id, None)
+        await self._settle(live, plan, outcome)
+
+    async def _settle(self, live: LiveCall, plan: AttemptPlan, out: Outcome) -> None:
+        campaign, contact, now = plan.campaign, plan.contact, self.now()
+        self._stats.pop(campaign.name, None)
+        await self.store.record_attempt(AttemptRow(
+            contact_id=contact.id, campaign=campaign.name, number=contact.number,
+            attempt=plan.attempt, started_at=out.started_at, ended_at=now, result=out.result,
+            answered_at=out.answered_at, connected_at=out.connected_at,
+            amd_status=out.amd_status, amd_cause=out.amd_cause, agent_id=out.agent_id,
+            channel_id=out.channel_id, detail=out.detail))
+        delay = campaign.retry.get(out.result)
+        if out.result != "human" and delay is not None and plan.attempt < campaign.attempts:
+            await self.store.settle(contact, state="retry", outcome=out.result,
+                                    next_attempt_at=now + dt.timedelta(seconds=delay),
+                                    dialled=True, agent_id=out.agent_id, now=now)
+        else:
+            await self.store.settle(contact, state="done", outcome=out.result,
+                                    next_attempt_at=None, dialled=True,
+                                    agent_id=out.agent_id, now=now)
+        log.info("outbound %s to %s (%s, attempt %d): %s %s", live.id, contact.number,
+                 campaign.name, plan.attempt, out.result, out.detail)
