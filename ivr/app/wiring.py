@@ -94,7 +94,8 @@ async def open_services(config: AppConfig, client: AriClient, prompts: PromptLib
               log_file=config.queue_log)
     callbacks = Callbacks(
         client, acd, CallbackStore(db), dial=config.callback_dial,
-        message_media=lambda message_id: message_media(messages, copies, message_id))
+        message_media=lambda message_id: message_media(messages, copies, message_id),
+        rules=lambda: registry.campaigns.rules["callback"])
     voicemail = Voicemail(client, messages, on_saved=lambda message: announce_message(
         config, notifier, messages, callbacks, message))
     queues = QueueHandoff(acd)

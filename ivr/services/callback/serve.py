@@ -47,8 +47,10 @@ from ..acd.results import Left, QueueResult, Served, TransferredOut
 from ..acd.ringing import ring_group
 from ..acd.store import EntryState
 from ..acd.waiting import QueueRequest, wait
+from ..outbound.dial import Dialled, dial
+from ..outbound.gate import Clearance, Verdict
 from .entry import CallbackEntry
-from .leg import CALLBACK_ARG, CustomerLeg, Dialled, dial_customer
+from .leg import CALLBACK_ARG, CustomerLeg
 from .store import Callback, CallbackState, CallbackStore
 from .talk import AgentFirstTalk
 
@@ -84,6 +86,7 @@ class CallbackService(Protocol):
         """Agent id -> its agent-first callback conversation, for the desktop's commands."""
 
     def now(self) -> dt.datetime: ...
+    async def clear(self, entry: CallbackEntry) -> Clearance | Verdict: ...
     def unlist(self, entry: CallbackEntry) -> None: ...
     async def dialling(self, cb: Callback, agent: str = "") -> None: ...
     async def back_in_line(self, entry: CallbackEntry) -> None: ...
@@ -108,12 +111,22 @@ async def serve(svc: CallbackService, entry: CallbackEntry, group: list[Agent]) 
         await svc.settle(entry, "failed", started=started, detail=str(exc)[:200])
 
 
-async def _dial(svc: CallbackService, entry: CallbackEntry) -> Dialled:
+async def _dial(svc: CallbackService, entry: CallbackEntry, cleared: Clearance) -> Dialled:
     cb, policy = entry.cb, entry.queue.callback
-    return await dial_customer(
-        svc.client, svc.dial.format(number=cb.number), caller_id=policy.caller_id,
-        ring_timeout=policy.ring_timeout, app_args=f"{CALLBACK_ARG},{cb.id}",
-        channel_id=new_id(f"cb-{cb.id[3:]}-"))
+    return await dial(
+        svc.client, svc.dial.format(number=cb.number), cleared, cb.number,
+        caller_id=policy.caller_id, ring_timeout=policy.ring_timeout,
+        app_args=f"{CALLBACK_ARG},{cb.id}", channel_id=new_id(f"cb-{cb.id[3:]}-"),
+        now=svc.now())
+
+
+def _refusal(verdict: Verdict) -> tuple[str, str]:
+    """A refusal of the gate as a callback attempt's result: dnc closes the callback; any
+    other reason (a limit a day) is a failed attempt, tried again after the back-off."""
+    text = "refused by the gate: " + ", ".join(verdict.reasons)
+    if any(r.startswith("dnc_") for r in verdict.reasons):
+        return "dnc", text
+    return "failed", text
 
 
 async def _gone(channel: ChannelHandle) -> None:
@@ -204,19 +217,20 @@ async def _agent_first(svc: CallbackService, entry: CallbackEntry, group: list[A
             briefed = asyncio.create_task(_play(agent_leg, _briefing(svc, entry, message)))
             if not await _race(briefed, agent_gone):
                 return
-        if await svc.store.dnc_contains(cb.number):
-            result, detail = "dnc", "on the do-not-call list at dial time"
+        cleared = await svc.clear(entry)
+        if isinstance(cleared, Verdict):
+            result, detail = _refusal(cleared)
             await _play(agent_leg, [acd.prompts.media_uri("callback-blocked", AGENT_LANGUAGE)])
             return
         ringing = await agent_leg.play(RING_TONE)
-        dial = asyncio.create_task(_dial(svc, entry))
-        if not await _race(dial, agent_gone):
+        dialling = asyncio.create_task(_dial(svc, entry, cleared))
+        if not await _race(dialling, agent_gone):
             return
         with contextlib.suppress(AriError):
             await ringing.stop()
         if ringing.events is not None:
             ringing.events.close()
-        dialled = dial.result()
+        dialled = dialling.result()
         result, detail, customer = dialled.result, dialled.detail, dialled.channel
         if customer is None:
             with contextlib.suppress(AriError):
@@ -270,11 +284,13 @@ async def _agent_first(svc: CallbackService, entry: CallbackEntry, group: list[A
 async def _customer_first(svc: CallbackService, entry: CallbackEntry) -> None:
     cb = entry.cb
     started = svc.now()
-    if await svc.store.dnc_contains(cb.number):
-        await svc.settle(entry, "dnc", started=started, detail="on the do-not-call list")
+    cleared = await svc.clear(entry)
+    if isinstance(cleared, Verdict):
+        result, detail = _refusal(cleared)
+        await svc.settle(entry, result, started=started, detail=detail)
         return
     await svc.dialling(cb)
-    dialled = await _dial(svc, entry)
+    dialled = await _dial(svc, entry, cleared)
     if dialled.channel is None:
         await svc.settle(entry, dialled.result, started=started, detail=dialled.detail)
         return

@@ -7,7 +7,8 @@ one that is due joins the ACD's dispatcher as a CallbackEntry at the place its c
 When its turn comes the dispatcher offers it and `serve` dials (serve.py): agent-first or
 customer-first by the queue's policy. Every dial is an attempt row; a failed one is retried
 after the policy's back-off until the attempts or the time run out. The do-not-call list is
-checked when the request is made and again before every dial.
+checked when the request is made; before every dial the compliance gate (outbound/gate.py,
+with the `callback` rule set) answers, as it does for every campaign's dial: `clear()`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from ..acd.config import QueueConfig
 from ..acd.config_callback import valid_timezone
 from ..acd.engine import Acd
 from ..acd.store import EntryState
+from ..outbound.config_rules import shipped_rule_sets
+from ..outbound.gate import Clearance, DialRequest, Verdict, clearance
+from ..outbound.rules import RuleSet
+from ..outbound.store import OutboundStore
 from .entry import CallbackEntry
 from .schedule import first_attempt_at, next_window_start, retry_at, timezone_for
 from .serve import MessageMedia, serve
@@ -58,6 +63,7 @@ class CallbackRefused(Exception):
 class Callbacks:
     def __init__(self, client: AriClient, acd: Acd, store: CallbackStore, *, dial: str,
                  message_media: MessageMedia | None = None,
+                 rules: Callable[[], RuleSet] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.client = client
         self.acd = acd
@@ -65,6 +71,11 @@ class Callbacks:
         self.dial = dial
         """Dial string template for a customer, with {number}, e.g. PJSIP/{number}@trunk."""
         self.message_media = message_media
+        shipped = shipped_rule_sets()["callback"]
+        self.rules = rules or (lambda: shipped)
+        """The gate's rule set for callbacks (the shipped `callback` one)."""
+        self.lookups = OutboundStore(store.db)
+        """What the gate reads of a number: do-not-call lists and past dials."""
         self.clock = clock
         self.active: dict[str, Callback] = {}
         self.talking: dict[str, AgentFirstTalk] = {}
@@ -76,6 +87,14 @@ class Callbacks:
 
     def now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+
+    async def clear(self, entry: CallbackEntry) -> Clearance | Verdict:
+        """The gate's answer for dialling this callback now."""
+        cb = entry.cb
+        return clearance(DialRequest(
+            number=cb.number, zone=cb.timezone, agent_reserved=entry.claims_agents,
+            history=await self.lookups.history(cb.number),
+            dnc=await self.lookups.dnc_hits("", cb.number)), self.rules(), self.now())
 
     def queue(self, name: str) -> QueueConfig | None:
         return self.acd.config().queues.get(name)

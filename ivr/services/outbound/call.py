@@ -69,6 +69,8 @@ class AttemptPlan:
     connect_seconds: float
     """The rule set's: an answered human waits at most this long for an agent."""
     origin: OutboundOrigin
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    """The dialler's clock (the clearance's time is on it)."""
 
 
 @dataclass
@@ -84,23 +86,20 @@ class Outcome:
     detail: str = ""
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 async def run_attempt(client: AriClient, acd: Acd, plan: AttemptPlan, phase: Phase) -> Outcome:
     contact, campaign = plan.contact, plan.campaign
-    out = Outcome(channel_id=plan.attempt_id)
+    out = Outcome(started_at=plan.clock(), channel_id=plan.attempt_id)
     phase("ringing")
     dialled = await dial(client, plan.endpoint, plan.clearance, contact.number,
                          caller_id=campaign.caller_id, ring_timeout=campaign.ring_timeout,
                          app_args=f"{OUTBOUND_ARG},{plan.attempt_id}",
-                         channel_id=plan.attempt_id, variables={"IVR_AMD_PARAMS": ""})
+                         channel_id=plan.attempt_id, variables={"IVR_AMD_PARAMS": ""},
+                         now=plan.clock())
     if dialled.channel is None:
         out.result, out.detail = dialled.result, dialled.detail
         return out
     channel = dialled.channel
-    out.answered_at = _now()
+    out.answered_at = plan.clock()
     try:
         if campaign.amd.enabled:
             phase("detecting")
@@ -182,7 +181,7 @@ async def _to_agent(channel: ChannelHandle, acd: Acd, plan: AttemptPlan, out: Ou
 
     def moved(change: PlaceChanged) -> None:
         if isinstance(change.place, WithAgent):
-            out.agent_id, out.connected_at = change.place.agent, _now()
+            out.agent_id, out.connected_at = change.place.agent, plan.clock()
             connected.set()
 
     leg.whereabouts.listeners.append(moved)

@@ -262,7 +262,8 @@ class Dialler:
             attempt_id=attempt_id, endpoint=self.dial.format(number=contact.number),
             connect_seconds=connect_seconds,
             origin=OutboundOrigin(campaign=campaign.name, contact=contact.id, attempt=number,
-                                  fields=contact.fields, history=tries))
+                                  fields=contact.fields, history=tries),
+            clock=self.now)
         live = self.calls[attempt_id] = LiveCall(attempt_id, campaign.name, contact,
                                                  self.clock())
         live.task = asyncio.create_task(self._call(live, plan))

@@ -28,6 +28,29 @@ async def test_customer_first_on_the_dnc_list_is_never_dialled(env: Env) -> None
     assert env.r.acd.agent("a2").state is AgentState.AVAILABLE
 
 
+async def test_a_number_dialled_as_often_as_the_rules_allow_today_is_not_dialled(
+        env: Env) -> None:
+    """Callbacks ask the same gate as campaigns: the callback rule set allows 10 dials of a
+    number a day, counting a campaign's dials of it too."""
+    cb = await env.svc.request("care", NUMBER)
+    await env.r.db.execute(
+        "INSERT INTO outbound_contacts (id, campaign, number, timezone, state, next_attempt_at,"
+        " import_id, line, created_at, updated_at) VALUES ('ct-1', 'c', ?, 'UTC', 'done', ?,"
+        " 'imp', 2, ?, ?)", NUMBER, NOW, NOW, NOW)
+    for n in range(10):
+        await env.r.db.execute(
+            "INSERT INTO outbound_attempts (contact_id, campaign, number, attempt, started_at,"
+            " ended_at, result) VALUES ('ct-1', 'c', ?, ?, ?, ?, 'no_answer')",
+            NUMBER, n + 1, NOW, NOW)
+    await env.r.acd.login("a2")
+    entry = await env.listed(cb)
+    await served(entry)
+    attempts = await env.store.attempts(cb.id)
+    assert [a.result for a in attempts] == ["failed"]
+    assert "daily_limit" in attempts[0].detail
+    assert env.r.rest.originated == [], "the customer is not dialled"
+
+
 async def test_customer_first_busy_is_retried(env: Env) -> None:
     cb = await env.svc.request("care", NUMBER)
     await env.r.acd.login("a2")
