@@ -30,7 +30,7 @@ class CustomerLeg(LegOnLine):
     line is a media.Line, whose trace is the log, and whose place is checked like a call's."""
 
     def __init__(self, handle: ChannelHandle, number: str, language: str,
-                 prompts: PromptLibrary) -> None:
+                 prompts: PromptLibrary, kind: str = "callback") -> None:
         assert handle.events is not None
         self.id = handle.id
         self.caller = number
@@ -40,6 +40,8 @@ class CustomerLeg(LegOnLine):
         self.line = Line(handle, handle.events, prompts, language, trace=self.trace,
                          trace_keys=False)
         self.whereabouts = Whereabouts(handle.id)
+        self.kind = kind
+        """What it is, for the log: a callback's customer, or an outbound contact."""
 
     @property
     def gone(self) -> asyncio.Event:
@@ -56,4 +58,4 @@ class CustomerLeg(LegOnLine):
         owner.cancel()
 
     def trace(self, event: str, **fields: Any) -> None:
-        log.info("callback leg %s: %s %s", self.id, event, fields)
+        log.info("%s leg %s: %s %s", self.kind, self.id, event, fields)

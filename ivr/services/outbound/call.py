@@ -10,9 +10,12 @@ subscription made at the dial sees that StasisStart, so nothing needs routing.
   returns at the beep (or the silence after the greeting), and play the campaign's message.
 - HUMAN (NOTSURE too: a person wrongly taken for a machine is the costly mistake): the contact
   joins the campaign's queue as a caller does, with the contact's fields on the agent's screen
-  pop. If no agent has taken it within the rule set's connect time (2 s in the US, measured
-  from the verdict), the wait is given up, the contact hears the safe-harbor message and the
-  attempt is `abandoned`.
+  pop. If no agent has taken it within the rule set's connect time (2 s in the US) after the
+  greeting ended, the wait is given up, the contact hears the safe-harbor message and the
+  attempt is `abandoned`. The greeting ended before the verdict: AMD says HUMAN after the
+  silence that follows it (its cause, HUMAN-<after greeting silence>-<silence heard>, says how
+  long), so that much of the connect time is spent already, and the message is started
+  `START_MARGIN` early so that it is heard within the time.
 
 Whatever ends the attempt (either side hanging up, the dialler stopping) the customer's channel
 is hung up and the attempt's result is returned for the dialler to store.
@@ -51,6 +54,8 @@ AMD_CONTEXT = "ivr-outbound-amd"
 AMD_TIMEOUT = 20.0
 """Seconds for AMD() to answer (its analysis time is 6 s in amd.conf) or the beep wait (20 s)."""
 FALLBACK_LANGUAGE = "en"
+START_MARGIN = 0.2
+"""Seconds from asking Asterisk to play the safe harbor to its first sound reaching the line."""
 
 Phase = Callable[[str], None]
 """The dialler's hook: ringing, detecting, waiting_agent, connected, machine, done."""
@@ -114,7 +119,9 @@ async def run_attempt(client: AriClient, acd: Acd, plan: AttemptPlan, phase: Pha
                 out.detail = await _on_machine(channel, campaign, contact, acd.prompts)
                 return out
         phase("waiting_agent")
-        await _to_agent(channel, acd, plan, out, phase)
+        spent = _silence_heard(out.amd_cause) if out.amd_status == "HUMAN" else 0.0
+        await _to_agent(channel, acd, plan, out, phase,
+                        max(0.0, plan.connect_seconds - spent - START_MARGIN))
         return out
     finally:
         with contextlib.suppress(AriError):
@@ -122,6 +129,15 @@ async def run_attempt(client: AriClient, acd: Acd, plan: AttemptPlan, phase: Pha
         if channel.events is not None:
             channel.events.close()
         phase("done")
+
+
+def _silence_heard(cause: str) -> float:
+    """Seconds between the greeting's end and the HUMAN verdict, from AMDCAUSE."""
+    parts = cause.split("-")
+    try:
+        return int(parts[2]) / 1000 if len(parts) == 3 else 0.0
+    except ValueError:
+        return 0.0
 
 
 async def _detect(channel: ChannelHandle, extension: str) -> tuple[str, str] | None:
@@ -171,11 +187,11 @@ async def _on_machine(channel: ChannelHandle, campaign: CampaignConfig, contact:
 
 
 async def _to_agent(channel: ChannelHandle, acd: Acd, plan: AttemptPlan, out: Outcome,
-                    phase: Phase) -> None:
-    """The answered human waits in the campaign's queue for at most the connect time."""
+                    phase: Phase, connect_within: float) -> None:
+    """The answered human waits in the campaign's queue `connect_within` seconds at most."""
     campaign, contact = plan.campaign, plan.contact
     language = contact.language or FALLBACK_LANGUAGE
-    leg = CustomerLeg(channel, contact.number, language, acd.prompts)
+    leg = CustomerLeg(channel, contact.number, language, acd.prompts, kind="outbound")
     leg.caller_name = contact.name
     connected = asyncio.Event()
 
@@ -190,7 +206,7 @@ async def _to_agent(channel: ChannelHandle, acd: Acd, plan: AttemptPlan, out: Ou
     pump = asyncio.create_task(leg.pump(holding))
     reached = asyncio.create_task(connected.wait())
     try:
-        await asyncio.wait({holding, reached}, timeout=plan.connect_seconds,
+        await asyncio.wait({holding, reached}, timeout=connect_within,
                            return_when=asyncio.FIRST_COMPLETED)
         if not connected.is_set():
             if not holding.done():
@@ -201,8 +217,8 @@ async def _to_agent(channel: ChannelHandle, acd: Acd, plan: AttemptPlan, out: Ou
                 return
             if not connected.is_set():
                 out.result, out.detail = "abandoned", "no agent within the connect time"
-                log.info("outbound %s: no agent in %.1f s, safe harbor", plan.attempt_id,
-                         plan.connect_seconds)
+                log.info("outbound %s: no agent in %.2f s, safe harbor", plan.attempt_id,
+                         connect_within)
                 await _play(channel, _media(acd.prompts, campaign.safe_harbor, language))
                 return
         phase("connected")
