@@ -77,6 +77,10 @@ def _codes_of_call(service: IvrService, agent_id: str, call_id: str) -> Mapping[
     acd = service.acd
     if acd is None:
         return DEFAULT_DISPOSITIONS
+    if service.outbound is not None:  # a campaign's contact: the campaign's codes
+        codes = service.outbound.dispositions_of(call_id, acd.config().dispositions)
+        if codes is not None:
+            return codes
     entry = acd.sessions.get(call_id)
     queue = entry.queue.name if entry is not None else None
     if queue is None:
@@ -129,6 +133,8 @@ async def wrapup(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=str(exc)) from exc
     caller = await _callers_number(service, agent_id, body["call_id"])
     saved = await _wrapups(service).save(body["call_id"], agent_id, disposition, notes, caller)
+    if service.outbound is not None:
+        await service.outbound.dispositioned(body["call_id"], agent_id, disposition)
     return web.json_response(saved.as_json())
 
 

@@ -99,8 +99,11 @@ async def open_services(config: AppConfig, client: AriClient, prompts: PromptLib
     voicemail = Voicemail(client, messages, on_saved=lambda message: announce_message(
         config, notifier, messages, callbacks, message))
     queues = QueueHandoff(acd)
+    async def book_callback(queue: str, number: str, language: str) -> None:
+        await callbacks.request(queue, number, language=language, source="campaign")
+
     outbound = Dialler(client, acd, OutboundStore(db), lambda: registry.campaigns,
-                       dial=config.callback_dial)
+                       dial=config.callback_dial, book_callback=book_callback)
     return Services(
         db=db, records=CallRecordStore(db), accounts=accounts,
         actions=account_actions(accounts), messages=messages, voicemail=voicemail,

@@ -8,7 +8,8 @@ side by an ARI application of the test's own, subscribed to the carrier endpoint
 Asterisk makes there), and by the customer's phone (the INVITE's To).
 
 - a human (a short "hello", then silence) is put through to the agent; a do-not-call number and
-  one outside its calling window, ahead of it in the list, are never dialled;
+  one outside its calling window, ahead of it in the list, are never dialled; the agent's
+  do-not-call disposition keeps the number from the next campaign that has it;
 - a human with no agent in time hears the safe-harbor message within 2 s of its greeting's end;
 - a machine (a long greeting, then a 1 kHz beep) gets the message after the beep;
 - a busy phone and one that never answers are stored as such.
@@ -267,6 +268,16 @@ async def test_a_human_reaches_the_agent_and_dnc_and_outside_window_numbers_are_
     assert [(a["result"], a["reasons"]) for a in attempts(app, "e2e-human", dnc)] == [
         ("dnc", "dnc_internal")]
     assert [a["result"] for a in attempts(app, "e2e-human", night)] == ["outside_window"]
+    # The agent's wrap-up: do not call. The number is on the internal list at once, and
+    # another campaign with it in its list does not dial it.
+    saved = post(app, "/agents/agent1002/wrapup", {"call_id": attempt["channel_id"],
+                                                   "disposition": "do_not_call"})
+    assert saved["disposition"] == "do_not_call"
+    assert human in [entry["number"] for entry in app.get("/dnc")]
+    assert attempts(app, "e2e-human", human)[0]["disposition"] == "do_not_call"
+    import_list(app, "e2e-busy", [f"{human},,Hana,30"])
+    post(app, "/campaigns/e2e-busy/start")
+    assert settled(app, "e2e-busy", human, timeout=10)["outcome"] == "dnc_internal"
     # From Asterisk's side: one channel on the carrier, the human's attempt.
     await asyncio.sleep(0.5)
     assert watch.dialled() == {attempt["channel_id"]}

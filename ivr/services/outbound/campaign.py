@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .pacing import PacingPolicy
 from .rules import RuleSet
 
 __all__ = ["AMD_ACTIONS", "DEFAULT_RETRY", "MODES", "RESULTS", "SAFE_HARBOR", "Amd",
-           "CampaignConfig", "Campaigns", "Pacing"]
+           "CampaignConfig", "Campaigns", "Pacing", "policy_of"]
 
 SAFE_HARBOR = ("outbound-safe-harbor",)
 MODES = ("preview", "progressive", "predictive", "agentless")
@@ -100,3 +101,14 @@ class Campaigns:
 
     def rules_of(self, campaign: CampaignConfig) -> RuleSet:
         return self.rules[campaign.rules]
+
+
+def policy_of(campaign: CampaignConfig, rules: RuleSet) -> PacingPolicy:
+    """The campaign's pacing as decide() takes it: the same for the live dialler and for
+    `ivr campaign simulate`."""
+    pacing = campaign.pacing
+    return PacingPolicy(
+        mode=campaign.mode, max_abandon_rate=rules.abandon.max_rate,
+        min_predictive_agents=pacing.min_predictive_agents,
+        max_dial_ratio=pacing.max_dial_ratio, reserve_inbound=pacing.reserve_inbound,
+        inbound_wait_limit=pacing.inbound_wait_limit, max_channels=pacing.max_channels)

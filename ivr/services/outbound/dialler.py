@@ -22,7 +22,8 @@ import datetime as dt
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from ...ari import AriClient
@@ -31,9 +32,9 @@ from ..acd.desktop import OutboundOrigin, OutboundTry
 from ..acd.engine import Acd
 from ..acd.store import EntryState
 from .call import AttemptPlan, Outcome, run_attempt
-from .campaign import CampaignConfig, Campaigns
+from .campaign import CampaignConfig, Campaigns, policy_of
 from .gate import REASONS, Clearance, DialRequest, Verdict, clearance
-from .pacing import Decision, PacingPolicy, PacingSnapshot, PacingStats, decide
+from .pacing import Decision, PacingSnapshot, PacingStats, decide
 from .store import AttemptRow, Contact, OutboundStore
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,11 @@ CLOCK_REASONS = frozenset({"holiday", "closed_day", "outside_window", "night_no_
 DNC_REASONS = frozenset({"dnc_internal", "dnc_campaign", "dnc_national"})
 UNDECIDED = frozenset({"ringing", "detecting"})
 """Phases of a call whose outcome (human or not) is not known yet: the calls in flight."""
+RECENT_CALLS = 1000
+"""Settled calls remembered (call id -> campaign) for their wrap-up's codes."""
+
+BookCallback = Callable[[str, str, str], Awaitable[None]]
+"""book(queue, number, language): a callback on the callback service (a disposition asked)."""
 
 
 class CampaignNotFound(Exception):
@@ -78,6 +84,7 @@ def refusal_result(verdict: Verdict) -> str:
 class Dialler:
     def __init__(self, client: AriClient, acd: Acd, store: OutboundStore,
                  campaigns: Callable[[], Campaigns], *, dial: str,
+                 book_callback: BookCallback | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.client = client
         self.acd = acd
@@ -85,11 +92,14 @@ class Dialler:
         self.campaigns = campaigns
         self.dial = dial
         """Dial string template with {number} (the carrier's, as callbacks use)."""
+        self.book_callback = book_callback
         self.clock = clock
         self.running: set[str] = set()
         self.calls: dict[str, LiveCall] = {}
         self.last: dict[str, Decision] = {}
         """Campaign -> the last pass's pacing decision (for GET /campaigns)."""
+        self.recent: OrderedDict[str, str] = OrderedDict()
+        """Call id -> campaign of calls placed lately (live or settled), newest last."""
         self._stats: dict[str, tuple[float, PacingStats]] = {}
         self._lock = asyncio.Lock()
         self._loop: asyncio.Task[None] | None = None
@@ -154,20 +164,12 @@ class Dialler:
                 campaign = config.campaigns.get(name)
                 if campaign is None or campaign.mode not in DIALLED_MODES:
                     continue
-                decision = decide(self.policy(campaign, config),
+                decision = decide(policy_of(campaign, config.rules_of(campaign)),
                                   await self.snapshot(campaign, config))
                 self.last[name] = decisions[name] = decision
                 if decision.dial > 0:
                     await self._place(campaign, config, decision.dial)
             return decisions
-
-    def policy(self, campaign: CampaignConfig, config: Campaigns) -> PacingPolicy:
-        pacing = campaign.pacing
-        return PacingPolicy(
-            mode=campaign.mode, max_abandon_rate=config.rules_of(campaign).abandon.max_rate,
-            min_predictive_agents=pacing.min_predictive_agents,
-            max_dial_ratio=pacing.max_dial_ratio, reserve_inbound=pacing.reserve_inbound,
-            inbound_wait_limit=pacing.inbound_wait_limit, max_channels=pacing.max_channels)
 
     async def snapshot(self, campaign: CampaignConfig, config: Campaigns) -> PacingSnapshot:
         acd, now = self.acd, self.clock()
@@ -266,6 +268,9 @@ class Dialler:
             clock=self.now)
         live = self.calls[attempt_id] = LiveCall(attempt_id, campaign.name, contact,
                                                  self.clock())
+        self.recent[attempt_id] = campaign.name
+        while len(self.recent) > RECENT_CALLS:
+            self.recent.popitem(last=False)
         live.task = asyncio.create_task(self._call(live, plan))
 
     async def _call(self, live: LiveCall, plan: AttemptPlan) -> None:
@@ -309,3 +314,42 @@ class Dialler:
                                     agent_id=out.agent_id, now=now)
         log.info("outbound %s to %s (%s, attempt %d): %s %s", live.id, contact.number,
                  campaign.name, plan.attempt, out.result, out.detail)
+
+    # after the call -------------------------------------------------------------------------
+
+    def dispositions_of(self, call_id: str, codes: Mapping[str, str]) -> Mapping[str, str] | None:
+        """The wrap-up codes for an outbound call (its campaign's, of `codes`); None if
+        `call_id` is no outbound call this dialler placed lately."""
+        campaign = self.campaigns().campaigns.get(self.recent.get(call_id, ""))
+        if campaign is None:
+            return None
+        if not campaign.dispositions:
+            return codes
+        return {code: label for code, label in codes.items() if code in campaign.dispositions}
+
+    async def dispositioned(self, call_id: str, agent_id: str, code: str) -> bool:
+        """The agent's wrap-up of an outbound call: stored with the attempt and the contact;
+        a do-not-call code puts the number on the internal list at once (before any other
+        dial of it, by any campaign or callback), a callback code books one in the campaign's
+        queue. False if `call_id` is no outbound attempt."""
+        attempt = await self.store.attempt_of_channel(call_id)
+        if attempt is None:
+            return False
+        await self.store.set_disposition(attempt["id"], attempt["contact_id"], code, self.now())
+        campaign = self.campaigns().campaigns.get(attempt["campaign"])
+        if campaign is None:
+            return True
+        number = attempt["number"]
+        if code in campaign.dnc_dispositions:
+            await self.store.opt_out(number, f"{campaign.name}: {code} by {agent_id}",
+                                     self.now())
+            log.info("campaign %s: %s opted out (%s, agent %s)", campaign.name, number, code,
+                     agent_id)
+        if code in campaign.callback_dispositions and self.book_callback is not None:
+            contact = await self.store.contact(attempt["contact_id"])
+            try:
+                await self.book_callback(campaign.queue, number,
+                                         contact.language if contact else "")
+            except Exception as exc:  # refused (the number opted out meanwhile): logged
+                log.warning("campaign %s: no callback for %s: %s", campaign.name, number, exc)
+        return True

@@ -198,6 +198,20 @@ class OutboundStore:
             "SELECT * FROM outbound_attempts WHERE campaign = ? AND number = ? ORDER BY id",
             campaign, number)
 
+    async def attempt_of_channel(self, channel_id: str) -> Row | None:
+        return await self.db.fetch_one(
+            "SELECT * FROM outbound_attempts WHERE channel_id = ? ORDER BY id DESC LIMIT 1",
+            channel_id)
+
+    async def set_disposition(self, attempt_id: int, contact_id: str, code: str,
+                              now: dt.datetime) -> None:
+        """The agent's wrap-up code, on the attempt and as the contact's outcome."""
+        async with self.db.transaction() as tx:
+            await tx.execute("UPDATE outbound_attempts SET disposition = ? WHERE id = ?", code,
+                             attempt_id)
+            await tx.execute("UPDATE outbound_contacts SET outcome = ?, updated_at = ?"
+                             " WHERE id = ?", code, now, contact_id)
+
     # what the gate reads ---------------------------------------------------------------------
 
     async def history(self, number: str) -> tuple[PastAttempt, ...]:

@@ -85,6 +85,8 @@ class Env:
     dialler: Dialler
     store: OutboundStore
     played: list[str]
+    booked: list[tuple[str, str, str]]
+    """Callbacks the dialler booked: (queue, number, language)."""
 
     def dialled(self) -> list[str]:
         return [endpoint for _, endpoint in self.r.rest.originated
@@ -118,9 +120,15 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         # The US rules want a national do-not-call list no older than 31 days.
         await r.db.execute("INSERT INTO outbound_national_lists (id, list_date, source, numbers,"
                            " imported_at) VALUES ('n1', ?, 'test', 0, ?)", NOW.date(), NOW)
-        dialler = Dialler(r.client, r.acd, store, lambda: campaigns, dial=DIAL, clock=r.clock)
+        booked: list[tuple[str, str, str]] = []
+
+        async def book(queue: str, number: str, language: str) -> None:
+            booked.append((queue, number, language))
+
+        dialler = Dialler(r.client, r.acd, store, lambda: campaigns, dial=DIAL,
+                          book_callback=book, clock=r.clock)
         await dialler.start()
-        it = Env(r, dialler, store, played)
+        it = Env(r, dialler, store, played, booked)
         try:
             yield it
         finally:
@@ -221,6 +229,19 @@ async def test_a_human_reaches_the_agent_with_the_contact_on_the_screen(env: Env
             if e.to_json()["type"] == "screen_pop"]
     assert [(p["kind"], p["campaign"], p["fields"], p["attempt"]) for p in pops] == [
         ("outbound", "reminders", {"amount": "30"}, 1)]
+
+    # The agent's wrap-up: asked not to be called again, and for a callback.
+    codes = env.dialler.dispositions_of(customer, {"sale": "Sale", "do_not_call": "DNC"})
+    assert codes == {"sale": "Sale", "do_not_call": "DNC"}
+    assert env.dialler.dispositions_of("caller-1", {"sale": "Sale"}) is None, "not outbound"
+    assert await env.dialler.dispositioned(customer, "a1", "do_not_call")
+    assert (await env.store.dnc_hits("reminders", GOOD)).internal, "on the list at once"
+    (attempt,) = await env.store.attempts("reminders", GOOD)
+    assert attempt["disposition"] == "do_not_call"
+    assert (await env.contact(GOOD)).outcome == "do_not_call"
+    assert await env.dialler.dispositioned(customer, "a1", "callback")
+    assert env.booked == [("sales", GOOD, "")]
+    assert not await env.dialler.dispositioned("caller-1", "a1", "sale")
 
 
 async def test_a_human_with_no_agent_in_time_hears_the_safe_harbor_and_is_abandoned(
