@@ -259,6 +259,12 @@ TABLE: dict[tuple[str, str], Access] = {
     ("GET", "/campaigns/{campaign}/attempts"): Access(
         "The campaign's attempts, newest first, or one number's", SEEN,
         query={"number": "one number's attempts, oldest first"}),
+    ("GET", "/campaigns/{campaign}/report"): Access(
+        "A campaign's figures per interval: dials, refusals, results, connected, abandoned "
+        "and its rate, talk, dispositions", SEEN,
+        query={"since": "start, epoch seconds (default: 24 h before until)",
+               "until": "end, epoch seconds (default: now)",
+               "interval": "seconds per interval (default 3600)"}),
     ("POST", "/campaigns/{campaign}/{run}"): Access("Start or stop dialling a campaign",
                                                     SUPERVISED),
 }

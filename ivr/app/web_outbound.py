@@ -12,6 +12,7 @@ from aiohttp import web
 from ..services.outbound.campaign import CampaignConfig
 from ..services.outbound.contacts_csv import ContactListError, parse_contacts
 from ..services.outbound.dialler import CampaignNotFound, Dialler
+from ..services.outbound.report import campaign_report
 from .service import IvrService
 from .web_access import queues_shown, require_queue
 from .web_auth import current_user
@@ -86,6 +87,33 @@ async def list_attempts(request: web.Request) -> web.Response:
     return web.json_response([{k: _iso(v) for k, v in row.items()} for row in rows])
 
 
+def _time(request: web.Request, name: str, default: dt.datetime) -> dt.datetime:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    try:
+        when = dt.datetime.fromtimestamp(float(text), dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        raise web.HTTPBadRequest(text=f"{name} must be epoch seconds") from None
+    return when
+
+
+async def get_report(request: web.Request) -> web.Response:
+    dialler, campaign = _campaign(request)
+    until = _time(request, "until", dialler.now())
+    since = _time(request, "since", until - dt.timedelta(hours=24))
+    try:
+        interval = float(request.query.get("interval", "3600"))
+    except ValueError:
+        raise web.HTTPBadRequest(text="interval must be seconds") from None
+    if not since < until or not 60 <= interval <= 31 * 86400:
+        raise web.HTTPBadRequest(text="since must come before until, and the interval be "
+                                      "60 s to 31 days")
+    rows = await dialler.store.attempts_between(campaign.name, since, until)
+    return web.json_response({"campaign": campaign.name, **campaign_report(
+        rows, since, until, dt.timedelta(seconds=interval))})
+
+
 async def list_contacts(request: web.Request) -> web.Response:
     dialler, campaign = _campaign(request)
     rows = await dialler.store.contacts(campaign.name, limit=1000)
@@ -122,4 +150,5 @@ def add_routes(app: web.Application, service: IvrService) -> None:
     app.router.add_post("/campaigns/{campaign}/contacts", import_contacts)
     app.router.add_get("/campaigns/{campaign}/contacts", list_contacts)
     app.router.add_get("/campaigns/{campaign}/attempts", list_attempts)
+    app.router.add_get("/campaigns/{campaign}/report", get_report)
     app.router.add_post("/campaigns/{campaign}/{run}", run_campaign)

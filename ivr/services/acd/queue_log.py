@@ -27,10 +27,16 @@ REMOVEMEMBER      (no data)
 PAUSE             reason
 UNPAUSE           reason
 ACW               seconds of after-call work (ours, not Asterisk's)
+OUTBOUND          campaign|result|seconds|amd status|reasons (ours)
 ================  ===================================================
 
 Times without a unit are whole seconds. ACW is written with the call's uniqueid, queue and
 agent when wrap-up ends; reporting tools skip verbs they do not know, so it costs them nothing.
+OUTBOUND is one line per attempt of a campaign (services/outbound), in the campaign's queue:
+its call id is the attempt's channel (the contact's id when the gate refused the dial, the
+result then dnc, outside_window or blocked and the gate's reasons given), its agent the one it
+was put through to, its seconds from the dial to the hangup. A human put through also has the
+queue's usual lines (ENTERQUEUE, CONNECT, COMPLETE...) under the same call id.
 Member events (ADDMEMBER ... UNPAUSE) have call id "NONE" and are written once per queue the
 agent serves; a PAUSE or UNPAUSE with queue "NONE" means all the agent's queues.
 """
@@ -63,6 +69,7 @@ REMOVEMEMBER = "REMOVEMEMBER"
 PAUSE = "PAUSE"
 UNPAUSE = "UNPAUSE"
 ACW = "ACW"
+OUTBOUND = "OUTBOUND"
 
 _FIXED_FIELDS = 5
 

@@ -30,6 +30,7 @@ from ...ari import AriClient
 from ..acd.agents import AgentState
 from ..acd.desktop import OutboundOrigin, OutboundTry
 from ..acd.engine import Acd
+from ..acd.queue_log import OUTBOUND
 from ..acd.store import EntryState
 from .call import AttemptPlan, Outcome, run_attempt
 from .campaign import CampaignConfig, Campaigns, policy_of
@@ -248,6 +249,9 @@ class Dialler:
             attempt=contact.attempts, started_at=now, ended_at=now, result=result,
             reasons=verdict.reasons,
             detail="; ".join(REASONS[r][0] for r in verdict.reasons)))
+        await self.acd.log(self.acd.event(contact.id, campaign.queue, "NONE", OUTBOUND,
+                                          campaign.name, result, 0, "",
+                                          " ".join(verdict.reasons)))
         if verdict.permanent or verdict.retry_at is None:
             await self.store.settle(contact, state="done", outcome=verdict.reasons[0],
                                     next_attempt_at=None, dialled=False, now=now)
@@ -312,6 +316,11 @@ class Dialler:
             await self.store.settle(contact, state="done", outcome=out.result,
                                     next_attempt_at=None, dialled=True,
                                     agent_id=out.agent_id, now=now)
+        agent = self.acd.agents.get(out.agent_id)
+        await self.acd.log(self.acd.event(
+            live.id, campaign.queue, agent.interface if agent else "NONE", OUTBOUND,
+            campaign.name, out.result, round((now - out.started_at).total_seconds()),
+            out.amd_status, ""))
         log.info("outbound %s to %s (%s, attempt %d): %s %s", live.id, contact.number,
                  campaign.name, plan.attempt, out.result, out.detail)
 

@@ -198,6 +198,12 @@ class OutboundStore:
             "SELECT * FROM outbound_attempts WHERE campaign = ? AND number = ? ORDER BY id",
             campaign, number)
 
+    async def attempts_between(self, campaign: str, since: dt.datetime,
+                               until: dt.datetime) -> list[Row]:
+        return await self.db.fetch_all(
+            "SELECT * FROM outbound_attempts WHERE campaign = ? AND started_at >= ?"
+            " AND started_at < ? ORDER BY started_at", campaign, since, until)
+
     async def attempt_of_channel(self, channel_id: str) -> Row | None:
         return await self.db.fetch_one(
             "SELECT * FROM outbound_attempts WHERE channel_id = ? ORDER BY id DESC LIMIT 1",

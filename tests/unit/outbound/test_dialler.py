@@ -26,6 +26,7 @@ from ivr.services.acd.config_reader import parse_acd_config
 from ivr.services.outbound.config_campaigns import parse_campaigns
 from ivr.services.outbound.contacts_csv import parse_contacts
 from ivr.services.outbound.dialler import Dialler
+from ivr.services.outbound.report import campaign_report
 from ivr.services.outbound.store import Contact, OutboundStore
 
 from ..acd.fakes import FakeClock, Rig, eventually, finish_playbacks, rig
@@ -162,6 +163,11 @@ async def test_do_not_call_and_outside_window_numbers_are_never_dialled(env: Env
     assert seoul.next_attempt_at == dt.datetime(2026, 11, 23, 23, 0, tzinfo=dt.UTC), (
         "08:00 in Seoul")
     assert (await env.contact(GOOD)).state == "dialling"
+    # queue_log-style lines, in the campaign's queue, one per refusal (and per dial, later)
+    dnc_contact, seoul_contact = await env.contact(DNC), await env.contact(SEOUL)
+    assert await env.r.lines("OUTBOUND") == [
+        f"{dnc_contact.id}|sales|NONE|OUTBOUND|reminders|dnc|0||dnc_internal",
+        f"{seoul_contact.id}|sales|NONE|OUTBOUND|reminders|outside_window|0||outside_window"]
 
 
 async def test_progressive_places_one_call_per_free_agent(env: Env) -> None:
@@ -187,6 +193,8 @@ async def test_a_busy_number_is_tried_again_after_the_campaigns_back_off(env: En
     assert (contact.state, contact.outcome, contact.attempts) == ("retry", "busy", 1)
     assert contact.next_attempt_at == NOW + dt.timedelta(seconds=600)
     assert [a["result"] for a in await env.store.attempts("reminders", GOOD)] == ["busy"]
+    assert (await env.r.lines("OUTBOUND"))[-1].split("|")[1:] == [
+        "sales", "NONE", "OUTBOUND", "reminders", "busy", "0", "", ""]
     await env.dialler.pass_once()
     assert len(env.dialled()) == 1, "not due yet"
     env.r.clock.advance(600)
@@ -230,6 +238,9 @@ async def test_a_human_reaches_the_agent_with_the_contact_on_the_screen(env: Env
     assert [(p["kind"], p["campaign"], p["fields"], p["attempt"]) for p in pops] == [
         ("outbound", "reminders", {"amount": "30"}, 1)]
 
+    line = (await env.r.lines("OUTBOUND"))[-1]
+    assert line == f"{customer}|sales|PJSIP/a1|OUTBOUND|reminders|human|30|HUMAN|"
+
     # The agent's wrap-up: asked not to be called again, and for a callback.
     codes = env.dialler.dispositions_of(customer, {"sale": "Sale", "do_not_call": "DNC"})
     assert codes == {"sale": "Sale", "do_not_call": "DNC"}
@@ -242,6 +253,15 @@ async def test_a_human_reaches_the_agent_with_the_contact_on_the_screen(env: Env
     assert await env.dialler.dispositioned(customer, "a1", "callback")
     assert env.booked == [("sales", GOOD, "")]
     assert not await env.dialler.dispositioned("caller-1", "a1", "sale")
+
+    report = campaign_report(await env.store.attempts("reminders"), NOW - dt.timedelta(hours=1),
+                             NOW + dt.timedelta(hours=1), dt.timedelta(hours=1))
+    assert report["total"] == {
+        "start": (NOW - dt.timedelta(hours=1)).isoformat(), "dialled": 1, "refused": {},
+        "results": {"human": 1}, "answered_human": 1, "answered_machine": 0, "connected": 1,
+        "abandoned": 0, "abandon_rate": 0.0, "talk_s": 30.0, "connected_per_talk_hour": 120.0,
+        "dispositions": {"callback": 1}}
+    assert [i["start"] for i in report["intervals"]] == [NOW.isoformat()]
 
 
 async def test_a_human_with_no_agent_in_time_hears_the_safe_harbor_and_is_abandoned(
