@@ -61,7 +61,8 @@ class QueueEntry(Protocol):
 
     @property
     def order(self) -> tuple[float, ...]:
-        """Sort key of the order of service: (-priority, entered_at, seq)."""
+        """Sort key of the order of service: (-priority, behind inbound 0/1, entered_at,
+        seq)."""
         ...
 
     @property
@@ -127,3 +128,6 @@ class QueueRequest:
     since: float | None = None
     """The place kept from an earlier wait (a callback): served as if it had joined then;
     max_wait still counts from now."""
+    behind_inbound: bool = False
+    """An outbound campaign's contact: served after every caller of its priority, whenever
+    they came (blending: inbound first while both wait)."""

@@ -50,7 +50,10 @@ class QueueSession:
         self.request = request
         self.id = caller.id
         self.entered_at = row.entered_at.timestamp()
-        self.order: tuple[float, ...] = (-row.priority, self.entered_at, row.seq)
+        # Blending: an outbound contact is served after the callers of its priority, whenever
+        # they came (entries.QueueRequest.behind_inbound).
+        self.order: tuple[float, ...] = (-row.priority, 1 if request.behind_inbound else 0,
+                                         self.entered_at, row.seq)
         self.wait_from = self.entered_at if request.since is None else acd.clock()
         self.state = EntryState.WAITING
         self.tried: set[str] = set()

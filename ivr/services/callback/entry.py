@@ -32,7 +32,7 @@ class CallbackEntry:
         self.queue = queue
         self.id = cb.id
         self.entered_at = cb.entered_at.timestamp()
-        self.order: tuple[float, ...] = (-cb.priority, self.entered_at, 0)
+        self.order: tuple[float, ...] = (-cb.priority, 0, self.entered_at, 0)
         self.state = EntryState.WAITING
         self.tried: set[str] = set()
         self.last_try = 0.0

@@ -202,7 +202,8 @@ async def _to_agent(channel: ChannelHandle, acd: Acd, plan: AttemptPlan, out: Ou
 
     leg.whereabouts.listeners.append(moved)
     holding = asyncio.create_task(wait(acd, leg, QueueRequest(
-        queue=campaign.queue, priority=campaign.priority, screen=plan.origin)))
+        queue=campaign.queue, priority=campaign.priority, screen=plan.origin,
+        behind_inbound=True)))
     pump = asyncio.create_task(leg.pump(holding))
     reached = asyncio.create_task(connected.wait())
     try:

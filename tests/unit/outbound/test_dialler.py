@@ -23,13 +23,15 @@ import pytest
 from ivr.ari import ChannelDestroyed, ChannelHangupRequest, StasisStart
 from ivr.services.acd.agents import AgentState
 from ivr.services.acd.config_reader import parse_acd_config
+from ivr.services.acd.store import EntryState
+from ivr.services.acd.waiting import QueueRequest, wait
 from ivr.services.outbound.config_campaigns import parse_campaigns
 from ivr.services.outbound.contacts_csv import parse_contacts
 from ivr.services.outbound.dialler import Dialler
 from ivr.services.outbound.report import campaign_report
 from ivr.services.outbound.store import Contact, OutboundStore
 
-from ..acd.fakes import FakeClock, Rig, eventually, finish_playbacks, rig
+from ..acd.fakes import FakeCaller, FakeClock, Rig, eventually, finish_playbacks, rig
 
 QUEUES = """
 agents:
@@ -262,6 +264,32 @@ async def test_a_human_reaches_the_agent_with_the_contact_on_the_screen(env: Env
         "abandoned": 0, "abandon_rate": 0.0, "talk_s": 30.0, "connected_per_talk_hour": 120.0,
         "dispositions": {"callback": 1}}
     assert [i["start"] for i in report["intervals"]] == [NOW.isoformat()]
+
+
+async def test_an_inbound_caller_is_served_before_an_outbound_contact_that_waited_longer(
+        env: Env) -> None:
+    """Blending: both wait for a1 (paused while the contact was being dialled); the inbound
+    caller, who came later, is offered a1 first."""
+    await imported(env, "reminders", f"{GOOD},,Gus,30")
+    await env.r.acd.login("a1")
+    await env.dialler.pass_once()
+    customer = await env.call()
+    await env.r.acd.pause("a1", "break")
+    await answered(env, customer, ("HUMAN", "HUMAN-1200-1200"))
+    contact = await eventually(lambda: env.r.acd.sessions.get(customer))
+    env.r.clock.advance(5)
+    caller = FakeCaller(env.r.client, "caller-9", "01055554444", "en")
+    inbound = asyncio.create_task(wait(env.r.acd, caller, QueueRequest("sales")))
+    await eventually(lambda: env.r.acd.sessions.get("caller-9"))
+    assert contact.entered_at < env.r.acd.sessions["caller-9"].entered_at
+    await env.r.acd.unpause("a1")
+    await eventually(lambda: env.r.acd.agent("a1").state is AgentState.RINGING)
+    assert env.r.acd.sessions["caller-9"].state is EntryState.RINGING
+    assert contact.state is EntryState.WAITING
+    inbound.cancel()
+    await asyncio.gather(inbound, return_exceptions=True)
+    env.r.client.channel_event(ChannelHangupRequest, customer)
+    await env.settled()
 
 
 async def test_a_human_with_no_agent_in_time_hears_the_safe_harbor_and_is_abandoned(
