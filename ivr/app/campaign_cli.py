@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -31,12 +32,71 @@ from ..services.db import DatabaseError, connect
 from ..services.outbound.campaign import CampaignConfig, policy_of
 from ..services.outbound.config_campaigns import CAMPAIGNS_FILE, load_campaigns
 from ..services.outbound.contacts_csv import ContactListError, ParsedList, parse_contacts
+from ..services.outbound.gate import valid_number
 from ..services.outbound.rules import RuleSet
 from ..services.outbound.simulator import CallModel, Dist, SimCampaign, simulate
 from ..services.outbound.store import ImportResult, OutboundStore
 from . import paths
 from .config import database_url
 from .flows import QUEUES_FILE
+
+
+def add_national_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("national-dnc", help="import the national do-not-call list (it replaces "
+                                            "the last one)")
+    p.add_argument("file", help="one number a line; blank lines and # comments are skipped")
+    p.add_argument("--date", required=True, help="the list's date, YYYY-MM-DD (the rule sets "
+                                                 "refuse dialling on a list too old)")
+    p.add_argument("--source", default="", help="where the list came from")
+    p.add_argument("--url", help="database URL (default: IVR_DATABASE_URL or the state folder)")
+    p.set_defaults(func=run_national)
+
+
+def read_national(text: str) -> tuple[list[str], list[tuple[int, str]]]:
+    """The numbers of a national list file, and its bad lines (line, text)."""
+    numbers: list[str] = []
+    bad: list[tuple[int, str]] = []
+    for line_no, line in enumerate(text.splitlines(), 1):
+        entry = line.split("#", 1)[0].strip().replace(" ", "").replace("-", "")
+        if not entry:
+            continue
+        if valid_number(entry):
+            numbers.append(entry)
+        else:
+            bad.append((line_no, line.strip()))
+    return numbers, bad
+
+
+def run_national(args: argparse.Namespace) -> int:
+    try:
+        list_date = dt.date.fromisoformat(args.date)
+    except ValueError:
+        print(f"ivr national-dnc: --date {args.date!r} is not YYYY-MM-DD", file=sys.stderr)
+        return 2
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"{args.file}: error: {exc}", file=sys.stderr)
+        return 1
+    numbers, bad = read_national(text)
+    for line_no, line in bad:
+        print(f"{args.file}:{line_no}: {line!r} is not a phone number", file=sys.stderr)
+    if bad:
+        print(f"refused: {len(bad)} bad line(s); the last list stays", file=sys.stderr)
+        return 1
+
+    async def store() -> str:
+        async with await connect(args.url or database_url()) as db:
+            await db.migrate()
+            return await OutboundStore(db).import_national(numbers, list_date, args.source)
+
+    try:
+        list_id = asyncio.run(store())
+    except (DatabaseError, OSError) as exc:
+        print(f"ivr national-dnc: {exc}", file=sys.stderr)
+        return 1
+    print(f"national do-not-call list of {list_date}: {len(set(numbers))} number(s) ({list_id})")
+    return 0
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -353,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import campaign_cli
 
     campaign_cli.add_parser(sub)
+    campaign_cli.add_national_parser(sub)
     p = sub.add_parser("graph", help="draw a flow (Graphviz): nodes, keys, fallbacks")
     p.add_argument("flow", help="a flow file, or the name of a flow in --flows-dir")
     p.add_argument("-o", "--output", help="flow.svg (default <name>.svg), .png, .pdf or .dot")

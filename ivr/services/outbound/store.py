@@ -28,6 +28,12 @@ NOT_DIALLED = ("dnc", "outside_window", "blocked")
 """Attempt results of a refusal by the gate: stored, never counted as a dial of the number."""
 
 
+def _forms(number: str) -> tuple[str, str]:
+    """The number with its leading + and without."""
+    bare = number.lstrip("+")
+    return "+" + bare, bare
+
+
 @dataclass(frozen=True, slots=True)
 class Contact:
     id: str
@@ -221,26 +227,31 @@ class OutboundStore:
     # what the gate reads ---------------------------------------------------------------------
 
     async def history(self, number: str) -> tuple[PastAttempt, ...]:
-        """Every dial of the number: campaigns' attempts (not the gate's refusals) and
-        callbacks' attempts, oldest first."""
+        """Every dial of the number (with or without its +): campaigns' attempts (not the
+        gate's refusals) and callbacks' attempts, oldest first."""
+        forms = _forms(number)
         dials = await self.db.fetch_all(
-            "SELECT started_at, result, campaign FROM outbound_attempts WHERE number = ?"
-            " AND result NOT IN (?, ?, ?)", number, *NOT_DIALLED)
+            "SELECT started_at, result, campaign FROM outbound_attempts WHERE number IN (?, ?)"
+            " AND result NOT IN (?, ?, ?)", *forms, *NOT_DIALLED)
         callbacks = await self.db.fetch_all(
             "SELECT a.started_at, a.result FROM callback_attempts a JOIN callbacks c"
-            " ON c.id = a.callback_id WHERE c.number = ? AND a.result <> 'dnc'", number)
+            " ON c.id = a.callback_id WHERE c.number IN (?, ?) AND a.result <> 'dnc'", *forms)
         past = [PastAttempt(r["started_at"], r["result"], r["campaign"]) for r in dials]
         past += [PastAttempt(r["started_at"], r["result"]) for r in callbacks]
         return tuple(sorted(past, key=lambda a: a.at))
 
     async def dnc_hits(self, campaign: str, number: str) -> DncHits:
+        """The lists' say on the number, written with its + or without (lists and contact
+        files do not agree on it)."""
+        forms = _forms(number)
         internal = await self.db.fetch_one(
-            "SELECT number FROM callback_dnc WHERE number = ?", number) is not None
+            "SELECT number FROM callback_dnc WHERE number IN (?, ?)", *forms) is not None
         own = bool(campaign) and await self.db.fetch_one(
-            "SELECT number FROM outbound_dnc WHERE campaign = ? AND number = ?",
-            campaign, number) is not None
+            "SELECT number FROM outbound_dnc WHERE campaign = ? AND number IN (?, ?)",
+            campaign, *forms) is not None
         national = await self.db.fetch_one(
-            "SELECT number FROM outbound_national_dnc WHERE number = ?", number) is not None
+            "SELECT number FROM outbound_national_dnc WHERE number IN (?, ?)",
+            *forms) is not None
         latest = await self.db.fetch_value("SELECT MAX(list_date) FROM outbound_national_lists")
         if isinstance(latest, str):
             latest = dt.date.fromisoformat(latest)
@@ -267,6 +278,24 @@ class OutboundStore:
             " AND started_at >= ? AND result NOT IN (?, ?, ?) GROUP BY result",
             campaign, since, *NOT_DIALLED)
         return {row["result"]: int(row["n"]) for row in rows}
+
+    async def import_national(self, numbers: list[str], list_date: dt.date, source: str = "",
+                              now: dt.datetime | None = None) -> str:
+        """The national do-not-call list, replaced whole in one transaction: the gate then
+        reads these numbers and this date (a rule set may refuse a list too old)."""
+        now = now or dt.datetime.now(dt.UTC)
+        list_id = "nat-" + secrets.token_hex(6)
+        async with self.db.transaction() as tx:
+            await tx.lock("outbound-national-dnc")
+            await tx.execute("DELETE FROM outbound_national_dnc")
+            await tx.execute_many(
+                "INSERT INTO outbound_national_dnc (number) VALUES (?) ON CONFLICT (number)"
+                " DO NOTHING", [(n,) for n in numbers])
+            await tx.execute(
+                "INSERT INTO outbound_national_lists (id, list_date, source, numbers,"
+                " imported_at) VALUES (?, ?, ?, ?, ?)", list_id, list_date, source,
+                len(set(numbers)), now)
+        return list_id
 
     # running -------------------------------------------------------------------------------
 
