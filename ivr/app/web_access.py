@@ -267,6 +267,12 @@ TABLE: dict[tuple[str, str], Access] = {
                "interval": "seconds per interval (default 3600)"}),
     ("POST", "/campaigns/{campaign}/{run}"): Access("Start or stop dialling a campaign",
                                                     SUPERVISED),
+    ("GET", "/agents/{agent_id}/preview"): Access(
+        "The preview campaign's contact offered to the agent now, or null",
+        {A: itself, S: agent_of_own_queue}),
+    ("POST", "/agents/{agent_id}/preview/{answer}"): Access(
+        "Accept the offered contact (the agent's phone rings, then the customer's) or skip "
+        "it", {A: itself, S: agent_of_own_queue}, body='{"call_id": the offer\'s call_id}'),
 }
 
 
@@ -274,6 +280,7 @@ PATH_VALUES: dict[str, tuple[str, ...]] = {
     "what": ("heard", "unheard"),
     "action": ("login", "logout", "pause", "unpause"),
     "run": ("start", "stop"),
+    "answer": ("accept", "skip"),
 }
 """Path parameters that take one of a few values (the OpenAPI document lists them)."""
 

@@ -1,6 +1,7 @@
 """REST surface of outbound campaigns: list and inspect them, start and stop them, import a
-contact list (CSV, as `ivr campaign import`), read the attempts. A supervisor reaches the
-campaigns of the queues it supervises; reporting reads them all."""
+contact list (CSV, as `ivr campaign import`), read the attempts and the report; and an agent's
+preview offer, accepted or skipped. A supervisor reaches the campaigns of the queues it
+supervises; reporting reads them all; an agent its own offer."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aiohttp import web
 from ..services.outbound.campaign import CampaignConfig
 from ..services.outbound.contacts_csv import ContactListError, parse_contacts
 from ..services.outbound.dialler import CampaignNotFound, Dialler
+from ..services.outbound.previews import PreviewError
 from ..services.outbound.report import campaign_report
 from .service import IvrService
 from .web_access import queues_shown, require_queue
@@ -73,9 +75,9 @@ async def run_campaign(request: web.Request) -> web.Response:
     action = request.match_info["run"]
     if action not in ("start", "stop"):
         raise web.HTTPNotFound(text="start or stop")
-    if action == "start" and campaign.mode not in ("progressive", "predictive"):
-        raise web.HTTPConflict(text=f"campaign {campaign.name!r} is {campaign.mode}: only "
-                                    "progressive and predictive campaigns are dialled")
+    if action == "start" and campaign.mode == "agentless":
+        raise web.HTTPConflict(text=f"campaign {campaign.name!r} is agentless: agentless "
+                                    "campaigns are not dialled yet")
     await dialler.set_running(campaign.name, action == "start", current_user(request).name)
     return web.json_response(await _summary(dialler, campaign))
 
@@ -87,8 +89,7 @@ async def list_attempts(request: web.Request) -> web.Response:
     return web.json_response([{k: _iso(v) for k, v in row.items()} for row in rows])
 
 
-def _time(request: web.Request, name: str, default: dt.datetime) -> dt.datetime:
-    text = request.query.get(name)
+def _time(text: str | None, name: str, default: dt.datetime) -> dt.datetime:
     if text is None:
         return default
     try:
@@ -100,8 +101,8 @@ def _time(request: web.Request, name: str, default: dt.datetime) -> dt.datetime:
 
 async def get_report(request: web.Request) -> web.Response:
     dialler, campaign = _campaign(request)
-    until = _time(request, "until", dialler.now())
-    since = _time(request, "since", until - dt.timedelta(hours=24))
+    until = _time(request.query.get("until"), "until", dialler.now())
+    since = _time(request.query.get("since"), "since", until - dt.timedelta(hours=24))
     try:
         interval = float(request.query.get("interval", "3600"))
     except ValueError:
@@ -143,6 +144,45 @@ async def import_contacts(request: web.Request) -> web.Response:
                               "seen_before": result.seen_before}, status=201)
 
 
+def _agent(request: web.Request) -> str:
+    agent_id = request.match_info["agent_id"]
+    acd = request.app[SERVICE_KEY].acd
+    if acd is None or agent_id not in acd.agents:
+        raise web.HTTPNotFound(text=f"no agent {agent_id!r}")
+    return agent_id
+
+
+async def get_preview(request: web.Request) -> web.Response:
+    """The contact offered to the agent now, or null."""
+    dialler, agent_id = _dialler(request), _agent(request)
+    offer = dialler.previews.offer_of(agent_id)
+    return web.json_response(None if offer is None else offer.event.to_json())
+
+
+async def answer_preview(request: web.Request) -> web.Response:
+    dialler, agent_id = _dialler(request), _agent(request)
+    what = request.match_info["answer"]
+    if what not in ("accept", "skip"):
+        raise web.HTTPNotFound(text="accept or skip")
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("call_id"), str):
+        raise web.HTTPBadRequest(text='send {"call_id": the offer\'s call_id}')
+    try:
+        if what == "skip":
+            await dialler.previews.skip(agent_id, body["call_id"])
+            return web.json_response({"skipped": body["call_id"]})
+        task = await dialler.previews.accept(agent_id, body["call_id"])
+    except PreviewError as exc:
+        raise web.HTTPConflict(text=str(exc)) from None
+    if task is None:
+        raise web.HTTPConflict(text="the compliance gate refuses this number now; the offer "
+                                    "is withdrawn")
+    return web.json_response({"accepted": body["call_id"]}, status=202)
+
+
 def add_routes(app: web.Application, service: IvrService) -> None:
     app[SERVICE_KEY] = service
     app.router.add_get("/campaigns", list_campaigns)
@@ -152,3 +192,5 @@ def add_routes(app: web.Application, service: IvrService) -> None:
     app.router.add_get("/campaigns/{campaign}/attempts", list_attempts)
     app.router.add_get("/campaigns/{campaign}/report", get_report)
     app.router.add_post("/campaigns/{campaign}/{run}", run_campaign)
+    app.router.add_get("/agents/{agent_id}/preview", get_preview)
+    app.router.add_post("/agents/{agent_id}/preview/{answer}", answer_preview)

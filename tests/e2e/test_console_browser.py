@@ -20,17 +20,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from ivr.testing.audio import HEARD_WHOLE, find_prompt, is_silent, load_wav
 from ivr.testing.softphone import place_call
 
 from .acd_queues import queue_log
+from .browser import chromium, log_in, text_of
 from .helpers import (
     PROMPTS,
     STEP,
@@ -53,16 +51,7 @@ SUPERVISOR_USER = "jiwoo"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--disable-gpu", "--window-size=1100,1400"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    yield from chromium()
 
 
 @pytest.fixture(scope="module")
@@ -84,20 +73,6 @@ def supervisor_user(acd: RunningApp) -> str:
     return SUPERVISOR_USER
 
 
-def text_of(driver: WebDriver, selector: str, pattern: str, timeout: float = 20) -> str:
-    """Wait until the element's text matches `pattern`; its text. Read in the page in one go:
-    the wallboard replaces its rows on every push, so a found element may be gone a moment
-    later."""
-    def read(d: WebDriver) -> str:
-        return str(d.execute_script(
-            "const e = document.querySelector(arguments[0]); return e ? e.textContent : ''",
-            selector))
-
-    WebDriverWait(driver, timeout, poll_frequency=0.05).until(
-        lambda d: re.search(pattern, read(d)))
-    return read(driver)
-
-
 def shows_rows(driver: WebDriver, table: str, rows: int) -> None:
     """Wait until the page shows the table `[data-test=table]` with `rows` rows."""
     def shown(d: WebDriver) -> bool:
@@ -107,17 +82,6 @@ def shows_rows(driver: WebDriver, table: str, rows: int) -> None:
             " === arguments[1]", f"[data-test={table}]", rows))
 
     WebDriverWait(driver, 10, poll_frequency=0.05).until(shown)
-
-
-def log_in(driver: WebDriver, app: RunningApp, user: str, password: str,
-           role: str = "agent") -> None:
-    driver.delete_all_cookies()
-    driver.get(app.base_url + "/console/")
-    form = WebDriverWait(driver, 10).until(seen.visibility_of_element_located((By.ID, "login")))
-    form.find_element(By.NAME, "user").send_keys(user)
-    form.find_element(By.NAME, "password").send_keys(password)
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    text_of(driver, "[data-test=who]", rf"{user} \({role}\)")
 
 
 def fetch_status(driver: WebDriver, path: str) -> int:

@@ -12,7 +12,9 @@ Asterisk makes there), and by the customer's phone (the INVITE's To).
   do-not-call disposition keeps the number from the next campaign that has it;
 - a human with no agent in time hears the safe-harbor message within 2 s of its greeting's end;
 - a machine (a long greeting, then a 1 kHz beep) gets the message after the beep;
-- a busy phone and one that never answers are stored as such.
+- a busy phone and one that never answers are stored as such;
+- a preview contact shows on the agent's page (headless Chromium); the agent clicks Call, the
+  agent's phone rings first, then the customer's, and they talk.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import re
 import secrets
 import subprocess
+import sys
 import urllib.error
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -32,10 +35,13 @@ from typing import Any
 import aiohttp
 import numpy as np
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from ivr.testing.audio import find_prompt, load_wav, save_wav, speech_segments
 from ivr.testing.softphone import CallReport, start_answerer
 
+from .browser import chromium, log_in, text_of
 from .helpers import PROMPTS, agent_phone, post, wait_for
 from .running_app import RunningApp, sip_port
 
@@ -88,10 +94,14 @@ campaigns:
     {{{common}, rules: e2e, ring_timeout: 15,
       amd: {{on_machine: message, message: [outbound-machine-message]}}}}
   e2e-busy: {{{common}, rules: e2e, ring_timeout: 15}}
+  e2e-preview: {{mode: preview, queue: outbound, timezone: UTC, attempts: 1, rules: e2e,
+                 ring_timeout: 15}}
 """
 
 
 ENV = {"IVR_CALLBACK_DIAL": f"PJSIP/carrier/sip:{{number}}@127.0.0.1:{PORT}"}
+CAMPAIGNS = ("e2e-human", "e2e-abandon", "e2e-machine", "e2e-busy", "e2e-preview")
+AGENT_USER, AGENT_PASSWORD = "john", "preview password"
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +118,7 @@ def app(ivr_app: RunningApp) -> Iterator[RunningApp]:
     try:
         yield ivr_app
     finally:
-        for name in ("e2e-human", "e2e-abandon", "e2e-machine", "e2e-busy"):
+        for name in CAMPAIGNS:
             post(ivr_app, f"/campaigns/{name}/stop")
         for agent in ("agent1001", "agent1002"):
             post(ivr_app, f"/agents/{agent}/logout")
@@ -207,7 +217,7 @@ async def watch(app: RunningApp) -> AsyncIterator[CarrierWatch]:
 @pytest.fixture(autouse=True)
 def _clean(app: RunningApp) -> Iterator[None]:
     yield
-    for name in ("e2e-human", "e2e-abandon", "e2e-machine", "e2e-busy"):
+    for name in CAMPAIGNS:
         post(app, f"/campaigns/{name}/stop")
     for agent in ("agent1001", "agent1002"):
         post(app, f"/agents/{agent}/logout")
@@ -381,3 +391,55 @@ def test_a_bad_list_is_refused_with_every_bad_row(app: RunningApp) -> None:
         refused = json.loads(exc.read())
     assert refused["imported"] is False
     assert [r["line"] for r in refused["rejected"]] == [2, 3]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    yield from chromium()
+
+
+@pytest.fixture(scope="module")
+def agent_user(app: RunningApp) -> str:
+    """An agent user for agent1002, added with `ivr user` as an operator would."""
+    subprocess.run([sys.executable, "-m", "ivr.app.cli", "user", "add", AGENT_USER, "--role",
+                    "agent", "--agent", "agent1002", "--password", "-", "--url",
+                    f"sqlite:///{app.database()}"], input=AGENT_PASSWORD, text=True,
+                   check=True, capture_output=True)
+    return AGENT_USER
+
+
+async def test_an_agent_previews_a_contact_on_the_page_and_calls_it(
+        app: RunningApp, browser: WebDriver, agent_user: str, tmp_path: Path) -> None:
+    contact = number()
+    import_list(app, "e2e-preview", [f"{contact},,Hana Lee,99000"])
+    log_in(browser, app, agent_user, AGENT_PASSWORD)
+    browser.find_element(By.ID, "ready").click()
+    text_of(browser, "[data-test=state]", "^available")
+    post(app, "/campaigns/e2e-preview/start")
+    text_of(browser, "[data-test=preview-number]", contact)
+    assert text_of(browser, "[data-test=preview-fields]", "amount: 99000")
+    offer = app.get("/agents/agent1002/preview")
+    assert (offer["number"], offer["name"], offer["withdrawn"]) == (contact, "Hana Lee", False)
+    assert attempts(app, "e2e-preview", contact) == [], "nothing dialled before the click"
+
+    customer = await start_answerer("wait-hangup 30", record=tmp_path / "customer.wav",
+                                    port=PORT, timeout=60)
+    agent = await agent_phone(app, "agent1002", "wait 4; hangup", timeout=60)
+    try:
+        browser.find_element(By.ID, "preview-accept").click()
+        agent_report = await agent.result(40)
+        report = await customer.result(40)
+    finally:
+        await customer.close()
+        await agent.close()
+    assert agent_report.connected and report.connected, (agent_report.error, report.error)
+    assert invited(report) == [contact]
+    assert agent_report.t0_monotonic is not None and report.t0_monotonic is not None
+    agent_up = next(e.t for e in agent_report.events if e.type == "confirmed")
+    customer_rang = next(e.t for e in report.events if e.type == "incoming")
+    assert agent_report.t0_monotonic + agent_up < report.t0_monotonic + customer_rang, (
+        "the agent's phone first, then the customer's")
+    assert text_of(browser, "[data-test=pop] [data-field=caller]", contact)
+    (attempt,) = attempts(app, "e2e-preview", contact)
+    assert (attempt["result"], attempt["agent_id"]) == ("human", "agent1002")
+    assert not browser.find_element(By.ID, "preview").is_displayed()

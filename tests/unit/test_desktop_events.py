@@ -42,6 +42,10 @@ from ivr.services.acd.waiting import QueueRequest, wait
 from ivr.services.callback.entry import CallbackEntry
 from ivr.services.callback.service import Callbacks
 from ivr.services.callback.store import CallbackStore
+from ivr.services.outbound.config_campaigns import parse_campaigns
+from ivr.services.outbound.contacts_csv import parse_contacts
+from ivr.services.outbound.dialler import Dialler
+from ivr.services.outbound.store import OutboundStore
 
 from .acd.fakes import FakeCaller, Rig, eventually, finish_playbacks, rig
 
@@ -66,6 +70,12 @@ queues:
 """sales and care: callers, care reached by an agent's ##2#. back: agent-first callbacks,
 later: customer-first ones, both at any hour."""
 
+PREVIEW_CAMPAIGNS = """
+rules:
+  always: {extends: kr, window: "00:00-00:00", holidays: []}
+campaigns:
+  leads: {mode: preview, queue: sales, rules: always, timezone: Asia/Seoul}
+"""
 NUMBER = "01012345678"
 CUSTOMER = f"PJSIP/{NUMBER}@trunk"
 
@@ -77,7 +87,8 @@ CALLBACKS_SEND = {("agent_state", None), ("screen_pop", CallKind.CALLBACK), ("co
                   ("call_ended", HowEnded.CALLBACK), ("call_ended", HowEnded.COMPLETEAGENT)}
 OUTBOUND_SEND = {("agent_state", None), ("screen_pop", CallKind.OUTBOUND), ("connected", None),
                  ("call_ended", HowEnded.COMPLETEAGENT)}
-"""What the three runs below make the code send: (type, the kind of a screen pop or the how
+PREVIEW_SEND = {("agent_state", None), ("preview", None)}
+"""What the four runs below make the code send: (type, the kind of a screen pop or the how
 of a call_ended)."""
 
 
@@ -141,7 +152,7 @@ def test_the_schema_lists_every_event_and_every_field() -> None:
     assert screen["kind"]["enum"] == [k.value for k in CallKind]
     assert SCHEMA["$defs"]["call_ended"]["properties"]["how"]["enum"] == [
         h.value for h in HowEnded]
-    runs = CALLS_SEND | CALLBACKS_SEND | OUTBOUND_SEND
+    runs = CALLS_SEND | CALLBACKS_SEND | OUTBOUND_SEND | PREVIEW_SEND
     assert {t for t, _ in runs} == {cls.TYPE for cls in EVENTS}
     assert {v for _, v in runs} - {None} == {*CallKind, *HowEnded}, (
         "the runs below make the code send every kind and every how")
@@ -233,6 +244,34 @@ async def test_what_an_outbound_contact_sends_matches_the_schema(r: Rig) -> None
     assert pop["fields"] == {"amount": "120000", "due": "2026-12-15"}
     assert pop["history"] == [{"at": "2026-12-07T10:00:00+00:00", "result": "busy"}]
     assert (pop["path"], pop["callback"]) == (None, None)
+
+
+async def test_what_a_preview_offer_sends_matches_the_schema(r: Rig) -> None:
+    """A preview campaign's contact offered to a1 by the dialler (outbound/previews.py), then
+    withdrawn when a1 pauses."""
+    campaigns = parse_campaigns(PREVIEW_CAMPAIGNS)
+    store = OutboundStore(r.db)
+    dialler = Dialler(r.client, r.acd, store, lambda: campaigns, dial="PJSIP/{number}@trunk",
+                      clock=r.clock)
+    parsed = parse_contacts("number,name,plan\n01012345678,Kim,gold\n",
+                            campaigns.campaigns["leads"])
+    await store.import_contacts("leads", parsed, now=dialler.now())
+    await dialler.set_running("leads", True)
+    desks = [r.acd.desktops.listen("a1")]
+    await r.acd.login("a1")
+    await dialler.pass_once()
+    await r.acd.pause("a1", "break")
+    await dialler.pass_once()
+
+    messages = sent(desks)
+    for message in messages:
+        validate(message)
+    assert {variant(m) for m in messages} == PREVIEW_SEND
+    offered, withdrawn = [m for m in messages if m["type"] == "preview"]
+    assert (offered["number"], offered["fields"], offered["attempt"]) == (
+        "01012345678", {"plan": "gold"}, 1)
+    assert (offered["withdrawn"], withdrawn["withdrawn"]) == (False, True)
+    assert withdrawn["call_id"] == offered["call_id"]
 
 
 async def test_what_callbacks_send_matches_the_schema(r: Rig) -> None:

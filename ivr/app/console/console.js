@@ -81,6 +81,40 @@ async function renderPop(pop) {
   }
 }
 
+// A preview campaign's contact offered to this agent: Call (the agent's phone rings, then the
+// customer's) or Skip. A withdrawn offer (paused, logged out, the campaign stopped) is hidden.
+let offered = null;
+
+function renderPreview(offer) {
+  offered = offer && !offer.withdrawn ? offer : null;
+  $("#preview-error").textContent = "";
+  if (offered) {
+    const put = (name, value) => {
+      $(`#preview [data-preview="${name}"]`).textContent = value;
+    };
+    put("number", offered.number);
+    put("name", offered.name);
+    put("campaign", offered.campaign);
+    put("attempt", String(offered.attempt));
+    put("fields", Object.entries(offered.fields).map(([k, v]) => `${k}: ${v}`).join(", ")
+      || "none");
+    put("history", offered.history.map(({ at, result }) =>
+      `${at.slice(0, 16).replace("T", " ")} ${result}`).join(", ") || "none");
+  }
+  show("#preview", offered !== null);
+}
+
+async function answerPreview(answer) {
+  if (!offered) return;
+  const offer = offered;
+  try {
+    await api("POST", `/agents/${me.agent_id}/preview/${answer}`, { call_id: offer.call_id });
+    if (offered === offer) renderPreview(null);
+  } catch (error) {
+    $("#preview-error").textContent = error.message;
+  }
+}
+
 function listen() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   socket = new WebSocket(`${scheme}//${location.host}/agents/${me.agent_id}/events`);
@@ -91,6 +125,7 @@ function listen() {
     else if (event.type === "connected") renderCall("talking");
     else if (event.type === "hold") renderCall(event.held ? "held" : "talking");
     else if (event.type === "call_ended") renderCall("ended");
+    else if (event.type === "preview") renderPreview(event);
   };
   socket.onclose = () => { if (me) setTimeout(listen, 2000); };
 }
@@ -177,6 +212,7 @@ async function start() {
   loadTransferTargets().catch(() => {});
   renderState(await api("GET", `/agents/${me.agent_id}`));
   listen();
+  api("GET", `/agents/${me.agent_id}/preview`).then(renderPreview).catch(() => {});
 }
 
 // The wallboard: supervisors (their queues), reporting and admin (all), pushed by the app.
@@ -413,6 +449,8 @@ $("#agent-logout").addEventListener("click", () => act("logout"));
 $("#hold").addEventListener("click", () => control("hold"));
 $("#unhold").addEventListener("click", () => control("unhold"));
 $("#transfer").addEventListener("click", () => control("transfer", { to: $("#transfer-to").value }));
+$("#preview-accept").addEventListener("click", () => answerPreview("accept"));
+$("#preview-skip").addEventListener("click", () => answerPreview("skip"));
 
 $("#wrapup").addEventListener("submit", async (submitted) => {
   submitted.preventDefault();

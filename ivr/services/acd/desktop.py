@@ -47,6 +47,7 @@ __all__ = [
     "Origin",
     "OutboundOrigin",
     "OutboundTry",
+    "PreviewOffer",
     "ScreenPop",
 ]
 
@@ -290,9 +291,34 @@ class CallEnded:
         return _as_json(self.TYPE, self)
 
 
-DesktopEvent: TypeAlias = AgentStateEvent | ScreenPop | CallConnected | CallHold | CallEnded
+@dataclass(frozen=True, slots=True)
+class PreviewOffer:
+    """A preview campaign's contact offered to the agent, to accept (the agent's phone rings,
+    then the customer's) or skip: POST /agents/{id}/preview/accept or /skip. `withdrawn` true:
+    the offer is gone (the agent paused or logged out, the campaign stopped); its other fields
+    are the offer's."""
+
+    TYPE: ClassVar[str] = "preview"
+    call_id: str
+    """The attempt's id: the channel the customer will be dialled on."""
+    campaign: str
+    contact: str
+    number: str
+    name: str
+    language: str
+    fields: Mapping[str, str]
+    history: tuple[OutboundTry, ...]
+    attempt: int
+    withdrawn: bool = False
+
+    def to_json(self) -> dict[str, Json]:
+        return _as_json(self.TYPE, self)
+
+
+DesktopEvent: TypeAlias = (AgentStateEvent | ScreenPop | CallConnected | CallHold | CallEnded
+                           | PreviewOffer)
 EVENTS: tuple[type[DesktopEvent], ...] = (AgentStateEvent, ScreenPop, CallConnected, CallHold,
-                                          CallEnded)
+                                          CallEnded, PreviewOffer)
 """Every class of DesktopEvent (the schema test walks them)."""
 
 

@@ -30,7 +30,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ...ari import AriClient, AriError, ChannelDestroyed, ChannelHandle, StasisStart
+from ...ari import (
+    AriClient,
+    AriError,
+    ChannelDestroyed,
+    ChannelHandle,
+    ChannelHangupRequest,
+    StasisEnd,
+    StasisStart,
+)
 from ...media.prompts import PromptLibrary
 from ..acd.desktop import OutboundOrigin
 from ..acd.engine import Acd
@@ -44,7 +52,8 @@ from .store import Contact
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AMD_ARG", "AMD_CONTEXT", "OUTBOUND_ARG", "AttemptPlan", "Outcome", "run_attempt"]
+__all__ = ["AMD_ARG", "AMD_CONTEXT", "OUTBOUND_ARG", "AttemptPlan", "Outcome", "gone",
+           "run_attempt"]
 
 OUTBOUND_ARG = "outbound"
 """First Stasis argument of a dialled contact's channel (then the attempt's id)."""
@@ -129,6 +138,14 @@ async def run_attempt(client: AriClient, acd: Acd, plan: AttemptPlan, phase: Pha
         if channel.events is not None:
             channel.events.close()
         phase("done")
+
+
+async def gone(channel: ChannelHandle) -> None:
+    """Returns when the channel hangs up or leaves the application."""
+    assert channel.events is not None
+    async for event in channel.events:
+        if isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
+            return
 
 
 def _silence_heard(cause: str) -> float:

@@ -11,31 +11,36 @@ contact is retried after the campaign's back-off for that result, until its atte
 
 Which campaigns run is stored (outbound_runs): a supervisor starts and stops them, and a
 restarted service goes on with the running ones; contacts a stopped process left `dialling`
-are due again. Preview and agentless campaigns are not paced here (an agent takes a preview
-contact by hand; agentless runs a flow).
+are due again. A preview campaign is not paced: its contacts are offered to free agents, who
+accept or skip them (previews.py; the accepted call is preview.py). Agentless campaigns are not
+dialled yet.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from ...ari import AriClient
-from ..acd.agents import AgentState
-from ..acd.desktop import OutboundOrigin, OutboundTry
+from ..acd.agents import Agent, AgentState
+from ..acd.desktop import OutboundOrigin, OutboundTry, PreviewOffer
 from ..acd.engine import Acd
 from ..acd.queue_log import OUTBOUND
 from ..acd.store import EntryState
-from .call import AttemptPlan, Outcome, run_attempt
+from .call import AttemptPlan, Outcome, Phase, run_attempt
 from .campaign import CampaignConfig, Campaigns, policy_of
-from .gate import REASONS, Clearance, DialRequest, Verdict, clearance
+from .gate import REASONS, Clearance, DialRequest, PastAttempt, Verdict, clearance
 from .pacing import Decision, PacingSnapshot, PacingStats, decide
+from .preview import run_preview
+from .previews import PreviewDesk
+from .rules import RuleSet
 from .store import AttemptRow, Contact, OutboundStore
 
 log = logging.getLogger(__name__)
@@ -43,7 +48,7 @@ log = logging.getLogger(__name__)
 __all__ = ["DIALLED_MODES", "CampaignNotFound", "Dialler", "LiveCall"]
 
 DIALLED_MODES = ("progressive", "predictive")
-"""The modes this dialler paces (preview waits for an agent; agentless runs a flow)."""
+"""The modes this dialler paces; preview campaigns offer contacts to agents (previews.py)."""
 PASS_INTERVAL = 1.0
 STATS_TTL = 10.0
 """Seconds the abandonment counts of a campaign are reused between passes."""
@@ -70,6 +75,8 @@ class LiveCall:
     campaign: str
     contact: Contact
     started: float
+    agent_id: str = ""
+    """A preview call's agent (taken from the first ring)."""
     phase: str = "ringing"
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -104,6 +111,8 @@ class Dialler:
         self._stats: dict[str, tuple[float, PacingStats]] = {}
         self._lock = asyncio.Lock()
         self._loop: asyncio.Task[None] | None = None
+        self.previews = PreviewDesk(self)
+        """Preview campaigns' offers to agents (previews.py)."""
 
     def now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.clock(), dt.UTC)
@@ -161,8 +170,11 @@ class Dialler:
         async with self._lock:
             decisions: dict[str, Decision] = {}
             config = self.campaigns()
+            await self.previews.withdraw_stale(config)
             for name in sorted(self.running):
                 campaign = config.campaigns.get(name)
+                if campaign is not None and campaign.mode == "preview":
+                    await self.previews.pass_once(campaign, config)
                 if campaign is None or campaign.mode not in DIALLED_MODES:
                     continue
                 decision = decide(policy_of(campaign, config.rules_of(campaign)),
@@ -217,29 +229,48 @@ class Dialler:
         """Dial up to `wanted` due contacts the gate clears; store the ones it refuses."""
         rules = config.rules_of(campaign)
         placed = 0
-        for contact in await self.store.due(campaign.name, self.now(), wanted * 3 + 10):
-            if placed >= wanted:
-                break
+        async with contextlib.aclosing(self.cleared(campaign, rules, wanted * 3 + 10)) as found:
+            async for contact, answer, tries in found:
+                self._start_call(campaign, contact, answer, rules.abandon.connect_seconds,
+                                 tries)
+                placed += 1
+                if placed >= wanted:
+                    break
+
+    async def cleared(self, campaign: CampaignConfig, rules: RuleSet, limit: int, *,
+                      agent_reserved: bool = False
+                      ) -> AsyncGenerator[tuple[Contact, Clearance, tuple[OutboundTry, ...]]]:
+        """Due contacts the gate clears now, each claimed (no other pass takes it), with the
+        campaign's earlier attempts to it; the refused ones are stored on the way."""
+        for contact in await self.store.due(campaign.name, self.now(), limit):
             if any(c.contact.id == contact.id for c in self.calls.values()):
                 continue
             now = self.now()
             history = await self.store.history(contact.number)
-            answer = clearance(DialRequest(
-                number=contact.number, zone=contact.timezone, campaign=campaign.name,
-                history=history, dnc=await self.store.dnc_hits(campaign.name, contact.number),
-                consent_at=contact.consent_at, night_consent=contact.night_consent),
-                rules, now)
+            answer = await self.clear(campaign, rules, contact, history,
+                                      agent_reserved=agent_reserved)
             if isinstance(answer, Verdict):
-                await self._refused(campaign, contact, answer, now)
+                await self.refused(campaign, contact, answer, now)
                 continue
             if not await self.store.claim(contact.id, now):
                 continue
             tries = tuple(OutboundTry(a.at.astimezone(dt.UTC).isoformat(), a.result)
                           for a in history if a.campaign == campaign.name)
-            self._start_call(campaign, contact, answer, rules.abandon.connect_seconds, tries)
-            placed += 1
+            yield contact, answer, tries
 
-    async def _refused(self, campaign: CampaignConfig, contact: Contact, verdict: Verdict,
+    async def clear(self, campaign: CampaignConfig, rules: RuleSet, contact: Contact,
+                    history: tuple[PastAttempt, ...] | None = None, *,
+                    agent_reserved: bool = False) -> Clearance | Verdict:
+        if history is None:
+            history = await self.store.history(contact.number)
+        return clearance(DialRequest(
+            number=contact.number, zone=contact.timezone, campaign=campaign.name,
+            agent_reserved=agent_reserved, history=history,
+            dnc=await self.store.dnc_hits(campaign.name, contact.number),
+            consent_at=contact.consent_at, night_consent=contact.night_consent),
+            rules, self.now())
+
+    async def refused(self, campaign: CampaignConfig, contact: Contact, verdict: Verdict,
                        now: dt.datetime) -> None:
         result = refusal_result(verdict)
         log.info("campaign %s: not dialling %s: %s", campaign.name, contact.number,
@@ -259,26 +290,51 @@ class Dialler:
             await self.store.settle(contact, state="retry", outcome=verdict.reasons[0],
                                     next_attempt_at=verdict.retry_at, dialled=False, now=now)
 
-    def _start_call(self, campaign: CampaignConfig, contact: Contact, cleared: Clearance,
-                    connect_seconds: float, tries: tuple[OutboundTry, ...]) -> None:
-        attempt_id = "ob-" + secrets.token_hex(8)
+    def new_attempt_id(self) -> str:
+        return "ob-" + secrets.token_hex(8)
+
+    def _plan(self, campaign: CampaignConfig, contact: Contact, cleared: Clearance,
+              connect_seconds: float, tries: tuple[OutboundTry, ...],
+              attempt_id: str) -> AttemptPlan:
         number = contact.attempts + 1
-        plan = AttemptPlan(
+        return AttemptPlan(
             campaign=campaign, contact=contact, clearance=cleared, attempt=number,
             attempt_id=attempt_id, endpoint=self.dial.format(number=contact.number),
             connect_seconds=connect_seconds,
             origin=OutboundOrigin(campaign=campaign.name, contact=contact.id, attempt=number,
                                   fields=contact.fields, history=tries),
             clock=self.now)
-        live = self.calls[attempt_id] = LiveCall(attempt_id, campaign.name, contact,
-                                                 self.clock())
-        self.recent[attempt_id] = campaign.name
+
+    def _live(self, plan: AttemptPlan, run: Callable[[Phase], Awaitable[Outcome | None]],
+              agent_id: str = "") -> asyncio.Task[None]:
+        live = self.calls[plan.attempt_id] = LiveCall(
+            plan.attempt_id, plan.campaign.name, plan.contact, self.clock(), agent_id=agent_id)
+        self.recent[plan.attempt_id] = plan.campaign.name
         while len(self.recent) > RECENT_CALLS:
             self.recent.popitem(last=False)
-        live.task = asyncio.create_task(self._call(live, plan))
+        live.task = asyncio.create_task(self._call(live, plan, run))
+        return live.task
 
-    async def _call(self, live: LiveCall, plan: AttemptPlan) -> None:
-        outcome = Outcome(started_at=self.now(), channel_id=live.id)
+    def _start_call(self, campaign: CampaignConfig, contact: Contact, cleared: Clearance,
+                    connect_seconds: float, tries: tuple[OutboundTry, ...]) -> None:
+        plan = self._plan(campaign, contact, cleared, connect_seconds, tries,
+                          self.new_attempt_id())
+        self._live(plan, lambda phase: run_attempt(self.client, self.acd, plan, phase))
+
+    def start_preview_call(self, campaign: CampaignConfig, contact: Contact,
+                           cleared: Clearance, agent: Agent,
+                           offer: PreviewOffer) -> asyncio.Task[None]:
+        """An accepted preview contact: the agent's phone, then the customer's (preview.py)."""
+        plan = self._plan(campaign, contact, cleared, 0.0, offer.history, offer.call_id)
+        queue = self.acd.config().queues.get(campaign.queue)
+        if queue is None:
+            raise CampaignNotFound(f"queue {campaign.queue!r} of {campaign.name}")
+        return self._live(plan, lambda phase: run_preview(self.client, self.acd, plan, agent,
+                                                          queue, phase), agent.id)
+
+    async def _call(self, live: LiveCall, plan: AttemptPlan,
+                    run: Callable[[Phase], Awaitable[Outcome | None]]) -> None:
+        outcome: Outcome | None = Outcome(started_at=self.now(), channel_id=live.id)
 
         def phase(name: str) -> None:
             live.phase = name
@@ -286,16 +342,22 @@ class Dialler:
                 self.acd.wake()  # a decided call changes what the next pass may place
 
         try:
-            outcome = await run_attempt(self.client, self.acd, plan, phase)
+            outcome = await run(phase)
         except asyncio.CancelledError:
-            outcome.result, outcome.detail = "failed", "the dialler stopped"
-            await asyncio.shield(self._settle(live, plan, outcome))
+            cut = Outcome(started_at=self.now(), channel_id=live.id, result="failed",
+                          detail="the dialler stopped")
+            await asyncio.shield(self._settle(live, plan, cut))
             raise
         except Exception as exc:
             log.exception("outbound call %s failed", live.id)
-            outcome.result, outcome.detail = "failed", str(exc)[:200]
+            outcome = Outcome(started_at=self.now(), channel_id=live.id, result="failed",
+                              detail=str(exc)[:200])
         finally:
             self.calls.pop(live.id, None)
+        if outcome is None:  # not dialled after all (a preview agent never answered)
+            await self.store.settle(plan.contact, state="retry", outcome="not_dialled",
+                                    next_attempt_at=self.now(), dialled=False, now=self.now())
+            return
         await self._settle(live, plan, outcome)
 
     async def _settle(self, live: LiveCall, plan: AttemptPlan, out: Outcome) -> None:

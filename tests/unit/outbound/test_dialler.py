@@ -28,6 +28,7 @@ from ivr.services.acd.waiting import QueueRequest, wait
 from ivr.services.outbound.config_campaigns import parse_campaigns
 from ivr.services.outbound.contacts_csv import parse_contacts
 from ivr.services.outbound.dialler import Dialler
+from ivr.services.outbound.previews import PreviewError
 from ivr.services.outbound.report import campaign_report
 from ivr.services.outbound.store import Contact, OutboundStore
 
@@ -69,6 +70,11 @@ campaigns:
     attempts: 3
     retry: {busy: 600, no_answer: 3600, machine: 7200}
     amd: {on_machine: message, message: [outbound-machine-message]}
+  leads:
+    mode: preview
+    queue: sales
+    rules: patient
+    timezone: America/New_York
   plain:
     mode: progressive
     queue: care
@@ -370,3 +376,63 @@ async def test_a_stopped_campaign_dials_nothing_and_a_restart_frees_its_claims(
     assert (contact.state, contact.outcome) == ("retry", "failed")
     assert await env.store.running() == {"reminders"}
     await asyncio.sleep(0)
+
+
+async def test_a_preview_contact_is_offered_then_skipped_or_accepted_agent_first(
+        env: Env) -> None:
+    await env.store.opt_out(DNC, "asked")
+    await imported(env, "leads", f"{DNC},,Dee,10", f"{GOOD},,Gus,30", "12125550103,,Hal,40")
+    desk = env.r.acd.desktops.listen("a1")
+    await env.r.acd.login("a1")
+    await env.dialler.pass_once()
+    offer = env.dialler.previews.offer_of("a1")
+    assert offer is not None and offer.contact.number == GOOD, "the DNC number is not offered"
+    assert env.dialled() == [], "a preview dials nothing before the agent accepts"
+    events = [e.to_json() for e in (desk.get_nowait() for _ in range(desk.qsize()))]
+    (shown,) = [e for e in events if e["type"] == "preview"]
+    assert (shown["number"], shown["fields"], shown["withdrawn"]) == (GOOD, {"amount": "30"},
+                                                                      False)
+    await env.dialler.pass_once()
+    assert env.dialler.previews.offer_of("a1") is offer, "one offer at a time"
+
+    await env.dialler.previews.skip("a1", offer.event.call_id)
+    skipped = await env.contact(GOOD, "leads")
+    assert (skipped.state, skipped.outcome, skipped.attempts) == ("retry", "skipped", 0)
+    await env.dialler.pass_once()
+    second = env.dialler.previews.offer_of("a1")
+    assert second is not None and second.contact.number == "12125550103"
+
+    await env.dialler.previews.accept("a1", second.event.call_id)
+    agent_leg = await eventually(lambda: next(
+        (cid for cid, ep in env.r.rest.originated if ep == "PJSIP/a1"), None))
+    assert env.dialled() == [], "the agent's phone first"
+    env.r.client.channel_event(StasisStart, agent_leg, args=("acd-agent", second.event.call_id))
+    customer = await env.call()
+    assert customer == second.event.call_id
+    env.r.client.channel_event(StasisStart, customer, args=("outbound", customer))
+    await eventually(lambda: any(customer in members for members in env.r.rest.bridges.values()))
+    env.r.clock.advance(20)
+    env.r.client.channel_event(ChannelHangupRequest, customer)
+    await env.settled()
+    (attempt,) = await env.store.attempts("leads", "12125550103")
+    assert (attempt["result"], attempt["agent_id"]) == ("human", "a1")
+    assert (await env.contact("12125550103", "leads")).state == "done"
+    assert env.r.acd.agent("a1").state is AgentState.WRAP_UP
+
+
+async def test_a_preview_offer_is_withdrawn_when_the_agent_pauses(env: Env) -> None:
+    await imported(env, "leads", f"{GOOD},,Gus,30")
+    desk = env.r.acd.desktops.listen("a1")
+    await env.r.acd.login("a1")
+    await env.dialler.pass_once()
+    offer = env.dialler.previews.offer_of("a1")
+    assert offer is not None
+    await env.r.acd.pause("a1", "break")
+    await env.dialler.pass_once()
+    assert env.dialler.previews.offer_of("a1") is None
+    events = [e.to_json() for e in (desk.get_nowait() for _ in range(desk.qsize()))]
+    assert [e["withdrawn"] for e in events if e["type"] == "preview"] == [False, True]
+    contact = await env.contact(GOOD, "leads")
+    assert (contact.state, contact.next_attempt_at) == ("retry", NOW)
+    with pytest.raises(PreviewError):
+        await env.dialler.previews.accept("a1", offer.event.call_id)
