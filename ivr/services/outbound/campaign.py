@@ -111,4 +111,6 @@ def policy_of(campaign: CampaignConfig, rules: RuleSet) -> PacingPolicy:
         mode=campaign.mode, max_abandon_rate=rules.abandon.max_rate,
         min_predictive_agents=pacing.min_predictive_agents,
         max_dial_ratio=pacing.max_dial_ratio, reserve_inbound=pacing.reserve_inbound,
-        inbound_wait_limit=pacing.inbound_wait_limit, max_channels=pacing.max_channels)
+        inbound_wait_limit=pacing.inbound_wait_limit,
+        # the agents bound the agent modes; `max_channels` is agentless's only limit
+        max_channels=pacing.max_channels if campaign.mode == "agentless" else 0)

@@ -151,11 +151,16 @@ class OutboundStore:
     # dialling ------------------------------------------------------------------------------
 
     async def due(self, campaign: str, now: dt.datetime, limit: int) -> list[Contact]:
-        """Contacts whose next attempt is due, oldest first (then in the file's order)."""
+        """Contacts whose next attempt is due, oldest first (then in the file's order). Each
+        state's part is read in index order (migration 0013) and only those are merged: a
+        list of thousands imported at once is never sorted whole."""
+        part = ("SELECT * FROM outbound_contacts WHERE campaign = ? AND state = '{}' AND"
+                " next_attempt_at <= ? ORDER BY next_attempt_at, line LIMIT ?")
         rows = await self.db.fetch_all(
-            "SELECT * FROM outbound_contacts WHERE campaign = ? AND state IN ('pending', 'retry')"
-            " AND next_attempt_at <= ? ORDER BY next_attempt_at, line LIMIT ?",
-            campaign, now, limit)
+            f"SELECT * FROM ({part.format('pending')}) AS pending UNION ALL"
+            f" SELECT * FROM ({part.format('retry')}) AS retry"
+            " ORDER BY next_attempt_at, line LIMIT ?",
+            campaign, now, limit, campaign, now, limit, limit)
         return [Contact.of(row) for row in rows]
 
     async def contact(self, contact_id: str) -> Contact | None:
@@ -230,29 +235,27 @@ class OutboundStore:
         """Every dial of the number (with or without its +): campaigns' attempts (not the
         gate's refusals) and callbacks' attempts, oldest first."""
         forms = _forms(number)
-        dials = await self.db.fetch_all(
+        rows = await self.db.fetch_all(
             "SELECT started_at, result, campaign FROM outbound_attempts WHERE number IN (?, ?)"
-            " AND result NOT IN (?, ?, ?)", *forms, *NOT_DIALLED)
-        callbacks = await self.db.fetch_all(
-            "SELECT a.started_at, a.result FROM callback_attempts a JOIN callbacks c"
-            " ON c.id = a.callback_id WHERE c.number IN (?, ?) AND a.result <> 'dnc'", *forms)
-        past = [PastAttempt(r["started_at"], r["result"], r["campaign"]) for r in dials]
-        past += [PastAttempt(r["started_at"], r["result"]) for r in callbacks]
+            " AND result NOT IN (?, ?, ?) UNION ALL SELECT a.started_at, a.result, '' FROM"
+            " callback_attempts a JOIN callbacks c ON c.id = a.callback_id"
+            " WHERE c.number IN (?, ?) AND a.result <> 'dnc'", *forms, *NOT_DIALLED, *forms)
+        past = [PastAttempt(r["started_at"], r["result"], r["campaign"]) for r in rows]
         return tuple(sorted(past, key=lambda a: a.at))
 
     async def dnc_hits(self, campaign: str, number: str) -> DncHits:
         """The lists' say on the number, written with its + or without (lists and contact
         files do not agree on it)."""
         forms = _forms(number)
-        internal = await self.db.fetch_one(
-            "SELECT number FROM callback_dnc WHERE number IN (?, ?)", *forms) is not None
-        own = bool(campaign) and await self.db.fetch_one(
-            "SELECT number FROM outbound_dnc WHERE campaign = ? AND number IN (?, ?)",
-            campaign, *forms) is not None
-        national = await self.db.fetch_one(
-            "SELECT number FROM outbound_national_dnc WHERE number IN (?, ?)",
-            *forms) is not None
-        latest = await self.db.fetch_value("SELECT MAX(list_date) FROM outbound_national_lists")
+        row = await self.db.fetch_one(
+            "SELECT EXISTS (SELECT 1 FROM callback_dnc WHERE number IN (?, ?)) AS internal,"
+            " EXISTS (SELECT 1 FROM outbound_dnc WHERE campaign = ? AND number IN (?, ?))"
+            " AS own, EXISTS (SELECT 1 FROM outbound_national_dnc WHERE number IN (?, ?))"
+            " AS national, (SELECT MAX(list_date) FROM outbound_national_lists) AS latest",
+            *forms, campaign, *forms, *forms)
+        assert row is not None
+        internal, own, national = bool(row["internal"]), bool(row["own"]), bool(row["national"])
+        latest = row["latest"]
         if isinstance(latest, str):
             latest = dt.date.fromisoformat(latest)
         return DncHits(internal=internal, campaign=own, national=national,

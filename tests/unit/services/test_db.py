@@ -26,9 +26,10 @@ async def test_migrate_is_idempotent_and_recorded(db_url: str) -> None:
                                       "0004_voicemail", "0005_voicemail_mailboxes",
                                       "0006_callbacks", "0007_users", "0008_wrapups",
                                       "0009_intervals", "0010_record_queues",
-                                      "0011_outbound", "0012_outbound_runs"]
+                                      "0011_outbound", "0012_outbound_runs",
+                                      "0013_outbound_indexes"]
         assert await db.migrate() == []
-        assert await db.applied_migrations() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+        assert await db.applied_migrations() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
     async with await connect(db_url) as again:  # a restart finds them applied
         assert await again.migrate() == []
         rows = await again.fetch_all("SELECT version, name FROM schema_migrations ORDER BY 1")
@@ -36,7 +37,7 @@ async def test_migrate_is_idempotent_and_recorded(db_url: str) -> None:
             (1, "accounts"), (2, "call_records"), (3, "acd"), (4, "voicemail"),
             (5, "voicemail_mailboxes"), (6, "callbacks"), (7, "users"), (8, "wrapups"),
             (9, "intervals"), (10, "record_queues"), (11, "outbound"),
-            (12, "outbound_runs")]
+            (12, "outbound_runs"), (13, "outbound_indexes")]
 
 
 def test_both_dialects_have_the_same_migrations() -> None:

@@ -33,7 +33,8 @@ async def test_init_database(db_url: str) -> None:
                                     "0004_voicemail", "0005_voicemail_mailboxes",
                                     "0006_callbacks", "0007_users",
                                     "0008_wrapups", "0009_intervals", "0010_record_queues",
-                                    "0011_outbound", "0012_outbound_runs"],
+                                    "0011_outbound", "0012_outbound_runs",
+                                    "0013_outbound_indexes"],
                      "accounts": [a.account_no for a in DEMO_ACCOUNTS],
                      "mailboxes": ["general"]}
     assert await init_database(db_url, demo=True) == {"migrations": [], "accounts": [],
