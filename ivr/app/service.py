@@ -13,12 +13,12 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from ..ari import AriClient, AriError, ChannelHandle, StasisStart
 from ..flow.http import AiohttpClient
-from ..flow.state import FlowContext
+from ..flow.state import FlowContext, FlowState
 from ..media.prompts import PromptLibrary
 from ..media.stream import is_listener_leg
 from ..services.accounts import ACCOUNT_ACTION_SPECS
@@ -132,6 +132,7 @@ class IvrService:
         await running.acd.start()
         await running.acd.load_handle_times()
         await running.callbacks.start()
+        running.outbound.run_flow = self.agentless_flow
         await running.outbound.start()
         self._register_routes(running, self.reconciler)
         self.client.on_unclaimed(self.routes.on_unclaimed)
@@ -227,6 +228,37 @@ class IvrService:
             flow, state = resumed
         self.supervisor.start(event.channel, flow, ctx, resumed=event.synthetic,
                               handoffs=running.handoffs, ears=self.ears, state=state)
+
+    async def agentless_flow(self, handle: ChannelHandle, flow_name: str,
+                             variables: Mapping[str, str]) -> asyncio.Task[str]:
+        """An agentless campaign's answered contact hears `flow_name` as a call of its own (its
+        trace, record and hand-offs), the contact's fields as its variables; the task ends
+        with the flow's outcome, and cancelling it ends the call (outbound/call.py's hook)."""
+        running = self.running
+        assert running is not None
+        flowset = self.registry.current
+        flow = flowset.flows.get(flow_name)
+        if flow is None:
+            raise LookupError(f"no flow {flow_name!r} for the agentless campaign")
+        channel = await handle.get()
+        ctx = FlowContext(flows=flowset.flows, http=self.http, actions=running.actions)
+        call = self.supervisor.start(channel, flow, ctx, handoffs=running.handoffs,
+                                     ears=self.ears, state=FlowState(variables=dict(variables)))
+        task = next((t for t in self.supervisor.tasks if t.get_name() == f"call-{channel.id}"),
+                    None)
+        if call is None or task is None:
+            raise RuntimeError(f"channel {channel.id} is already a call")
+
+        async def outcome() -> str:
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                raise
+            return call.flow_state.outcome or "ended"
+
+        return asyncio.create_task(outcome())
 
     async def _stray_leg(self, event: StasisStart, handle: ChannelHandle) -> None:
         del event

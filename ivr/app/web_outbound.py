@@ -75,9 +75,6 @@ async def run_campaign(request: web.Request) -> web.Response:
     action = request.match_info["run"]
     if action not in ("start", "stop"):
         raise web.HTTPNotFound(text="start or stop")
-    if action == "start" and campaign.mode == "agentless":
-        raise web.HTTPConflict(text=f"campaign {campaign.name!r} is agentless: agentless "
-                                    "campaigns are not dialled yet")
     await dialler.set_running(campaign.name, action == "start", current_user(request).name)
     return web.json_response(await _summary(dialler, campaign))
 

@@ -13,6 +13,8 @@ Asterisk makes there), and by the customer's phone (the INVITE's To).
 - a human with no agent in time hears the safe-harbor message within 2 s of its greeting's end;
 - a machine (a long greeting, then a 1 kHz beep) gets the message after the beep;
 - a busy phone and one that never answers are stored as such;
+- an agentless campaign's human hears the reminder flow, presses the opt-out key, is on the
+  do-not-call list at once and hears it confirmed;
 - a preview contact shows on the agent's page (headless Chromium); the agent clicks Call, the
   agent's phone rings first, then the customer's, and they talk.
 """
@@ -42,7 +44,7 @@ from ivr.testing.audio import find_prompt, load_wav, save_wav, speech_segments
 from ivr.testing.softphone import CallReport, start_answerer
 
 from .browser import chromium, log_in, text_of
-from .helpers import PROMPTS, agent_phone, post, wait_for
+from .helpers import PROMPTS, agent_phone, post, seconds, wait_for
 from .running_app import RunningApp, sip_port
 
 pytestmark = pytest.mark.e2e
@@ -96,11 +98,14 @@ campaigns:
   e2e-busy: {{{common}, rules: e2e, ring_timeout: 15}}
   e2e-preview: {{mode: preview, queue: outbound, timezone: UTC, attempts: 1, rules: e2e,
                  ring_timeout: 15}}
+  e2e-reminder: {{mode: agentless, flow: reminder, timezone: UTC, attempts: 1, rules: e2e,
+                  ring_timeout: 15, opt_out_key: "9", pacing: {{max_channels: 1}}}}
 """
 
 
 ENV = {"IVR_CALLBACK_DIAL": f"PJSIP/carrier/sip:{{number}}@127.0.0.1:{PORT}"}
-CAMPAIGNS = ("e2e-human", "e2e-abandon", "e2e-machine", "e2e-busy", "e2e-preview")
+CAMPAIGNS = ("e2e-human", "e2e-abandon", "e2e-machine", "e2e-busy", "e2e-preview",
+             "e2e-reminder")
 AGENT_USER, AGENT_PASSWORD = "john", "preview password"
 
 
@@ -443,3 +448,31 @@ async def test_an_agent_previews_a_contact_on_the_page_and_calls_it(
     (attempt,) = attempts(app, "e2e-preview", contact)
     assert (attempt["result"], attempt["agent_id"]) == ("human", "agent1002")
     assert not browser.find_element(By.ID, "preview").is_displayed()
+
+
+async def test_an_agentless_contact_hears_the_reminder_and_opts_out_with_a_key(
+        app: RunningApp, tmp_path: Path) -> None:
+    contact = number()
+    import_list(app, "e2e-reminder", [f"{contact},,Hana,30"])
+    hello = spoken(tmp_path, "hello", "Hello?")
+    recording = tmp_path / "customer-heard.wav"
+    # Hello, AMD's silence, the reminder, and into the menu: then 9.
+    into_menu = seconds_of(hello) + 1.5 + seconds("outbound-reminder") + 1.5
+    customer = await start_answerer(
+        f"play-bg {hello}; wait {into_menu:.1f}; dtmf 9; wait-hangup 20", record=recording,
+        port=PORT, timeout=60)
+    try:
+        post(app, "/campaigns/e2e-reminder/start")  # no agent: none is needed
+        report = await customer.result(60)
+    finally:
+        await customer.close()
+    assert report.connected, report.error
+    assert report.hangup_by == "remote", "the flow said goodbye and hung up"
+    assert invited(report) == [contact]
+    assert find_prompt(recording, PROMPTS / "en" / "outbound-reminder.wav")
+    assert find_prompt(recording, PROMPTS / "en" / "outbound-opted-out.wav")
+    assert contact in [entry["number"] for entry in app.get("/dnc")]
+    settled(app, "e2e-reminder", contact)
+    (attempt,) = attempts(app, "e2e-reminder", contact)
+    assert (attempt["result"], attempt["amd_status"]) == ("human", "HUMAN")
+    assert attempt["detail"].endswith("; opted out"), attempt["detail"]

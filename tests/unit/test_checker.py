@@ -172,7 +172,7 @@ def test_load_folder_reports_every_file(tmp_path: Path, prompts: PromptLibrary) 
 def test_run_check_prints_like_a_compiler(tmp_path: Path) -> None:
     out = io.StringIO()
     assert run_check([ROOT / "flows"], ROOT / "prompts", out) == 0
-    assert out.getvalue().splitlines()[-1].startswith("ok: 2 file(s)")
+    assert out.getvalue().splitlines()[-1].startswith("ok: 3 file(s)")
     broken = HERE / "flows_broken"
     out = io.StringIO()
     code = run_check([broken / "target_missing.yaml", broken / "unreachable.yaml"],

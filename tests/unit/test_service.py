@@ -75,7 +75,8 @@ async def test_hot_reload_swaps_valid_edits_and_refuses_broken_ones(
     after = await _call(fake, svc, "demo")
     assert (before.flow.version, after.flow.version) == ("1", "2")
     bank = svc.registry.versions()["bank"]
-    assert svc.status()["flows"] == {"versions": {"bank": bank, "demo": "2"}, "reloads": 1,
+    assert svc.status()["flows"] == {"versions": {"bank": bank, "demo": "2", "reminder": "1"},
+                                     "reloads": 1,
                                      "refused": 0}
 
     broken = original.replace('version: "1"', 'version: "3"').replace(

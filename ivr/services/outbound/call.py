@@ -17,6 +17,12 @@ subscription made at the dial sees that StasisStart, so nothing needs routing.
   long), so that much of the connect time is spent already, and the message is started
   `START_MARGIN` early so that it is heard within the time.
 
+Agentless campaigns give the answered human (HUMAN or NOTSURE) to the campaign's flow, with the
+contact's fields as its variables, through the app's `RunFlow` hook (the flow runs as any
+call). Meanwhile the dialler watches the channel's keys: the campaign's `opt_out_key` puts the
+number on the internal do-not-call list the moment it is pressed, whatever the flow does next
+(the shipped reminder flow confirms it).
+
 Whatever ends the attempt (either side hanging up, the dialler stopping) the customer's channel
 is hung up and the attempt's result is returned for the dialler to store.
 """
@@ -27,17 +33,19 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from ...ari import (
     AriClient,
     AriError,
     ChannelDestroyed,
+    ChannelDtmfReceived,
     ChannelHandle,
     ChannelHangupRequest,
     StasisEnd,
     StasisStart,
+    channel_key,
 )
 from ...media.prompts import PromptLibrary
 from ..acd.desktop import OutboundOrigin
@@ -68,6 +76,11 @@ START_MARGIN = 0.2
 
 Phase = Callable[[str], None]
 """The dialler's hook: ringing, detecting, waiting_agent, connected, machine, done."""
+RunFlow = Callable[[ChannelHandle, str, Mapping[str, str]], Awaitable["asyncio.Task[str]"]]
+"""run(channel, flow, variables): the app runs the flow on the answered channel as a call; the
+task ends with the flow's outcome (cancelling it ends the call)."""
+OptOut = Callable[[str], Awaitable[None]]
+"""opt_out(number): on the internal do-not-call list at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +98,9 @@ class AttemptPlan:
     origin: OutboundOrigin
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     """The dialler's clock (the clearance's time is on it)."""
+    run_flow: RunFlow | None = None
+    """Agentless: the app's hook that runs the campaign's flow on the channel."""
+    opt_out: OptOut | None = None
 
 
 @dataclass
@@ -127,6 +143,10 @@ async def run_attempt(client: AriClient, acd: Acd, plan: AttemptPlan, phase: Pha
                 out.result = "machine"
                 out.detail = await _on_machine(channel, campaign, contact, acd.prompts)
                 return out
+        if campaign.mode == "agentless":
+            phase("connected")
+            await _agentless(client, channel, plan, out)
+            return out
         phase("waiting_agent")
         spent = _silence_heard(out.amd_cause) if out.amd_status == "HUMAN" else 0.0
         await _to_agent(channel, acd, plan, out, phase,
@@ -138,6 +158,48 @@ async def run_attempt(client: AriClient, acd: Acd, plan: AttemptPlan, phase: Pha
         if channel.events is not None:
             channel.events.close()
         phase("done")
+
+
+async def _agentless(client: AriClient, channel: ChannelHandle, plan: AttemptPlan,
+                     out: Outcome) -> None:
+    """The campaign's flow runs on the channel; the opt-out key is watched beside it."""
+    campaign, contact = plan.campaign, plan.contact
+    out.result, out.connected_at = "human", plan.clock()
+    if plan.run_flow is None:
+        out.detail = "no flow runner"
+        return
+    keys = client.subscribe(channel_key(channel.id))  # before the flow: no key slips past
+    opted_out = False
+
+    async def watch() -> None:
+        nonlocal opted_out
+        async for event in keys:
+            if isinstance(event, ChannelDtmfReceived) and campaign.opt_out_key \
+                    and event.digit == campaign.opt_out_key and not opted_out:
+                opted_out = True
+                if plan.opt_out is not None:
+                    await plan.opt_out(contact.number)
+                log.info("outbound %s: %s opted out (key %s)", plan.attempt_id,
+                         contact.number, event.digit)
+
+    watcher = asyncio.create_task(watch())
+    variables = {**contact.fields, "name": contact.name, "number": contact.number}
+    flow: asyncio.Task[str] | None = None
+    try:
+        flow = await plan.run_flow(channel, campaign.flow, variables)
+        if channel.events is not None:
+            channel.events.close()  # the flow's call reads the channel from here on
+        outcome = await flow
+    finally:
+        if flow is not None and not flow.done():
+            flow.cancel()
+            await asyncio.gather(flow, return_exceptions=True)
+        keys.close()  # the keys already in are still read (an opt-out is never dropped)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(watcher), 5.0)
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    out.detail = f"flow {campaign.flow}: {outcome}" + ("; opted out" if opted_out else "")
 
 
 async def gone(channel: ChannelHandle) -> None:

@@ -12,8 +12,8 @@ contact is retried after the campaign's back-off for that result, until its atte
 Which campaigns run is stored (outbound_runs): a supervisor starts and stops them, and a
 restarted service goes on with the running ones; contacts a stopped process left `dialling`
 are due again. A preview campaign is not paced: its contacts are offered to free agents, who
-accept or skip them (previews.py; the accepted call is preview.py). Agentless campaigns are not
-dialled yet.
+accept or skip them (previews.py; the accepted call is preview.py). An agentless campaign is
+paced by `max_channels` alone, and its answered humans hear its flow (call.py).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from ..acd.desktop import OutboundOrigin, OutboundTry, PreviewOffer
 from ..acd.engine import Acd
 from ..acd.queue_log import OUTBOUND
 from ..acd.store import EntryState
-from .call import AttemptPlan, Outcome, Phase, run_attempt
+from .call import AttemptPlan, Outcome, Phase, RunFlow, run_attempt
 from .campaign import CampaignConfig, Campaigns, policy_of
 from .gate import REASONS, Clearance, DialRequest, PastAttempt, Verdict, clearance
 from .pacing import Decision, PacingSnapshot, PacingStats, decide
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["DIALLED_MODES", "CampaignNotFound", "Dialler", "LiveCall"]
 
-DIALLED_MODES = ("progressive", "predictive")
+DIALLED_MODES = ("progressive", "predictive", "agentless")
 """The modes this dialler paces; preview campaigns offer contacts to agents (previews.py)."""
 PASS_INTERVAL = 1.0
 STATS_TTL = 10.0
@@ -101,6 +101,8 @@ class Dialler:
         self.dial = dial
         """Dial string template with {number} (the carrier's, as callbacks use)."""
         self.book_callback = book_callback
+        self.run_flow: RunFlow | None = None
+        """Agentless campaigns' flows: the app sets its hook (call.RunFlow) once it runs."""
         self.clock = clock
         self.running: set[str] = set()
         self.calls: dict[str, LiveCall] = {}
@@ -199,7 +201,9 @@ class Dialler:
         waiting = [s for s in inbound if s.state is EntryState.WAITING]
         return PacingSnapshot(
             agents_logged_in=len(logged_in), agents_free=len(free), agents_busy_since=busy,
-            calls_in_flight=sum(c.phase in UNDECIDED for c in mine),
+            # agentless: every call up counts (max_channels is its only limit)
+            calls_in_flight=len(mine) if campaign.mode == "agentless"
+            else sum(c.phase in UNDECIDED for c in mine),
             humans_waiting=sum(c.phase == "waiting_agent" for c in mine),
             inbound_waiting=len(waiting),
             inbound_ringing=sum(s.state is EntryState.RINGING for s in inbound),
@@ -303,7 +307,9 @@ class Dialler:
             connect_seconds=connect_seconds,
             origin=OutboundOrigin(campaign=campaign.name, contact=contact.id, attempt=number,
                                   fields=contact.fields, history=tries),
-            clock=self.now)
+            clock=self.now, run_flow=self.run_flow,
+            opt_out=lambda number: self.store.opt_out(
+                number, f"{campaign.name}: opt-out key {campaign.opt_out_key}", self.now()))
 
     def _live(self, plan: AttemptPlan, run: Callable[[Phase], Awaitable[Outcome | None]],
               agent_id: str = "") -> asyncio.Task[None]:

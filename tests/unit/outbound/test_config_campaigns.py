@@ -56,8 +56,11 @@ def errors(text: str) -> list[str]:
 
 
 def test_the_demo_campaigns_load() -> None:
-    loaded = load_campaigns(ROOT / "flows" / CAMPAIGNS_FILE, ACD, {"bank", "demo"}, PROMPTS)
-    assert set(loaded.campaigns) == {"card-payment", "billing-follow-up"}
+    loaded = load_campaigns(ROOT / "flows" / CAMPAIGNS_FILE, ACD, {"bank", "demo", "reminder"},
+                            PROMPTS)
+    assert set(loaded.campaigns) == {"card-payment", "card-reminder", "billing-follow-up"}
+    reminder = loaded.campaigns["card-reminder"]
+    assert (reminder.mode, reminder.flow, reminder.opt_out_key) == ("agentless", "reminder", "9")
     card = loaded.campaigns["card-payment"]
     assert card.mode == "progressive" and card.queue == "general"
     rules = loaded.rules_of(card)

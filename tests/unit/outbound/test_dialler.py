@@ -17,10 +17,11 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ivr.ari import ChannelDestroyed, ChannelHangupRequest, StasisStart
+from ivr.ari import ChannelDestroyed, ChannelDtmfReceived, ChannelHangupRequest, StasisStart
 from ivr.services.acd.agents import AgentState
 from ivr.services.acd.config_reader import parse_acd_config
 from ivr.services.acd.store import EntryState
@@ -75,6 +76,13 @@ campaigns:
     queue: sales
     rules: patient
     timezone: America/New_York
+  reminder:
+    mode: agentless
+    flow: reminder
+    rules: patient
+    timezone: America/New_York
+    opt_out_key: "9"
+    pacing: {max_channels: 2}
   plain:
     mode: progressive
     queue: care
@@ -436,3 +444,49 @@ async def test_a_preview_offer_is_withdrawn_when_the_agent_pauses(env: Env) -> N
     assert (contact.state, contact.next_attempt_at) == ("retry", NOW)
     with pytest.raises(PreviewError):
         await env.dialler.previews.accept("a1", offer.event.call_id)
+
+
+async def test_an_agentless_contact_hears_the_flow_and_its_opt_out_key_takes_effect_at_once(
+        env: Env) -> None:
+    await imported(env, "reminder", f"{GOOD},,Gus,30", "12125550103,,Hal,40",
+                   "12125550104,,Ivy,50")
+    started: list[tuple[str, str, dict[str, str]]] = []
+    ended = asyncio.Event()
+
+    async def run_flow(handle: Any, flow: str, variables: Any) -> asyncio.Task[str]:
+        started.append((handle.id, flow, dict(variables)))
+
+        async def the_call() -> str:
+            await ended.wait()
+            return "completed"
+        return asyncio.create_task(the_call())
+
+    env.dialler.run_flow = run_flow
+    decisions = await env.dialler.pass_once()  # no agent logged in: agentless needs none
+    assert (decisions["reminder"].dial, decisions["reminder"].reason) == (2, "agentless")
+    first = await env.call()
+    await env.call(2)
+    await env.dialler.pass_once()
+    assert len(env.dialled()) == 2, "max_channels: 2 calls up at most"
+    await answered(env, first, ("HUMAN", "HUMAN-1200-1200"))
+    await eventually(lambda: len(started) == 1)
+    assert started == [(first, "reminder", {"amount": "30", "name": "Gus", "number": GOOD})]
+    env.r.client.channel_event(ChannelDtmfReceived, first, digit="9")
+    hits = await eventually_async(lambda: env.store.dnc_hits("reminder", GOOD),
+                                  lambda h: h.internal)
+    assert hits.internal, "on the list while the flow still runs"
+    ended.set()
+    env.r.client.channel_event(ChannelDestroyed, await env.call(2), cause=16)
+    await env.settled()
+    attempt = (await env.store.attempts("reminder", GOOD))[0]
+    assert (attempt["result"], attempt["detail"]) == (
+        "human", "flow reminder: completed; opted out")
+
+
+async def eventually_async(probe: Any, done: Any, timeout: float = 1.0) -> Any:
+    async with asyncio.timeout(timeout):
+        while True:
+            value = await probe()
+            if done(value):
+                return value
+            await asyncio.sleep(0.005)
