@@ -1,8 +1,9 @@
 """The wallboard over HTTP: `GET /wallboard` (one snapshot) and `GET /wallboard/events` (a
 WebSocket that pushes a snapshot PUSH_GAP_S after the ACD changes, so that what one change sets
 off (a caller's entry, then its session) arrives in one snapshot, and every REFRESH_S anyway
-so that waits and times in state keep counting). A supervisor sees the
-queues it supervises, reporting and admin all of them (web_access.py).
+so that waits and times in state keep counting). Beside the queues, `campaigns`: the outbound
+campaigns of the same queues, their calls now and their day (services/outbound/board.py).
+A supervisor sees the queues it supervises, reporting and admin all of them (web_access.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -36,8 +38,15 @@ def _queues(request: web.Request) -> set[str] | None:
     return set(user.queues) if user.role is Role.SUPERVISOR else None
 
 
+def _board(request: web.Request, acd: Acd, queues: set[str] | None) -> dict[str, Any]:
+    """The ACD's board, and the outbound campaigns of the same queues beside it."""
+    dialler = request.app[SERVICE_KEY].outbound
+    return {**wallboard(acd, time.time(), queues=queues),
+            "campaigns": dialler.board(queues) if dialler is not None else []}
+
+
 async def snapshot(request: web.Request) -> web.Response:
-    return web.json_response(wallboard(_acd(request), time.time(), queues=_queues(request)))
+    return web.json_response(_board(request, _acd(request), _queues(request)))
 
 
 async def events(request: web.Request) -> web.WebSocketResponse:
@@ -47,7 +56,7 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     changed = acd.changes.watch()
     reader = asyncio.ensure_future(ws.receive())
     try:
-        await ws.send_json(wallboard(acd, time.time(), queues=queues))
+        await ws.send_json(_board(request, acd, queues))
         while not ws.closed:
             waiter = asyncio.ensure_future(changed.wait())
             done, _ = await asyncio.wait({reader, waiter}, timeout=REFRESH_S,
@@ -62,7 +71,7 @@ async def events(request: web.Request) -> web.WebSocketResponse:
             if changed.is_set():  # let what one change sets off settle, and coalesce
                 await asyncio.sleep(PUSH_GAP_S)
             changed.clear()
-            await ws.send_json(wallboard(acd, time.time(), queues=queues))
+            await ws.send_json(_board(request, acd, queues))
     except ConnectionResetError:
         pass
     finally:

@@ -186,6 +186,10 @@ async def test_the_wallboard_shows_a_caller_waiting_then_answered_within_a_secon
     text_of(browser, f"{general} [data-field=waiting]", r"^\d+$")
     assert not browser.find_elements(By.CSS_SELECTOR, "tr[data-queue=billing]"), \
         "a supervisor sees its own queues only"
+    # the demo's outbound campaign of general is on the board; billing's is not
+    text_of(browser, "[data-test=campaigns] tr[data-campaign=card-payment] [data-field=running]",
+            "^(yes|no)$")
+    assert not browser.find_elements(By.CSS_SELECTOR, "tr[data-campaign=billing-follow-up]")
     answered = int(text_of(browser, f"{general} [data-field=answered]", r"^\d+$"))
 
     phone = await agent_phone(acd, "agent1001", "wait 2; hangup", timeout=60)

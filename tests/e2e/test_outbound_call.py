@@ -293,6 +293,9 @@ async def test_a_human_reaches_the_agent_and_dnc_and_outside_window_numbers_are_
     import_list(app, "e2e-busy", [f"{human},,Hana,30"])
     post(app, "/campaigns/e2e-busy/start")
     assert settled(app, "e2e-busy", human, timeout=10)["outcome"] == "dnc_internal"
+    # The wallboard has the campaign's day: the human reached, the two refusals.
+    (board,) = [c for c in app.get("/wallboard")["campaigns"] if c["name"] == "e2e-human"]
+    assert (board["today"]["human"], board["today"]["refused"]) == (1, 2)
     # From Asterisk's side: one channel on the carrier, the human's attempt.
     await asyncio.sleep(0.5)
     assert watch.dialled() == {attempt["channel_id"]}

@@ -23,6 +23,9 @@ from ivr.services.acd.config_reader import parse_acd_config
 from ivr.services.acd.engine import Acd
 from ivr.services.acd.store import AcdStore
 from ivr.services.db import connect
+from ivr.services.outbound.config_campaigns import parse_campaigns
+from ivr.services.outbound.dialler import Dialler
+from ivr.services.outbound.store import OutboundStore
 from ivr.services.users import UserStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +38,11 @@ queues:
   vip: {members: [a2]}
 wallboard:
   service_level: {amber: 0.9, red: 0.5}
+"""
+CAMPAIGNS = """
+campaigns:
+  renewals: {mode: progressive, queue: general, rules: kr, timezone: Asia/Seoul}
+  vip-offers: {mode: preview, queue: vip, rules: kr, timezone: Asia/Seoul}
 """
 
 
@@ -49,6 +57,7 @@ class StandIn:
     acd: Acd
     metrics: Metrics = field(default_factory=Metrics)
     running: None = None
+    outbound: Dialler | None = None
 
 
 @dataclass
@@ -56,6 +65,7 @@ class Env:
     client: TestClient[web.Request, web.Application]
     acd: Acd
     auth: dict[str, dict[str, str]]
+    dialler: Dialler | None = None
 
 
 @pytest.fixture
@@ -72,10 +82,14 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
                               ("rita", "reporting", {}), ("ana", "agent", {"agent_id": "a1"})):
         await users.add(name, role, "a long password", **extra)
         auth[name] = {"Authorization": f"Bearer {await users.new_token(name)}"}
-    client = TestClient(TestServer(build_app(cast(IvrService, StandIn(users, acd)))))
+    campaigns = parse_campaigns(CAMPAIGNS, acd=config)
+    dialler = Dialler(cast(AriClient, NoAri()), acd, OutboundStore(db), lambda: campaigns,
+                      dial="PJSIP/{number}")
+    client = TestClient(TestServer(build_app(cast(IvrService,
+                                                  StandIn(users, acd, outbound=dialler)))))
     await client.start_server()
     try:
-        yield Env(client, acd, auth)
+        yield Env(client, acd, auth, dialler)
     finally:
         await client.close()
         await acd.stop()
@@ -97,6 +111,21 @@ async def test_a_supervisor_sees_its_queues_and_their_agents(env: Env) -> None:
     assert [q["name"] for q in everything["queues"]] == ["general", "vip"]
     resp = await env.client.get("/wallboard", headers=env.auth["ana"])
     assert resp.status == 403
+
+
+async def test_the_campaigns_of_the_queues_are_on_the_board_with_their_day(env: Env) -> None:
+    """The dialler counts each attempt as it stores it (outbound/board.py)."""
+    assert env.dialler is not None
+    now = time.time()
+    for result in ("human", "human", "abandoned", "machine", "busy", "dnc"):
+        env.dialler.today.count("renewals", result, now)
+    (renewals,) = (await board(env, "sam"))["campaigns"]
+    assert (renewals["name"], renewals["running"], renewals["queue"]) == (
+        "renewals", False, "general")
+    assert renewals["today"] == {"dialled": 5, "human": 3, "machine": 1, "abandoned": 1,
+                                 "abandon_rate": 0.3333, "refused": 1}
+    assert [c["name"] for c in (await board(env, "rita"))["campaigns"]] == [
+        "renewals", "vip-offers"]
 
 
 async def test_the_day_and_the_colours_come_from_the_queue_log(env: Env) -> None:

@@ -250,6 +250,23 @@ function renderBoard(board) {
     return tr;
   });
   $("#queue-rows").replaceChildren(...rows);
+  $("#campaign-rows").replaceChildren(...(board.campaigns || []).map((c) => {
+    const tr = document.createElement("tr");
+    tr.dataset.campaign = c.name;
+    cell(tr, c.name);
+    cell(tr, c.mode);
+    cell(tr, c.queue ?? "-");
+    cell(tr, c.running ? "yes" : "no").dataset.field = "running";
+    cell(tr, `${c.ringing} / ${c.waiting_agent} / ${c.connected}`);
+    cell(tr, String(c.today.dialled)).dataset.field = "dialled";
+    cell(tr, String(c.today.human)).dataset.field = "human";
+    cell(tr, String(c.today.machine));
+    cell(tr, `${c.today.abandoned} (${percent(c.today.abandon_rate)})`)
+      .dataset.field = "abandoned";
+    cell(tr, String(c.today.refused));
+    cell(tr, c.pacing ?? "-");
+    return tr;
+  }));
   $("#agent-rows").replaceChildren(...board.agents.map((agent) => {
     const tr = document.createElement("tr");
     tr.dataset.agent = agent.id;

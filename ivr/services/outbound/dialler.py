@@ -27,6 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ...ari import AriClient
 from ..acd.agents import Agent, AgentState
@@ -34,6 +35,7 @@ from ..acd.desktop import OutboundOrigin, OutboundTry, PreviewOffer
 from ..acd.engine import Acd
 from ..acd.queue_log import OUTBOUND
 from ..acd.store import EntryState
+from .board import Today, campaign_board
 from .call import AttemptPlan, Outcome, Phase, RunFlow, run_attempt
 from .campaign import CampaignConfig, Campaigns, policy_of
 from .gate import REASONS, Clearance, DialRequest, PastAttempt, Verdict, clearance
@@ -108,6 +110,8 @@ class Dialler:
         self.calls: dict[str, LiveCall] = {}
         self.last: dict[str, Decision] = {}
         """Campaign -> the last pass's pacing decision (for GET /campaigns)."""
+        self.today = Today()
+        """Attempts by result since midnight, for the wallboard (board.py)."""
         self.recent: OrderedDict[str, str] = OrderedDict()
         """Call id -> campaign of calls placed lately (live or settled), newest last."""
         self._stats: dict[str, tuple[float, PacingStats]] = {}
@@ -277,6 +281,7 @@ class Dialler:
     async def refused(self, campaign: CampaignConfig, contact: Contact, verdict: Verdict,
                        now: dt.datetime) -> None:
         result = refusal_result(verdict)
+        self.today.count(campaign.name, result, self.clock())
         log.info("campaign %s: not dialling %s: %s", campaign.name, contact.number,
                  ", ".join(verdict.reasons))
         await self.store.record_attempt(AttemptRow(
@@ -369,6 +374,7 @@ class Dialler:
     async def _settle(self, live: LiveCall, plan: AttemptPlan, out: Outcome) -> None:
         campaign, contact, now = plan.campaign, plan.contact, self.now()
         self._stats.pop(campaign.name, None)
+        self.today.count(campaign.name, out.result, self.clock())
         await self.store.record_attempt(AttemptRow(
             contact_id=contact.id, campaign=campaign.name, number=contact.number,
             attempt=plan.attempt, started_at=out.started_at, ended_at=now, result=out.result,
@@ -391,6 +397,11 @@ class Dialler:
             out.amd_status, ""))
         log.info("outbound %s to %s (%s, attempt %d): %s %s", live.id, contact.number,
                  campaign.name, plan.attempt, out.result, out.detail)
+
+    def board(self, queues: set[str] | None = None) -> list[dict[str, Any]]:
+        """The campaigns of these queues (None: all) for the wallboard."""
+        return campaign_board(self.campaigns(), self.running, self.calls.values(), self.last,
+                              self.today, self.clock(), queues=queues)
 
     # after the call -------------------------------------------------------------------------
 
