@@ -26,10 +26,7 @@ from typing import Protocol
 from ...ari import (
     AriClient,
     AriError,
-    ChannelDestroyed,
     ChannelHandle,
-    ChannelHangupRequest,
-    StasisEnd,
 )
 from ...ari.handles import new_id
 from ...media.say import say
@@ -47,6 +44,7 @@ from ..acd.results import Left, QueueResult, Served, TransferredOut
 from ..acd.ringing import ring_group
 from ..acd.store import EntryState
 from ..acd.waiting import QueueRequest, wait
+from ..legs import gone, play, race, release
 from ..outbound.dial import Dialled, dial
 from ..outbound.gate import Clearance, Verdict
 from .entry import CallbackEntry
@@ -129,41 +127,6 @@ def _refusal(verdict: Verdict) -> tuple[str, str]:
     return "failed", text
 
 
-async def _gone(channel: ChannelHandle) -> None:
-    """Returns when the channel hangs up or leaves the application."""
-    assert channel.events is not None
-    async for event in channel.events:
-        if isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
-            return
-
-
-async def _play(channel: ChannelHandle, media: list[str]) -> None:
-    if not media:
-        return
-    playback = await channel.play(media)
-    try:
-        await playback.finished()
-    finally:
-        if playback.events is not None:
-            playback.events.close()
-
-
-async def _race(work: asyncio.Task[object], *stops: asyncio.Task[None]) -> bool:
-    """True if `work` finished first; else it is cancelled (a hangup came first, or this race
-    was cancelled: a dial left running would ring the customer for nobody)."""
-    try:
-        done, _ = await asyncio.wait({work, *stops}, return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
-        work.cancel()
-        await asyncio.gather(work, return_exceptions=True)
-        raise
-    if work in done:
-        return True
-    work.cancel()
-    await asyncio.gather(work, return_exceptions=True)
-    return False
-
-
 @contextlib.asynccontextmanager
 async def _message(svc: CallbackService, message_id: str) -> AsyncIterator[str | None]:
     if not message_id or svc.message_media is None:
@@ -206,7 +169,7 @@ async def _agent_first(svc: CallbackService, entry: CallbackEntry, group: list[A
     acd.desktops.publish(agent.id, ScreenPop.of(
         _origin(cb), agent=agent.id, call_id=cb.id, queue=queue.name, caller=cb.number,
         caller_name="", language=cb.language, priority=cb.priority, waited_s=None))
-    agent_gone = asyncio.create_task(_gone(agent_leg))
+    agent_gone = asyncio.create_task(gone(agent_leg))
     customer: ChannelHandle | None = None
     bridge = None
     result, detail, talked = "agent_gone", "", False
@@ -214,17 +177,17 @@ async def _agent_first(svc: CallbackService, entry: CallbackEntry, group: list[A
     handed_on = False
     try:
         async with _message(svc, cb.message_id) as message:
-            briefed = asyncio.create_task(_play(agent_leg, _briefing(svc, entry, message)))
-            if not await _race(briefed, agent_gone):
+            briefed = asyncio.create_task(play(agent_leg, _briefing(svc, entry, message)))
+            if not await race(briefed, agent_gone):
                 return
         cleared = await svc.clear(entry)
         if isinstance(cleared, Verdict):
             result, detail = _refusal(cleared)
-            await _play(agent_leg, [acd.prompts.media_uri("callback-blocked", AGENT_LANGUAGE)])
+            await play(agent_leg, [acd.prompts.media_uri("callback-blocked", AGENT_LANGUAGE)])
             return
         ringing = await agent_leg.play(RING_TONE)
         dialling = asyncio.create_task(_dial(svc, entry, cleared))
-        if not await _race(dialling, agent_gone):
+        if not await race(dialling, agent_gone):
             return
         with contextlib.suppress(AriError):
             await ringing.stop()
@@ -234,7 +197,7 @@ async def _agent_first(svc: CallbackService, entry: CallbackEntry, group: list[A
         result, detail, customer = dialled.result, dialled.detail, dialled.channel
         if customer is None:
             with contextlib.suppress(AriError):
-                await _play(agent_leg, [acd.prompts.media_uri("callback-no-answer",
+                await play(agent_leg, [acd.prompts.media_uri("callback-no-answer",
                                                               AGENT_LANGUAGE)])
             return
         bridge = await svc.client.bridges.create("mixing", bridge_id=f"cb-call-{cb.id}")
@@ -242,7 +205,7 @@ async def _agent_first(svc: CallbackService, entry: CallbackEntry, group: list[A
         talked = True
         log.info("callback %s: %s talks to %s", cb.id, agent.id, cb.number)
         acd.desktops.publish(agent.id, CallConnected(cb.id, queue.name))
-        customer_gone = asyncio.create_task(_gone(customer))
+        customer_gone = asyncio.create_task(gone(customer))
         talk = AgentFirstTalk(acd, cb.id, bridge, customer, queue.moh,
                               lambda held: acd.desktops.publish(agent.id, CallHold(cb.id, held)))
         svc.talking[agent.id] = talk
@@ -259,18 +222,7 @@ async def _agent_first(svc: CallbackService, entry: CallbackEntry, group: list[A
         raise
     finally:
         agent_gone.cancel()
-        for leg in (customer, agent_leg):
-            if leg is not None:
-                if not (handed_on and leg is customer):
-                    with contextlib.suppress(AriError):
-                        await leg.hangup()
-                if leg.events is not None:
-                    leg.events.close()
-        if bridge is not None:
-            with contextlib.suppress(AriError):
-                await bridge.destroy()
-            if bridge.events is not None:
-                bridge.events.close()
+        await release((customer, agent_leg), bridge, keep=customer if handed_on else None)
         if talked:
             await acd.call_ended(agent, queue, cb.id)
             acd.desktops.publish(agent.id, CallEnded(cb.id, HowEnded.CALLBACK))
@@ -323,7 +275,7 @@ async def _customer_first(svc: CallbackService, entry: CallbackEntry) -> None:
 
 async def _hold(svc: CallbackService, entry: CallbackEntry, leg: CustomerLeg) -> QueueResult:
     cb = entry.cb
-    await _play(leg.handle, [svc.acd.prompts.media_uri("callback-customer-intro", leg.language)])
+    await play(leg.handle, [svc.acd.prompts.media_uri("callback-customer-intro", leg.language)])
     return await wait(svc.acd, leg, QueueRequest(
         queue=cb.queue, priority=cb.priority, since=entry.entered_at,
         screen=_origin(cb)))

@@ -42,8 +42,6 @@ from ...ari import (
     ChannelDestroyed,
     ChannelDtmfReceived,
     ChannelHandle,
-    ChannelHangupRequest,
-    StasisEnd,
     StasisStart,
     channel_key,
 )
@@ -52,6 +50,7 @@ from ..acd.desktop import OutboundOrigin
 from ..acd.engine import Acd
 from ..acd.waiting import QueueRequest, wait
 from ..callback.leg import CustomerLeg
+from ..legs import play
 from ..place import PlaceChanged, WithAgent
 from .campaign import CampaignConfig
 from .dial import dial
@@ -60,8 +59,7 @@ from .store import Contact
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AMD_ARG", "AMD_CONTEXT", "OUTBOUND_ARG", "AttemptPlan", "Outcome", "gone",
-           "run_attempt"]
+__all__ = ["AMD_ARG", "AMD_CONTEXT", "OUTBOUND_ARG", "AttemptPlan", "Outcome", "run_attempt"]
 
 OUTBOUND_ARG = "outbound"
 """First Stasis argument of a dialled contact's channel (then the attempt's id)."""
@@ -202,14 +200,6 @@ async def _agentless(client: AriClient, channel: ChannelHandle, plan: AttemptPla
     out.detail = f"flow {campaign.flow}: {outcome}" + ("; opted out" if opted_out else "")
 
 
-async def gone(channel: ChannelHandle) -> None:
-    """Returns when the channel hangs up or leaves the application."""
-    assert channel.events is not None
-    async for event in channel.events:
-        if isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
-            return
-
-
 def _silence_heard(cause: str) -> float:
     """Seconds between the greeting's end and the HUMAN verdict, from AMDCAUSE."""
     parts = cause.split("-")
@@ -242,17 +232,6 @@ def _media(prompts: PromptLibrary, ids: tuple[str, ...], language: str) -> list[
     return [prompts.media_uri(p, language) for p in ids]
 
 
-async def _play(channel: ChannelHandle, media: list[str]) -> None:
-    if not media:
-        return
-    playback = await channel.play(media)
-    try:
-        await playback.finished()
-    finally:
-        if playback.events is not None:
-            playback.events.close()
-
-
 async def _on_machine(channel: ChannelHandle, campaign: CampaignConfig, contact: Contact,
                       prompts: PromptLibrary) -> str:
     if campaign.amd.on_machine != "message" or not campaign.amd.message:
@@ -260,7 +239,7 @@ async def _on_machine(channel: ChannelHandle, campaign: CampaignConfig, contact:
     beep = await _detect(channel, "beep")
     if beep is None:
         return "the machine hung up before the beep"
-    await _play(channel, _media(prompts, campaign.amd.message,
+    await play(channel, _media(prompts, campaign.amd.message,
                                 contact.language or FALLBACK_LANGUAGE))
     return f"message left ({beep[1] or 'beep'})"
 
@@ -299,7 +278,7 @@ async def _to_agent(channel: ChannelHandle, acd: Acd, plan: AttemptPlan, out: Ou
                 out.result, out.detail = "abandoned", "no agent within the connect time"
                 log.info("outbound %s: no agent in %.2f s, safe harbor", plan.attempt_id,
                          connect_within)
-                await _play(channel, _media(acd.prompts, campaign.safe_harbor, language))
+                await play(channel, _media(acd.prompts, campaign.safe_harbor, language))
                 return
         phase("connected")
         await asyncio.gather(holding, return_exceptions=True)

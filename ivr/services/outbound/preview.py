@@ -20,7 +20,8 @@ from ..acd.config import QueueConfig
 from ..acd.desktop import CallConnected, CallEnded, HowEnded, ScreenPop
 from ..acd.engine import Acd
 from ..acd.ringing import ring_group
-from .call import FALLBACK_LANGUAGE, OUTBOUND_ARG, AttemptPlan, Outcome, Phase, gone
+from ..legs import gone, race, release
+from .call import FALLBACK_LANGUAGE, OUTBOUND_ARG, AttemptPlan, Outcome, Phase
 from .dial import dial
 
 log = logging.getLogger(__name__)
@@ -30,21 +31,6 @@ __all__ = ["RING_TONE", "run_preview"]
 RING_TONE = "tone:ring"
 NO_ANSWER_PROMPT = "callback-no-answer"
 """What the agent hears when the customer did not answer (the callbacks' prompt)."""
-
-
-async def _race(work: asyncio.Task[object], stop: asyncio.Task[None]) -> bool:
-    """True if `work` finished first; else it is cancelled (the agent hung up)."""
-    try:
-        done, _ = await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
-        work.cancel()
-        await asyncio.gather(work, return_exceptions=True)
-        raise
-    if work in done:
-        return True
-    work.cancel()
-    await asyncio.gather(work, return_exceptions=True)
-    return False
 
 
 async def run_preview(client: AriClient, acd: Acd, plan: AttemptPlan, agent: Agent,
@@ -76,7 +62,7 @@ async def run_preview(client: AriClient, acd: Acd, plan: AttemptPlan, agent: Age
             client, plan.endpoint, plan.clearance, contact.number,
             caller_id=plan.campaign.caller_id, ring_timeout=plan.campaign.ring_timeout,
             app_args=f"{OUTBOUND_ARG},{call_id}", channel_id=call_id, now=plan.clock()))
-        if not await _race(dialling, agent_gone):
+        if not await race(dialling, agent_gone):
             out.result, out.detail = "failed", "the agent hung up while the customer rang"
             return out
         with contextlib.suppress(AriError):
@@ -108,17 +94,7 @@ async def run_preview(client: AriClient, acd: Acd, plan: AttemptPlan, agent: Age
         return out
     finally:
         agent_gone.cancel()
-        for leg in (customer, agent_leg):
-            if leg is not None:
-                with contextlib.suppress(AriError):
-                    await leg.hangup()
-                if leg.events is not None:
-                    leg.events.close()
-        if bridge is not None:
-            with contextlib.suppress(AriError):
-                await bridge.destroy()
-            if bridge.events is not None:
-                bridge.events.close()
+        await release((customer, agent_leg), bridge)
         if talked:
             await acd.call_ended(agent, queue, call_id)
             acd.desktops.publish(agent.id, CallEnded(call_id, how))
