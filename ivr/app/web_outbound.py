@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..services.acd.reporting import queue_kpis
 from ..services.outbound.campaign import CampaignConfig
 from ..services.outbound.contacts_csv import ContactListError, parse_contacts
 from ..services.outbound.dialler import CampaignNotFound, Dialler
@@ -108,8 +109,16 @@ async def get_report(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="since must come before until, and the interval be "
                                       "60 s to 31 days")
     rows = await dialler.store.attempts_between(campaign.name, since, until)
-    return web.json_response({"campaign": campaign.name, **campaign_report(
-        rows, since, until, dt.timedelta(seconds=interval))})
+    report = campaign_report(rows, since, until, dt.timedelta(seconds=interval))
+    # The agents' side: their occupancy in the campaign's queue over the span (busy of
+    # staffed time, inbound calls included: a blended agent's day is one day).
+    occupancy = None
+    if campaign.queue and campaign.queue in dialler.acd.config().queues:
+        kpis = await queue_kpis(dialler.acd, campaign.queue, since.timestamp(),
+                                until.timestamp())
+        occupancy = kpis.occupancy
+    return web.json_response({"campaign": campaign.name, "queue": campaign.queue or None,
+                              "queue_occupancy": occupancy, **report})
 
 
 async def list_contacts(request: web.Request) -> web.Response:
