@@ -33,7 +33,7 @@ from ...ari import AriClient
 from ..acd.agents import Agent, AgentState
 from ..acd.desktop import OutboundOrigin, OutboundTry, PreviewOffer
 from ..acd.engine import Acd
-from ..acd.queue_log import OUTBOUND
+from ..acd.queue_log import OUTBOUND, QueueLogEvent
 from ..acd.store import EntryState
 from .board import Today, campaign_board
 from .call import AttemptPlan, Outcome, Phase, RunFlow, run_attempt
@@ -116,6 +116,7 @@ class Dialler:
         """Call id -> campaign of calls placed lately (live or settled), newest last."""
         self._stats: dict[str, tuple[float, PacingStats]] = {}
         self._lock = asyncio.Lock()
+        self._log_buffer: list[QueueLogEvent] = []
         self._loop: asyncio.Task[None] | None = None
         self.previews = PreviewDesk(self)
         """Preview campaigns' offers to agents (previews.py)."""
@@ -188,6 +189,7 @@ class Dialler:
                 self.last[name] = decisions[name] = decision
                 if decision.dial > 0:
                     await self._place(campaign, config, decision.dial)
+            await self.flush_log()
             return decisions
 
     async def snapshot(self, campaign: CampaignConfig, config: Campaigns) -> PacingSnapshot:
@@ -284,20 +286,27 @@ class Dialler:
         self.today.count(campaign.name, result, self.clock())
         log.info("campaign %s: not dialling %s: %s", campaign.name, contact.number,
                  ", ".join(verdict.reasons))
-        await self.store.record_attempt(AttemptRow(
+        row = AttemptRow(
             contact_id=contact.id, campaign=campaign.name, number=contact.number,
             attempt=contact.attempts, started_at=now, ended_at=now, result=result,
-            reasons=verdict.reasons,
-            detail="; ".join(REASONS[r][0] for r in verdict.reasons)))
-        await self.acd.log(self.acd.event(contact.id, campaign.queue, "NONE", OUTBOUND,
-                                          campaign.name, result, 0, "",
-                                          " ".join(verdict.reasons)))
-        if verdict.permanent or verdict.retry_at is None:
-            await self.store.settle(contact, state="done", outcome=verdict.reasons[0],
-                                    next_attempt_at=None, dialled=False, now=now)
-        else:
-            await self.store.settle(contact, state="retry", outcome=verdict.reasons[0],
-                                    next_attempt_at=verdict.retry_at, dialled=False, now=now)
+            reasons=verdict.reasons, detail="; ".join(REASONS[r][0] for r in verdict.reasons))
+        done = verdict.permanent or verdict.retry_at is None
+        async with self.store.db.transaction():  # the attempt and the contact's state at once
+            await self.store.record_attempt(row)
+            await self.store.settle(contact, state="done" if done else "retry",
+                                    outcome=verdict.reasons[0],
+                                    next_attempt_at=None if done else verdict.retry_at,
+                                    dialled=False, now=now)
+        # Its queue_log line goes with the pass's others (flush_log): one write a pass.
+        self._log_buffer.append(self.acd.event(contact.id, campaign.queue, "NONE", OUTBOUND,
+                                               campaign.name, result, 0, "",
+                                               " ".join(verdict.reasons)))
+
+    async def flush_log(self) -> None:
+        """The refusals' queue_log lines, written together."""
+        if self._log_buffer:
+            events, self._log_buffer = self._log_buffer, []
+            await self.acd.log(*events)
 
     def new_attempt_id(self) -> str:
         return "ob-" + secrets.token_hex(8)

@@ -63,6 +63,7 @@ class Dialler(Protocol):
                     agent_reserved: bool = False) -> Clearance | Verdict: ...
     async def refused(self, campaign: CampaignConfig, contact: Contact, verdict: Verdict,
                       now: dt.datetime) -> None: ...
+    async def flush_log(self) -> None: ...
     def start_preview_call(self, campaign: CampaignConfig, contact: Contact,
                            cleared: Clearance, agent: Agent,
                            offer: PreviewOffer) -> asyncio.Task[None]: ...
@@ -175,6 +176,7 @@ class PreviewDesk:
         self.offers.pop(agent_id, None)
         if isinstance(answer, Verdict):
             await dialler.refused(campaign, offer.contact, answer, dialler.now())
+            await dialler.flush_log()
             dialler.acd.desktops.publish(agent_id, replace(offer.event, withdrawn=True))
             return None
         return dialler.start_preview_call(campaign, offer.contact, answer, agent, offer.event)
