@@ -241,6 +241,9 @@ async def test_a_human_reaches_the_agent_with_the_contact_on_the_screen(env: Env
         (cid for cid, ep in env.r.rest.originated if ep == "PJSIP/a1"), None))
     env.r.client.channel_event(StasisStart, agent_leg, args=("acd-agent", customer))
     await eventually(lambda: env.r.acd.agent("a1").state is AgentState.ON_CALL)
+    # The contact's side of the connection (its move to the agent, when its talk starts)
+    # comes after the agent's state: wait for it before the clock moves on.
+    await eventually(lambda: env.dialler.calls[customer].phase == "connected")
     env.r.clock.advance(30)
     env.r.client.channel_event(ChannelHangupRequest, agent_leg)
     await env.settled()
