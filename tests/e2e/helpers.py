@@ -9,10 +9,13 @@ Scripts wait into a prompt and key with barge-in, so timings come from the rende
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -197,3 +200,38 @@ def expect_events(trace: list[dict[str, object]], *, happen: Sequence[str],
         at = names.index(name, at) + 1
     present = sorted(set(never) & set(names))
     assert not present, f"{present} must not happen; the trace had {names}"
+
+
+@contextlib.contextmanager
+def restarted_with(app: RunningApp, files: Mapping[str, str],
+                   env: dict[str, str]) -> Iterator[RunningApp]:
+    """The app restarted with these files of its flows folder (written in order) and `env`
+    added; afterwards the originals back in the reverse order and their reload waited for.
+
+    A module with queues of its own writes queues.yaml first, then a campaigns.yaml that fits
+    them (the demo's campaigns name queues it does not have: the app would refuse to start).
+    Restored campaigns first, the demo's campaigns with the module's queues are refused, so
+    the one reload waited for is of both demo files together."""
+    paths = {app.flows_dir / name: text for name, text in files.items()}
+    originals = {path: path.read_text() for path in paths}
+    for path, text in paths.items():
+        path.write_text(text)
+    assert app.restart is not None
+    app.restart(env)
+    try:
+        yield app
+    finally:
+        reloads = app.get("/health")["flows"]["reloads"]
+        for path, text in reversed(originals.items()):
+            path.write_text(text)
+        wait_for(lambda: app.get("/health")["flows"]["reloads"] != reloads, 10,
+                 "the flows folder not restored")
+
+
+def add_user(app: RunningApp, user: str, password: str, *role: str) -> str:
+    """A console user added with `ivr user add` as an operator would (`role`: its options,
+    e.g. "--role", "agent", "--agent", "agent1002")."""
+    subprocess.run([sys.executable, "-m", "ivr.app.cli", "user", "add", user, *role,
+                    "--password", "-", "--url", f"sqlite:///{app.database()}"],
+                   input=password, text=True, check=True, capture_output=True)
+    return user

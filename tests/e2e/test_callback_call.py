@@ -31,6 +31,7 @@ from .helpers import (
     cancel_active_callbacks,
     new_caller,
     post,
+    restarted_with,
     seconds,
     spoken,
     voice,
@@ -82,27 +83,13 @@ ENV = {"IVR_CALLBACK_DIAL": f"PJSIP/carrier/sip:{{number}}@127.0.0.1:{PORT}"}
 @pytest.fixture(scope="module")
 def app(ivr_app: RunningApp) -> Iterator[RunningApp]:
     """The app restarted to dial customers to this module's port, with the test queues."""
-    # The demo's campaigns name queues this module's file does not have: without a campaigns
-    # file of its own the app would refuse to start on them (all or nothing).
-    files = {ivr_app.flows_dir / "queues.yaml": QUEUES,
-             ivr_app.flows_dir / "campaigns.yaml": "campaigns: {}\n"}
-    originals = {path: path.read_text() for path in files}
-    for path, text in files.items():
-        path.write_text(text)
-    assert ivr_app.restart is not None
-    ivr_app.restart(ENV)
-    try:
-        yield ivr_app
-    finally:
-        for agent in ("agent1001", "agent1002"):
-            post(ivr_app, f"/agents/{agent}/logout")
-        reloads = ivr_app.get("/health")["flows"]["reloads"]
-        # Campaigns first: the demo's campaigns with this module's queues are refused, so the
-        # one reload waited for below is of both demo files together.
-        for path, text in reversed(originals.items()):
-            path.write_text(text)
-        wait_for(lambda: ivr_app.get("/health")["flows"]["reloads"] != reloads, 10,
-                 "queues.yaml not restored")
+    with restarted_with(ivr_app, {"queues.yaml": QUEUES, "campaigns.yaml": "campaigns: {}\n"},
+                        ENV):
+        try:
+            yield ivr_app
+        finally:
+            for agent in ("agent1001", "agent1002"):
+                post(ivr_app, f"/agents/{agent}/logout")
 
 
 @pytest.fixture(autouse=True)

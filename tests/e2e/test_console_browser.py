@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -34,6 +32,7 @@ from .helpers import (
     STEP,
     TO_AGENT,
     add_account,
+    add_user,
     agent_phone,
     new_caller,
     place_of,
@@ -57,20 +56,13 @@ def browser() -> Iterator[WebDriver]:
 @pytest.fixture(scope="module")
 def agent_user(acd: RunningApp) -> str:
     """An agent user for agent1002, added with `ivr user` as an operator would."""
-    subprocess.run([sys.executable, "-m", "ivr.app.cli", "user", "add", AGENT_USER, "--role",
-                    "agent", "--agent", "agent1002", "--password", "-", "--url",
-                    f"sqlite:///{acd.database()}"], input=AGENT_PASSWORD, text=True,
-                   check=True, capture_output=True)
-    return AGENT_USER
+    return add_user(acd, AGENT_USER, AGENT_PASSWORD, "--role", "agent", "--agent", "agent1002")
 
 
 @pytest.fixture(scope="module")
 def supervisor_user(acd: RunningApp) -> str:
-    subprocess.run([sys.executable, "-m", "ivr.app.cli", "user", "add", SUPERVISOR_USER,
-                    "--role", "supervisor", "--queues", "general", "--password", "-", "--url",
-                    f"sqlite:///{acd.database()}"], input=AGENT_PASSWORD, text=True,
-                   check=True, capture_output=True)
-    return SUPERVISOR_USER
+    return add_user(acd, SUPERVISOR_USER, AGENT_PASSWORD, "--role", "supervisor", "--queues",
+                    "general")
 
 
 def shows_rows(driver: WebDriver, table: str, rows: int) -> None:

@@ -28,7 +28,6 @@ import json
 import re
 import secrets
 import subprocess
-import sys
 import urllib.error
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -44,7 +43,7 @@ from ivr.testing.audio import find_prompt, load_wav, save_wav, speech_segments
 from ivr.testing.softphone import CallReport, start_answerer
 
 from .browser import chromium, log_in, text_of
-from .helpers import PROMPTS, agent_phone, post, seconds, wait_for
+from .helpers import PROMPTS, add_user, agent_phone, post, restarted_with, seconds, wait_for
 from .running_app import RunningApp, sip_port
 
 pytestmark = pytest.mark.e2e
@@ -113,25 +112,15 @@ AGENT_USER, AGENT_PASSWORD = "john", "preview password"
 def app(ivr_app: RunningApp) -> Iterator[RunningApp]:
     """The app restarted to dial customers to this module's port, with its queues and
     campaigns (queues first: the demo's campaigns name queues this file does not have)."""
-    files = {ivr_app.flows_dir / "queues.yaml": QUEUES,
-             ivr_app.flows_dir / "campaigns.yaml": campaigns_yaml(dt.datetime.now(dt.UTC))}
-    originals = {path: path.read_text() for path in files}
-    for path, text in files.items():
-        path.write_text(text)
-    assert ivr_app.restart is not None
-    ivr_app.restart(ENV)
-    try:
-        yield ivr_app
-    finally:
-        for name in CAMPAIGNS:
-            post(ivr_app, f"/campaigns/{name}/stop")
-        for agent in ("agent1001", "agent1002"):
-            post(ivr_app, f"/agents/{agent}/logout")
-        reloads = ivr_app.get("/health")["flows"]["reloads"]
-        for path, text in reversed(originals.items()):
-            path.write_text(text)
-        wait_for(lambda: ivr_app.get("/health")["flows"]["reloads"] != reloads, 10,
-                 "queues.yaml not restored")
+    with restarted_with(ivr_app, {"queues.yaml": QUEUES, "campaigns.yaml": campaigns_yaml(
+            dt.datetime.now(dt.UTC))}, ENV):
+        try:
+            yield ivr_app
+        finally:
+            for name in CAMPAIGNS:
+                post(ivr_app, f"/campaigns/{name}/stop")
+            for agent in ("agent1001", "agent1002"):
+                post(ivr_app, f"/agents/{agent}/logout")
 
 
 def number() -> str:
@@ -412,12 +401,8 @@ def browser() -> Iterator[WebDriver]:
 
 @pytest.fixture(scope="module")
 def agent_user(app: RunningApp) -> str:
-    """An agent user for agent1002, added with `ivr user` as an operator would."""
-    subprocess.run([sys.executable, "-m", "ivr.app.cli", "user", "add", AGENT_USER, "--role",
-                    "agent", "--agent", "agent1002", "--password", "-", "--url",
-                    f"sqlite:///{app.database()}"], input=AGENT_PASSWORD, text=True,
-                   check=True, capture_output=True)
-    return AGENT_USER
+    """An agent user for agent1002."""
+    return add_user(app, AGENT_USER, AGENT_PASSWORD, "--role", "agent", "--agent", "agent1002")
 
 
 async def test_an_agent_previews_a_contact_on_the_page_and_calls_it(

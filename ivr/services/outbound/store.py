@@ -56,8 +56,7 @@ class Contact:
     def of(cls, row: Row) -> Contact:
         return cls(id=row["id"], campaign=row["campaign"], number=row["number"],
                    timezone=row["timezone"], language=row["language"], name=row["name"],
-                   fields=json.loads(row["fields"]) if isinstance(row["fields"], str)
-                   else dict(row["fields"]),
+                   fields=json.loads(row["fields"]),
                    consent_at=row["consent_at"], night_consent=bool(row["night_consent"]),
                    state=row["state"], outcome=row["outcome"], attempts=row["attempts"],
                    next_attempt_at=row["next_attempt_at"], agent_id=row["agent_id"],
