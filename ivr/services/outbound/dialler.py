@@ -76,7 +76,6 @@ class LiveCall:
     id: str
     campaign: str
     contact: Contact
-    started: float
     agent_id: str = ""
     """A preview call's agent (taken from the first ring)."""
     phase: str = "ringing"
@@ -328,7 +327,7 @@ class Dialler:
     def _live(self, plan: AttemptPlan, run: Callable[[Phase], Awaitable[Outcome | None]],
               agent_id: str = "") -> asyncio.Task[None]:
         live = self.calls[plan.attempt_id] = LiveCall(
-            plan.attempt_id, plan.campaign.name, plan.contact, self.clock(), agent_id=agent_id)
+            plan.attempt_id, plan.campaign.name, plan.contact, agent_id=agent_id)
         self.recent[plan.attempt_id] = plan.campaign.name
         while len(self.recent) > RECENT_CALLS:
             self.recent.popitem(last=False)
@@ -354,7 +353,7 @@ class Dialler:
 
     async def _call(self, live: LiveCall, plan: AttemptPlan,
                     run: Callable[[Phase], Awaitable[Outcome | None]]) -> None:
-        outcome: Outcome | None = Outcome(started_at=self.now(), channel_id=live.id)
+        outcome: Outcome | None
 
         def phase(name: str) -> None:
             live.phase = name
